@@ -1,0 +1,119 @@
+"""The component-family interface used by the EM engine.
+
+A family turns data into a prepared form once per fit (for example a one-hot
+design matrix over the unique rows) and then supplies, per EM iteration,
+
+* :meth:`Family.log_prob`: ``log f(x_s; theta_u)`` for every row and component;
+* :meth:`Family.m_step`: the closed-form maximiser of the expected complete-data
+  log-likelihood (plus the log-prior when Dirichlet smoothing is on).
+
+Families are stateless apart from their options, so the same instance can be
+shared across restarts and threads.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..exceptions import DataError
+from ..params import ComponentParams
+
+__all__ = ["LOG_TINY", "Family", "safe_log"]
+
+FloatArray = NDArray[np.float64]
+
+#: log of the smallest positive normal double; stands in for log(0) so that
+#: ``0 * log(0)`` evaluates to 0 inside matrix products.
+LOG_TINY = float(np.log(np.finfo(np.float64).tiny))
+
+
+def safe_log(x: FloatArray) -> FloatArray:
+    """``log(x)`` with ``log(0)`` replaced by :data:`LOG_TINY` (about -708)."""
+    with np.errstate(divide="ignore"):
+        out = np.log(x)
+    return np.maximum(out, LOG_TINY)
+
+
+class Family(ABC):
+    """One family of component distributions.
+
+    Subclasses set ``name`` and ``discrete`` (whether EM may run on unique
+    rows with counts) and implement the abstract methods.
+    """
+
+    name: ClassVar[str] = ""
+    discrete: ClassVar[bool] = True
+    #: Weight of the uniform part mixed into hard k-means++ assignments at
+    #: initialisation, so that no discrete probability starts at exactly 0 or 1.
+    init_smoothing: ClassVar[float] = 0.1
+
+    # --- data --------------------------------------------------------------
+    @abstractmethod
+    def check_data(self, X: FloatArray, **context: Any) -> None:
+        """Raise :class:`DataError` naming the first invalid value of ``X``."""
+
+    def encode(self, X: FloatArray, **context: Any) -> FloatArray:
+        """The table whose unique rows are the sufficient statistic."""
+        return X
+
+    @abstractmethod
+    def prepare(self, values: FloatArray, **context: Any) -> Any:
+        """Precompute per-fit quantities from the (unique) rows."""
+
+    @abstractmethod
+    def features(self, prepared: Any) -> FloatArray:
+        """Numeric vectors used for k-means++ distances, shape (m, f)."""
+
+    # --- likelihood and M-step -------------------------------------------
+    @abstractmethod
+    def log_prob(self, prepared: Any, params: ComponentParams) -> FloatArray:
+        """``log f(x_s; theta_u)``, shape (m, k)."""
+
+    @abstractmethod
+    def m_step(self, prepared: Any, resp_w: FloatArray, nk: FloatArray) -> ComponentParams:
+        """Maximise ``sum_s resp_w[s, u] log f(x_s; theta_u)`` (+ log prior) per ``u``."""
+
+    def log_prior(self, params: ComponentParams) -> float:
+        """Log of the (unnormalised) Dirichlet prior; 0 without smoothing."""
+        return 0.0
+
+    # --- bookkeeping --------------------------------------------------------
+    @abstractmethod
+    def n_free_parameters(self, params: ComponentParams) -> int:
+        """Number of free parameters of all components (for BIC/AIC)."""
+
+    @abstractmethod
+    def params_from_dict(
+        self, data: Mapping[str, Any], n_components: int, n_features: int, **context: Any
+    ) -> ComponentParams:
+        """Build and validate parameters from plain arrays (fixed_params, files)."""
+
+    @abstractmethod
+    def sample(
+        self,
+        params: ComponentParams,
+        labels: NDArray[np.intp],
+        rng: np.random.Generator,
+        **context: Any,
+    ) -> FloatArray:
+        """Draw one row per label from the labelled components."""
+
+    def options(self) -> dict[str, Any]:
+        """The family's options, as keyword arguments of its constructor."""
+        return {}
+
+
+def check_shape(arr: FloatArray, expected: tuple[int, ...], name: str) -> None:
+    """Raise :class:`DataError` unless ``arr.shape == expected``."""
+    if arr.shape != expected:
+        raise DataError(f"{name} must have shape {expected}; got {arr.shape}")
+
+
+def first_bad(mask: NDArray[np.bool_]) -> tuple[int, ...]:
+    """Index of the first True entry of ``mask``."""
+    return tuple(int(i) for i in np.argwhere(mask)[0])

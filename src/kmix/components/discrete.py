@@ -1,0 +1,416 @@
+"""Discrete component families: Bernoulli, categorical, binomial and Poisson.
+
+All four are exponential families, so the M-step has a closed form (weighted
+sufficient statistics divided by weighted totals); see e.g. McLachlan &
+Peel, *Finite Mixture Models* (2000), ch. 2. Optional Dirichlet(alpha)
+smoothing turns the M-step into the MAP update
+
+.. math:: \\theta_{u,v} = \\frac{c_{u,v} + \\alpha - 1}{\\sum_{v'} c_{u,v'} + d(\\alpha - 1)},
+
+where ``c`` are the expected counts and ``d`` the number of outcomes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.special import gammaln
+
+from ..exceptions import DataError
+from ..params import (
+    BernoulliParams,
+    BinomialParams,
+    CategoricalParams,
+    ComponentParams,
+    PoissonParams,
+)
+from .base import Family, check_shape, first_bad, safe_log
+
+__all__ = ["Bernoulli", "Binomial", "Categorical", "Poisson"]
+
+FloatArray = NDArray[np.float64]
+_TINY = 1e-300
+
+
+def _check_alpha(alpha: float) -> float:
+    a = float(alpha)
+    if not np.isfinite(a) or a < 1.0:
+        raise DataError(f"alpha (Dirichlet smoothing) must be >= 1 (1 means none); got {alpha!r}")
+    return a
+
+
+def _check_integer_counts(X: FloatArray, name: str, what: str) -> None:
+    bad = (X < 0) | (np.floor(X) != X)
+    if np.any(bad):
+        i, j = first_bad(bad)
+        raise DataError(f"{name}[{i}, {j}] = {X[i, j]!r}: {what} must be non-negative integers")
+
+
+def _beta_log_prior(alpha: float, p: FloatArray) -> float:
+    """Unnormalised log density of independent Beta(alpha, alpha) priors."""
+    if alpha == 1.0:
+        return 0.0
+    return float((alpha - 1.0) * (safe_log(p) + safe_log(1.0 - p)).sum())
+
+
+def _ratio(num: FloatArray, den: FloatArray) -> FloatArray:
+    return num / np.maximum(den, _TINY)
+
+
+class Bernoulli(Family):
+    """Independent bits: ``P(x | u) = prod_j p_uj^x_j (1 - p_uj)^(1 - x_j)``.
+
+    Parameters
+    ----------
+    alpha : float, default 1.0
+        Symmetric Beta(alpha, alpha) prior on every ``p``; 1 is the MLE.
+    """
+
+    name = "bernoulli"
+
+    def __init__(self, alpha: float = 1.0) -> None:
+        self.alpha = _check_alpha(alpha)
+
+    def options(self) -> dict[str, Any]:
+        return {"alpha": self.alpha}
+
+    def check_data(self, X: FloatArray, **context: Any) -> None:
+        bad = (X != 0) & (X != 1)
+        if np.any(bad):
+            i, j = first_bad(bad)
+            raise DataError(
+                f"X[{i}, {j}] = {X[i, j]!r} but the bernoulli family needs 0/1 values; "
+                "recode the column or use family='categorical'"
+            )
+
+    def prepare(self, values: FloatArray, **context: Any) -> FloatArray:
+        return values
+
+    def features(self, prepared: FloatArray) -> FloatArray:
+        return prepared
+
+    def log_prob(self, prepared: FloatArray, params: ComponentParams) -> FloatArray:
+        p = params.p  # type: ignore[attr-defined]
+        log_p, log_q = safe_log(p), safe_log(1.0 - p)
+        return prepared @ (log_p - log_q).T + log_q.sum(axis=1)
+
+    def m_step(self, prepared: FloatArray, resp_w: FloatArray, nk: FloatArray) -> BernoulliParams:
+        a = self.alpha - 1.0
+        p = _ratio(resp_w.T @ prepared + a, nk[:, None] + 2.0 * a)
+        return BernoulliParams(np.clip(p, 0.0, 1.0))
+
+    def log_prior(self, params: ComponentParams) -> float:
+        return _beta_log_prior(self.alpha, params.p)  # type: ignore[attr-defined]
+
+    def n_free_parameters(self, params: ComponentParams) -> int:
+        return int(np.size(params.p))  # type: ignore[attr-defined]
+
+    def params_from_dict(
+        self, data: Mapping[str, Any], n_components: int, n_features: int, **context: Any
+    ) -> BernoulliParams:
+        if "p" not in data:
+            raise DataError(f"bernoulli parameters need key 'p'; got keys {sorted(data)}")
+        params = BernoulliParams(data["p"])
+        check_shape(params.p, (n_components, n_features), "p")
+        return params
+
+    def sample(
+        self,
+        params: ComponentParams,
+        labels: NDArray[np.intp],
+        rng: np.random.Generator,
+        **context: Any,
+    ) -> FloatArray:
+        p = params.p[labels]  # type: ignore[attr-defined]
+        return (rng.random(p.shape) < p).astype(np.float64)
+
+
+class Binomial(Family):
+    """Independent binomial counts: ``x_j ~ Bin(n_j, p_uj)``, trials per row allowed.
+
+    The encoded table is ``[x, n]`` (counts beside trials), so rows with the
+    same counts out of the same trials are collapsed.
+
+    Parameters
+    ----------
+    alpha : float, default 1.0
+        Symmetric Beta(alpha, alpha) prior on every ``p``; 1 is the MLE.
+    """
+
+    name = "binomial"
+
+    def __init__(self, alpha: float = 1.0) -> None:
+        self.alpha = _check_alpha(alpha)
+
+    def options(self) -> dict[str, Any]:
+        return {"alpha": self.alpha}
+
+    @staticmethod
+    def trials_array(n_trials: Any, shape: tuple[int, int]) -> FloatArray:
+        """Broadcast ``n_trials`` (scalar, per row, or per cell) to ``shape``."""
+        if n_trials is None:
+            raise DataError(
+                "the binomial family needs n_trials (an int, or one value per row); "
+                "pass n_trials=..."
+            )
+        n = np.asarray(n_trials, dtype=np.float64)
+        if n.ndim == 1 and n.shape[0] == shape[0]:
+            n = n[:, None]
+        try:
+            n = np.broadcast_to(n, shape).astype(np.float64)
+        except ValueError:
+            raise DataError(
+                f"n_trials of shape {np.shape(n_trials)} does not match X of shape {shape}; "
+                "give an int, one value per row, or an array shaped like X"
+            ) from None
+        if not np.all(np.isfinite(n)):
+            raise DataError("n_trials contains NaN or inf")
+        _check_integer_counts(n, "n_trials", "trial counts")
+        return n
+
+    def check_data(self, X: FloatArray, **context: Any) -> None:
+        n = self.trials_array(context.get("n_trials"), X.shape)
+        _check_integer_counts(X, "X", "binomial counts")
+        over = n < X
+        if np.any(over):
+            i, j = first_bad(over)
+            raise DataError(
+                f"X[{i}, {j}] = {X[i, j]!r} exceeds n_trials = {n[i, j]!r}; "
+                "counts cannot exceed the number of trials"
+            )
+
+    def encode(self, X: FloatArray, **context: Any) -> FloatArray:
+        n = self.trials_array(context.get("n_trials"), X.shape)
+        return np.concatenate([X, n], axis=1)
+
+    def prepare(self, values: FloatArray, **context: Any) -> tuple[FloatArray, ...]:
+        d = values.shape[1] // 2
+        x, n = values[:, :d], values[:, d:]
+        log_choose = (gammaln(n + 1) - gammaln(x + 1) - gammaln(n - x + 1)).sum(axis=1)
+        return x, n, log_choose
+
+    def features(self, prepared: tuple[FloatArray, ...]) -> FloatArray:
+        x, n, _ = prepared
+        return _ratio(x, n)
+
+    def log_prob(self, prepared: tuple[FloatArray, ...], params: ComponentParams) -> FloatArray:
+        x, n, log_choose = prepared
+        p = params.p  # type: ignore[attr-defined]
+        log_p, log_q = safe_log(p), safe_log(1.0 - p)
+        return x @ log_p.T + (n - x) @ log_q.T + log_choose[:, None]
+
+    def m_step(
+        self, prepared: tuple[FloatArray, ...], resp_w: FloatArray, nk: FloatArray
+    ) -> BinomialParams:
+        x, n, _ = prepared
+        a = self.alpha - 1.0
+        p = _ratio(resp_w.T @ x + a, resp_w.T @ n + 2.0 * a)
+        return BinomialParams(np.clip(p, 0.0, 1.0))
+
+    def log_prior(self, params: ComponentParams) -> float:
+        return _beta_log_prior(self.alpha, params.p)  # type: ignore[attr-defined]
+
+    def n_free_parameters(self, params: ComponentParams) -> int:
+        return int(np.size(params.p))  # type: ignore[attr-defined]
+
+    def params_from_dict(
+        self, data: Mapping[str, Any], n_components: int, n_features: int, **context: Any
+    ) -> BinomialParams:
+        if "p" not in data:
+            raise DataError(f"binomial parameters need key 'p'; got keys {sorted(data)}")
+        params = BinomialParams(data["p"])
+        check_shape(params.p, (n_components, n_features), "p")
+        return params
+
+    def sample(
+        self,
+        params: ComponentParams,
+        labels: NDArray[np.intp],
+        rng: np.random.Generator,
+        **context: Any,
+    ) -> FloatArray:
+        p = params.p[labels]  # type: ignore[attr-defined]
+        n = self.trials_array(context.get("n_trials"), p.shape)
+        return rng.binomial(n.astype(np.int64), p).astype(np.float64)
+
+
+class Poisson(Family):
+    """Independent Poisson counts: ``x_j ~ Poisson(rate_uj)``.
+
+    Parameters
+    ----------
+    rate_floor : float, default 1e-10
+        Smallest rate the M-step returns, so that a component whose rows are
+        all zero in a column keeps a finite log-likelihood for non-zero counts.
+    """
+
+    name = "poisson"
+
+    def __init__(self, rate_floor: float = 1e-10) -> None:
+        if not np.isfinite(rate_floor) or rate_floor < 0:
+            raise DataError(f"rate_floor must be a finite value >= 0; got {rate_floor!r}")
+        self.rate_floor = float(rate_floor)
+
+    def options(self) -> dict[str, Any]:
+        return {"rate_floor": self.rate_floor}
+
+    def check_data(self, X: FloatArray, **context: Any) -> None:
+        _check_integer_counts(X, "X", "poisson counts")
+
+    def prepare(self, values: FloatArray, **context: Any) -> tuple[FloatArray, FloatArray]:
+        return values, gammaln(values + 1).sum(axis=1)
+
+    def features(self, prepared: tuple[FloatArray, FloatArray]) -> FloatArray:
+        return prepared[0]
+
+    def log_prob(
+        self, prepared: tuple[FloatArray, FloatArray], params: ComponentParams
+    ) -> FloatArray:
+        x, log_fact = prepared
+        rate = params.rate  # type: ignore[attr-defined]
+        return x @ safe_log(rate).T - rate.sum(axis=1) - log_fact[:, None]
+
+    def m_step(
+        self, prepared: tuple[FloatArray, FloatArray], resp_w: FloatArray, nk: FloatArray
+    ) -> PoissonParams:
+        rate = _ratio(resp_w.T @ prepared[0], nk[:, None])
+        return PoissonParams(np.maximum(rate, self.rate_floor))
+
+    def n_free_parameters(self, params: ComponentParams) -> int:
+        return int(np.size(params.rate))  # type: ignore[attr-defined]
+
+    def params_from_dict(
+        self, data: Mapping[str, Any], n_components: int, n_features: int, **context: Any
+    ) -> PoissonParams:
+        if "rate" not in data:
+            raise DataError(f"poisson parameters need key 'rate'; got keys {sorted(data)}")
+        params = PoissonParams(data["rate"])
+        check_shape(params.rate, (n_components, n_features), "rate")
+        return params
+
+    def sample(
+        self,
+        params: ComponentParams,
+        labels: NDArray[np.intp],
+        rng: np.random.Generator,
+        **context: Any,
+    ) -> FloatArray:
+        return rng.poisson(params.rate[labels]).astype(np.float64)  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class _OneHot:
+    design: FloatArray  # (m, total_levels)
+    offsets: NDArray[np.intp]  # start column of each feature
+    n_levels: tuple[int, ...]
+
+
+class Categorical(Family):
+    """Independent categorical features: ``P(x | u) = prod_j theta_j[u, x_j]``.
+
+    Data are integer codes ``0 .. n_levels_j - 1`` per column (the estimator
+    encodes labels to codes).
+
+    Parameters
+    ----------
+    alpha : float, default 1.0
+        Symmetric Dirichlet(alpha) prior on each ``theta_j[u]``; 1 is the MLE.
+    """
+
+    name = "categorical"
+
+    def __init__(self, alpha: float = 1.0) -> None:
+        self.alpha = _check_alpha(alpha)
+
+    def options(self) -> dict[str, Any]:
+        return {"alpha": self.alpha}
+
+    @staticmethod
+    def _levels(context: Mapping[str, Any], X: FloatArray) -> tuple[int, ...]:
+        n_levels = context.get("n_levels")
+        if n_levels is None:
+            return tuple(int(v) + 1 for v in X.max(axis=0)) if X.size else ()
+        return tuple(int(v) for v in n_levels)
+
+    def check_data(self, X: FloatArray, **context: Any) -> None:
+        _check_integer_counts(X, "X", "categorical codes")
+        levels = np.asarray(self._levels(context, X), dtype=np.float64)
+        over = levels[None, :] <= X
+        if np.any(over):
+            i, j = first_bad(over)
+            raise DataError(
+                f"X[{i}, {j}] = {X[i, j]!r} is not a level seen in fit "
+                f"(column {j} has codes 0..{int(levels[j]) - 1})"
+            )
+
+    def prepare(self, values: FloatArray, **context: Any) -> _OneHot:
+        levels = self._levels(context, values)
+        offsets = np.concatenate([[0], np.cumsum(levels)[:-1]]).astype(np.intp)
+        design = np.zeros((values.shape[0], int(sum(levels))))
+        cols = values.astype(np.intp) + offsets[None, :]
+        np.put_along_axis(design, cols, 1.0, axis=1)
+        return _OneHot(design, offsets, levels)
+
+    def features(self, prepared: _OneHot) -> FloatArray:
+        return prepared.design
+
+    def log_prob(self, prepared: _OneHot, params: ComponentParams) -> FloatArray:
+        theta = np.concatenate(params.probs, axis=1)  # type: ignore[attr-defined]
+        return prepared.design @ safe_log(theta).T
+
+    def m_step(self, prepared: _OneHot, resp_w: FloatArray, nk: FloatArray) -> CategoricalParams:
+        counts = resp_w.T @ prepared.design + (self.alpha - 1.0)
+        totals = np.add.reduceat(counts, prepared.offsets, axis=1)
+        theta = _ratio(counts, np.repeat(totals, prepared.n_levels, axis=1))
+        empty = totals <= _TINY
+        if np.any(empty):
+            # a component with no mass: keep it uniform so rows still sum to one
+            uniform = np.repeat(1.0 / np.asarray(prepared.n_levels), prepared.n_levels)
+            theta = np.where(np.repeat(empty, prepared.n_levels, axis=1), uniform, theta)
+        blocks = np.split(theta, prepared.offsets[1:], axis=1)
+        return CategoricalParams(tuple(b / b.sum(axis=1, keepdims=True) for b in blocks))
+
+    def log_prior(self, params: ComponentParams) -> float:
+        if self.alpha == 1.0:
+            return 0.0
+        probs: Sequence[FloatArray] = params.probs  # type: ignore[attr-defined]
+        return float((self.alpha - 1.0) * sum(safe_log(a).sum() for a in probs))
+
+    def n_free_parameters(self, params: ComponentParams) -> int:
+        probs: Sequence[FloatArray] = params.probs  # type: ignore[attr-defined]
+        return int(sum(a.shape[0] * (a.shape[1] - 1) for a in probs))
+
+    def params_from_dict(
+        self, data: Mapping[str, Any], n_components: int, n_features: int, **context: Any
+    ) -> CategoricalParams:
+        if "probs" not in data:
+            raise DataError(f"categorical parameters need key 'probs'; got keys {sorted(data)}")
+        params = CategoricalParams(tuple(data["probs"]))
+        if len(params.probs) != n_features:
+            raise DataError(
+                f"probs has {len(params.probs)} features but the data have {n_features}"
+            )
+        levels = context.get("n_levels")
+        for j, a in enumerate(params.probs):
+            want = (n_components, a.shape[1] if levels is None else int(levels[j]))
+            check_shape(a, want, f"probs[{j}]")
+        return params
+
+    def sample(
+        self,
+        params: ComponentParams,
+        labels: NDArray[np.intp],
+        rng: np.random.Generator,
+        **context: Any,
+    ) -> FloatArray:
+        probs: Sequence[FloatArray] = params.probs  # type: ignore[attr-defined]
+        out = np.empty((labels.shape[0], len(probs)))
+        for j, a in enumerate(probs):  # loop over features, vectorised over rows
+            cdf = np.cumsum(a[labels], axis=1)
+            draw = rng.random((labels.shape[0], 1))
+            out[:, j] = np.minimum((draw >= cdf).sum(axis=1), a.shape[1] - 1)
+        return out

@@ -1,0 +1,5 @@
+"""scikit-learn compatible estimators: validate -> solver -> fitted attributes."""
+
+from .finite import FiniteMixture
+
+__all__ = ["FiniteMixture"]

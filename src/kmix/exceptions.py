@@ -1,0 +1,39 @@
+"""Exceptions and warnings raised by kmix.
+
+Every error kmix raises derives from :class:`KmixError`. The concrete classes
+also derive from :class:`ValueError`, so code written against scikit-learn's
+conventions (``except ValueError``) keeps working.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConvergenceWarning",
+    "DataError",
+    "IdentifiabilityError",
+    "KmixError",
+]
+
+
+class KmixError(Exception):
+    """Base class of every error raised by kmix."""
+
+
+class DataError(KmixError, ValueError):
+    """Input data, parameters or a model file are malformed.
+
+    The message names the offending value and says how to fix it.
+    """
+
+
+class IdentifiabilityError(KmixError, ValueError):
+    """The data cannot pin down the requested model.
+
+    Raised when an identifiability bound fails (for example fewer than
+    ``2k - 1`` flips per trial for ``k`` coins); the message states the bound
+    and what the data support.
+    """
+
+
+class ConvergenceWarning(UserWarning):
+    """An iterative solver stopped at ``max_iter`` before meeting ``tol``."""

@@ -1,0 +1,361 @@
+"""One EM loop for every mixture model in kmix.
+
+The model is ``p(x) = sum_u pi_u f(x; theta_u)``; the family supplies
+``log f`` and the M-step. Each iteration is (Dempster, Laird & Rubin,
+"Maximum likelihood from incomplete data via the EM algorithm", JRSS-B 1977)
+
+.. math::
+   \\log r_{su} = \\log \\pi_u + \\log f(x_s; \\theta_u)
+                  - \\operatorname{logsumexp}_v(\\log \\pi_v + \\log f(x_s; \\theta_v)),
+   \\qquad \\pi_u = \\frac{\\sum_s c_s r_{su}}{\\sum_s c_s},
+
+where ``c_s`` is the count (or weight) of unique row ``s``. The objective
+``sum_s c_s log p(x_s)`` (plus the family's log-prior when smoothing is on)
+never decreases between iterations; the loop stops when it rises by less than
+``tol * |objective|``.
+
+When the component parameters are fixed and only ``pi`` is learned (the
+"factories" setting), the objective is concave in ``pi`` and EM converges to
+the global maximum.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..exceptions import ConvergenceWarning, DataError
+from ..params import ComponentParams
+
+__all__ = ["EMResult", "FamilyLike", "kmeans_pp_labels", "log_mixture", "run_em"]
+
+logger = logging.getLogger("kmix")
+FloatArray = NDArray[np.float64]
+#: A component whose expected count falls below this share of the data is empty.
+EMPTY_SHARE = 1e-10
+#: Re-seeding more often than this in one run means k is too large for the data.
+MAX_RESEEDS = 20
+INIT_METHODS = ("kmeans++", "random")
+
+
+class FamilyLike(Protocol):
+    """What the EM loop needs from a component family."""
+
+    @property
+    def init_smoothing(self) -> float: ...
+
+    def log_prob(self, prepared: Any, params: ComponentParams) -> FloatArray: ...
+
+    def m_step(self, prepared: Any, resp_w: FloatArray, nk: FloatArray) -> ComponentParams: ...
+
+    def log_prior(self, params: ComponentParams) -> float: ...
+
+    def features(self, prepared: Any) -> FloatArray: ...
+
+
+@dataclass(frozen=True)
+class EMResult:
+    """Outcome of :func:`run_em` (the best restart).
+
+    Attributes
+    ----------
+    weights : ndarray of shape (k,)
+    params : ComponentParams
+    objective : float
+        Final ``sum_s c_s log p(x_s)`` plus the log-prior (0 without smoothing).
+    converged : bool
+    n_iter : int
+        M-steps taken by the best restart.
+    history : ndarray
+        Objective at each E-step of the best restart; ``history[-1]`` is the
+        objective of the returned parameters.
+    reseed_iterations : tuple of int
+        Iterations (indices into ``history``) right after which an empty
+        component was re-seeded; the objective may drop across those only.
+    restart_objectives : tuple of float
+        Final objective of every restart.
+    best_restart : int
+    """
+
+    weights: FloatArray
+    params: ComponentParams
+    objective: float
+    converged: bool
+    n_iter: int
+    history: FloatArray
+    reseed_iterations: tuple[int, ...] = ()
+    restart_objectives: tuple[float, ...] = field(default_factory=tuple)
+    best_restart: int = 0
+
+
+def log_mixture(log_prob: FloatArray, log_weights: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Row log-densities and log-responsibilities, computed stably.
+
+    Returns ``(log p(x_s), log r_su)`` from ``log f(x_s; theta_u)`` and ``log pi``.
+    """
+    joint = log_prob + log_weights[None, :]
+    top = joint.max(axis=1)
+    top = np.where(np.isfinite(top), top, 0.0)
+    with np.errstate(divide="ignore"):
+        lse = np.log(np.exp(joint - top[:, None]).sum(axis=1)) + top
+    return lse, joint - lse[:, None]
+
+
+def _log(weights: FloatArray) -> FloatArray:
+    with np.errstate(divide="ignore"):
+        return np.log(weights)
+
+
+def kmeans_pp_labels(
+    features: FloatArray, counts: FloatArray, n_components: int, rng: np.random.Generator
+) -> NDArray[np.intp]:
+    """Label rows by their nearest of ``k`` centres chosen by k-means++ seeding.
+
+    Centres are drawn among the rows with probability proportional to
+    ``count * D(x)^2``, ``D`` being the distance to the nearest centre chosen
+    so far (Arthur & Vassilvitskii, "k-means++: the advantages of careful
+    seeding", SODA 2007).
+    """
+    m = features.shape[0]
+    prob = counts / counts.sum()
+    centres = [int(rng.choice(m, p=prob))]
+    d2 = ((features - features[centres[0]]) ** 2).sum(axis=1)
+    for _ in range(1, n_components):
+        mass = counts * d2
+        total = mass.sum()
+        if total <= 0:
+            raise DataError(
+                f"the data have only {len(centres)} distinct rows, fewer than "
+                f"n_components={n_components}; lower n_components"
+            )
+        nxt = int(rng.choice(m, p=mass / total))
+        centres.append(nxt)
+        d2 = np.minimum(d2, ((features - features[nxt]) ** 2).sum(axis=1))
+    cent = features[centres]
+    dist = (
+        (features**2).sum(axis=1)[:, None]
+        - 2.0 * features @ cent.T
+        + (cent**2).sum(axis=1)[None, :]
+    )
+    labels = np.argmin(dist, axis=1)
+    labels[centres] = np.arange(n_components)  # each centre owns its own row
+    return labels.astype(np.intp)
+
+
+def _initial_resp(
+    family: FamilyLike,
+    prepared: Any,
+    counts: FloatArray,
+    n_components: int,
+    init: str,
+    rng: np.random.Generator,
+) -> FloatArray:
+    m = counts.shape[0]
+    if init == "random":
+        return rng.dirichlet(np.ones(n_components), size=m)
+    labels = kmeans_pp_labels(family.features(prepared), counts, n_components, rng)
+    resp = np.zeros((m, n_components))
+    resp[np.arange(m), labels] = 1.0
+    eps = family.init_smoothing
+    return (1.0 - eps) * resp + eps / n_components
+
+
+def _single_run(
+    family: FamilyLike,
+    prepared: Any,
+    counts: FloatArray,
+    weights: FloatArray,
+    params: ComponentParams,
+    *,
+    learn_weights: bool,
+    learn_params: bool,
+    tol: float,
+    max_iter: int,
+    callback: Callable[[int, float], None] | None,
+) -> tuple[FloatArray, ComponentParams, list[float], bool, int, list[int]]:
+    total = float(counts.sum())
+    history: list[float] = []
+    reseeds: list[int] = []
+    converged = False
+    n_iter = 0
+    while True:
+        lse, log_resp = log_mixture(family.log_prob(prepared, params), _log(weights))
+        if not np.all(np.isfinite(lse)):
+            row = int(np.flatnonzero(~np.isfinite(lse))[0])
+            raise DataError(
+                f"unique row {row} has zero probability under every component "
+                "(fixed parameters with probabilities of exactly 0 or 1?); "
+                "check fixed_params or use smoothing"
+            )
+        objective = float(counts @ lse) + family.log_prior(params)
+        history.append(objective)
+        if callback is not None:
+            callback(n_iter, objective)
+        just_reseeded = bool(reseeds) and reseeds[-1] == len(history) - 2
+        if n_iter > 0 and not just_reseeded and objective - history[-2] <= tol * abs(objective):
+            converged = True
+            break
+        if n_iter >= max_iter:
+            break
+        resp_w = np.exp(log_resp) * counts[:, None]
+        nk = resp_w.sum(axis=0)
+        if learn_params:
+            empty = np.flatnonzero(nk <= EMPTY_SHARE * total)
+            if empty.size and len(reseeds) < MAX_RESEEDS:
+                # move each empty component onto the worst-explained rows
+                worst = np.argsort(lse)[: empty.size]
+                for u, s in zip(empty.tolist(), worst.tolist(), strict=True):
+                    resp_w[s, :] = 0.0
+                    resp_w[s, u] = counts[s]
+                nk = resp_w.sum(axis=0)
+                reseeds.append(len(history) - 1)
+                logger.debug("re-seeded empty components %s at iteration %d", empty, n_iter)
+        if learn_weights:
+            weights = nk / nk.sum()
+        if learn_params:
+            params = family.m_step(prepared, resp_w, nk)
+        n_iter += 1
+    return weights, params, history, converged, n_iter, reseeds
+
+
+def run_em(
+    family: FamilyLike,
+    prepared: Any,
+    counts: FloatArray,
+    n_components: int,
+    *,
+    rng: np.random.Generator,
+    weights_init: FloatArray | None = None,
+    params_init: ComponentParams | None = None,
+    learn_weights: bool = True,
+    learn_params: bool = True,
+    tol: float = 1e-8,
+    max_iter: int = 500,
+    n_init: int = 1,
+    init: str = "kmeans++",
+    callback: Callable[[int, int, float], None] | None = None,
+) -> EMResult:
+    """Fit mixture weights and/or component parameters by EM with restarts.
+
+    Parameters
+    ----------
+    family : FamilyLike
+        Supplies ``log_prob``, ``m_step``, ``log_prior`` and ``features``.
+    prepared : object
+        The family's prepared form of the (unique) rows.
+    counts : ndarray of shape (m,)
+        Count or weight of each row.
+    n_components : int
+    rng : numpy.random.Generator
+        Source of all randomness (initialisation).
+    weights_init, params_init : optional
+        Starting point of the first restart. Required when the corresponding
+        part is not learned (``learn_weights=False`` / ``learn_params=False``).
+    learn_weights, learn_params : bool
+        Which parts EM updates; the other part stays fixed.
+    tol : float
+        Stop when the objective rises by at most ``tol * |objective|``.
+    max_iter : int
+        M-steps per restart; hitting it warns :class:`ConvergenceWarning`.
+    n_init : int
+        Restarts; the one with the highest final objective is returned.
+    init : {"kmeans++", "random"}
+        How restarts without ``params_init`` start: components fitted to a
+        k-means++ partition (smoothed), or to random Dirichlet responsibilities.
+    callback : callable, optional
+        Called as ``callback(restart, iteration, objective)`` after every E-step.
+
+    Returns
+    -------
+    EMResult
+    """
+    if init not in INIT_METHODS:
+        raise DataError(f"init={init!r} is not valid; choose one of {INIT_METHODS}")
+    if not learn_params and params_init is None:
+        raise DataError("params_init is required when the component parameters are fixed")
+    if not learn_weights and weights_init is None:
+        raise DataError("weights_init is required when the weights are fixed")
+    counts = np.asarray(counts, dtype=np.float64)
+    best: tuple[Any, ...] | None = None
+    finals: list[float] = []
+    for restart in range(n_init):
+        if params_init is not None and (restart == 0 or not learn_params):
+            params = params_init
+            if weights_init is not None:
+                weights = np.asarray(weights_init, dtype=np.float64)
+            elif restart == 0:
+                weights = np.full(n_components, 1.0 / n_components)
+            else:
+                weights = rng.dirichlet(np.ones(n_components))
+        else:
+            resp = _initial_resp(family, prepared, counts, n_components, init, rng)
+            resp_w = resp * counts[:, None]
+            nk = resp_w.sum(axis=0)
+            params = family.m_step(prepared, resp_w, nk)
+            weights = (
+                np.asarray(weights_init, dtype=np.float64)
+                if weights_init is not None
+                else nk / nk.sum()
+            )
+
+        def cb(it: int, obj: float, _r: int = restart) -> None:
+            if callback is not None:
+                callback(_r, it, obj)
+
+        out = _single_run(
+            family,
+            prepared,
+            counts,
+            weights,
+            params,
+            learn_weights=learn_weights,
+            learn_params=learn_params,
+            tol=tol,
+            max_iter=max_iter,
+            callback=cb,
+        )
+        finals.append(out[2][-1])
+        logger.info(
+            "EM restart %d: objective %.6f after %d iterations (converged=%s)",
+            restart,
+            out[2][-1],
+            out[4],
+            out[3],
+        )
+        if best is None or out[2][-1] > best[2][-1]:
+            best = (*out, restart)
+    assert best is not None
+    weights, params, history, converged, n_iter, reseeds, best_restart = best
+    if reseeds:
+        warnings.warn(
+            f"{len(reseeds)} time(s) a component lost all its mass and was re-seeded "
+            "on the worst-explained rows; if this persists, n_components may exceed "
+            "what the data support",
+            UserWarning,
+            stacklevel=2,
+        )
+    if not converged and len(history) > 1:
+        warnings.warn(
+            f"EM stopped at max_iter={max_iter} before the objective settled to "
+            f"tol={tol:g} (last change {history[-1] - history[-2]:.3g}); "
+            "raise max_iter or tol",
+            ConvergenceWarning,
+            stacklevel=2,
+        )
+    return EMResult(
+        weights=np.asarray(weights, dtype=np.float64),
+        params=params,
+        objective=float(history[-1]),
+        converged=bool(converged),
+        n_iter=int(n_iter),
+        history=np.asarray(history),
+        reseed_iterations=tuple(reseeds),
+        restart_objectives=tuple(finals),
+        best_restart=int(best_restart),
+    )

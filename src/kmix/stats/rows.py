@@ -1,0 +1,174 @@
+"""Unique rows with counts: the sufficient statistic of discrete i.i.d. data.
+
+For a mixture of discrete distributions the log-likelihood depends on the data
+only through how often each distinct row occurs, so EM iterates over the
+``m`` unique rows weighted by their counts instead of the ``N`` raw rows.
+With 15 binary features ``m <= 2**15`` however large ``N`` is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from ..exceptions import DataError
+
+__all__ = ["UniqueRows", "compress_rows"]
+
+# Row codes are formed in int64; stay well inside its range.
+_MAX_CODE = 2**62
+# Below this many distinct codes a bincount beats sorting.
+_BINCOUNT_LIMIT = 1 << 24
+
+
+def _integer_codes(X: NDArray[np.generic]) -> tuple[NDArray[np.int64], NDArray[np.int64]] | None:
+    """Mixed-radix codes of non-negative integer rows, or None if not applicable."""
+    if X.shape[0] == 0 or X.shape[1] == 0:
+        return None
+    is_int = np.issubdtype(X.dtype, np.integer) or X.dtype == np.bool_
+    if not is_int and not np.all(np.isfinite(X)):
+        return None
+    lo = X.min(axis=0)
+    if np.any(lo < 0):
+        return None
+    hi = X.max(axis=0)
+    if np.any(hi >= _MAX_CODE):
+        return None
+    if not is_int and not np.array_equal(X, np.floor(X)):
+        return None
+    radix_sizes = hi.astype(np.int64) + 1
+    total = 1.0
+    for r in radix_sizes.tolist():
+        total *= float(r)
+    if total >= _MAX_CODE:
+        return None
+    radix = np.ones(X.shape[1], dtype=np.int64)
+    for j in range(X.shape[1] - 2, -1, -1):
+        radix[j] = radix[j + 1] * radix_sizes[j + 1]
+    if total < 2.0**52:
+        # exact in float64, and BLAS makes the product fast
+        codes = (X.astype(np.float64, copy=False) @ radix.astype(np.float64)).astype(np.int64)
+    else:
+        codes = X.astype(np.int64, copy=False) @ radix
+    return codes, radix
+
+
+def compress_rows(
+    X: ArrayLike, weights: ArrayLike | None = None
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.intp]]:
+    """Collapse a 2-d array to its unique rows and their (weighted) counts.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+        Data. Non-negative integer data are encoded to one integer per row
+        (mixed radix) and counted with a single ``bincount`` or sort; other
+        data go through ``np.unique(axis=0)``.
+    weights : array-like of shape (n_samples,), optional
+        Per-row weights; the count of a unique row is the sum of its weights.
+
+    Returns
+    -------
+    values : ndarray of shape (m, n_features)
+        The unique rows, in lexicographic order.
+    counts : ndarray of shape (m,)
+        Summed weights (plain counts without ``weights``).
+    inverse : ndarray of shape (n_samples,)
+        ``values[inverse]`` reproduces ``X``.
+    """
+    arr = np.asarray(X)
+    if arr.dtype.kind not in "biuf":
+        arr = arr.astype(np.float64)
+    if arr.ndim != 2:
+        raise DataError(f"X must be 2-d (n_samples, n_features); got shape {arr.shape}")
+    w = None if weights is None else np.asarray(weights, dtype=np.float64).reshape(-1)
+    if w is not None and w.shape[0] != arr.shape[0]:
+        raise DataError(f"weights has {w.shape[0]} entries but X has {arr.shape[0]} rows")
+    coded = _integer_codes(arr)
+    if coded is None:
+        values, inverse = np.unique(arr.astype(np.float64, copy=False), axis=0, return_inverse=True)
+        inverse = inverse.reshape(-1)
+    else:
+        codes, radix = coded
+        top = int(codes.max()) + 1
+        if top <= max(_BINCOUNT_LIMIT, 4 * codes.shape[0]) and top <= _BINCOUNT_LIMIT * 4:
+            present = np.bincount(codes, minlength=top) > 0
+            uniq = np.flatnonzero(present).astype(np.int64)
+            lookup = np.cumsum(present) - 1
+            inverse = lookup[codes]
+        else:
+            uniq, inverse = np.unique(codes, return_inverse=True)
+        sizes = np.concatenate([[np.iinfo(np.int64).max], radix[:-1] // radix[1:]])
+        values = ((uniq[:, None] // radix[None, :]) % sizes[None, :]).astype(np.float64)
+    inverse = inverse.astype(np.intp)
+    counts = np.bincount(inverse, weights=w, minlength=values.shape[0]).astype(np.float64)
+    return values, counts, inverse
+
+
+@dataclass
+class UniqueRows:
+    """Additive sufficient statistic: distinct rows and their (weighted) counts.
+
+    Build with :meth:`from_array`, grow with :meth:`update` (one chunk at a
+    time, for data that do not fit in memory) and combine partial results with
+    :meth:`merge`; the result does not depend on how the data were chunked.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> s = UniqueRows.from_array(np.array([[0, 1], [1, 1], [0, 1]]))
+    >>> s.values.tolist(), s.counts.tolist()
+    ([[0.0, 1.0], [1.0, 1.0]], [2.0, 1.0])
+    """
+
+    values: NDArray[np.float64]
+    counts: NDArray[np.float64]
+
+    @classmethod
+    def from_array(cls, X: ArrayLike, weights: ArrayLike | None = None) -> UniqueRows:
+        """Statistic of one array (see :func:`compress_rows`)."""
+        values, counts, _ = compress_rows(X, weights)
+        return cls(values, counts)
+
+    @classmethod
+    def empty(cls, n_features: int) -> UniqueRows:
+        """The statistic of no data."""
+        return cls(np.empty((0, n_features)), np.empty(0))
+
+    @property
+    def n_features(self) -> int:
+        """Number of columns."""
+        return int(self.values.shape[1])
+
+    @property
+    def n_unique(self) -> int:
+        """Number of distinct rows."""
+        return int(self.values.shape[0])
+
+    @property
+    def n_samples(self) -> float:
+        """Total (weighted) number of rows seen."""
+        return float(self.counts.sum())
+
+    def merge(self, other: UniqueRows) -> UniqueRows:
+        """Statistic of the union of both data sets (a new object)."""
+        if other.n_features != self.n_features:
+            raise DataError(
+                f"cannot merge statistics with {self.n_features} and {other.n_features} features"
+            )
+        if other.n_unique == 0:
+            return UniqueRows(self.values.copy(), self.counts.copy())
+        if self.n_unique == 0:
+            return UniqueRows(other.values.copy(), other.counts.copy())
+        stacked = np.concatenate([self.values, other.values])
+        weights = np.concatenate([self.counts, other.counts])
+        values, counts, _ = compress_rows(stacked, weights)
+        return UniqueRows(values, counts)
+
+    def update(self, chunk: ArrayLike, weights: ArrayLike | None = None) -> UniqueRows:
+        """Add a chunk of rows in place and return ``self``."""
+        merged = self.merge(UniqueRows.from_array(chunk, weights))
+        self.values, self.counts = merged.values, merged.counts
+        return self
