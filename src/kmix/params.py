@@ -53,7 +53,8 @@ def _check_unit_interval(arr: FloatArray, name: str) -> None:
     if np.any(bad):
         idx = tuple(int(i) for i in np.argwhere(bad)[0])
         raise DataError(
-            f"{name}{list(idx)} = {arr[idx]!r} lies outside [0, 1]; probabilities must be in [0, 1]"
+            f"{name}{list(idx)} = {float(arr[idx])!r} lies outside [0, 1]; "
+            "probabilities must be in [0, 1]"
         )
 
 
@@ -114,6 +115,13 @@ class ComponentParams:
         """A (k, m) array whose rows order the components lexicographically."""
         first = np.asarray(getattr(self, self._arrays[0]))
         return first.reshape(first.shape[0], -1)
+
+    def flat(self) -> FloatArray:
+        """Every parameter of each component in one row, shape (k, m)."""
+        k = self.n_components
+        return np.concatenate(
+            [np.asarray(getattr(self, name)).reshape(k, -1) for name in self._arrays], axis=1
+        )
 
     def canonical_order(self) -> NDArray[np.intp]:
         """Permutation that sorts components by :meth:`sort_key` (lexicographic)."""
@@ -239,6 +247,9 @@ class CategoricalParams(ComponentParams):
 
     def sort_key(self) -> FloatArray:
         return np.concatenate(list(self.probs), axis=1)
+
+    def flat(self) -> FloatArray:
+        return self.sort_key()
 
     def to_dict(self) -> dict[str, Any]:
         return {"probs": [a.tolist() for a in self.probs]}

@@ -39,6 +39,20 @@ def safe_log(x: FloatArray) -> FloatArray:
     return np.maximum(out, LOG_TINY)
 
 
+def mark_impossible(log_prob: FloatArray, uses: FloatArray, zero: NDArray[np.bool_]) -> FloatArray:
+    """Set ``log_prob[s, u] = -inf`` where row ``s`` uses an outcome of probability 0.
+
+    ``uses[s, j] > 0`` says that row ``s`` contains outcome ``j`` and
+    ``zero[u, j]`` that component ``u`` gives outcome ``j`` probability exactly
+    zero. The matrix products of the E-step use :func:`safe_log`, so without
+    this step such rows would get a tiny but positive density.
+    """
+    if np.any(zero):
+        hit = uses @ zero.T.astype(np.float64) > 0
+        log_prob = np.where(hit, -np.inf, log_prob)
+    return log_prob
+
+
 class Family(ABC):
     """One family of component distributions.
 

@@ -28,7 +28,7 @@ from ..params import (
     ComponentParams,
     PoissonParams,
 )
-from .base import Family, check_shape, first_bad, safe_log
+from .base import Family, check_shape, first_bad, mark_impossible, safe_log
 
 __all__ = ["Bernoulli", "Binomial", "Categorical", "Poisson"]
 
@@ -47,7 +47,9 @@ def _check_integer_counts(X: FloatArray, name: str, what: str) -> None:
     bad = (X < 0) | (np.floor(X) != X)
     if np.any(bad):
         i, j = first_bad(bad)
-        raise DataError(f"{name}[{i}, {j}] = {X[i, j]!r}: {what} must be non-negative integers")
+        raise DataError(
+            f"{name}[{i}, {j}] = {float(X[i, j])!r}: {what} must be non-negative integers"
+        )
 
 
 def _beta_log_prior(alpha: float, p: FloatArray) -> float:
@@ -83,7 +85,7 @@ class Bernoulli(Family):
         if np.any(bad):
             i, j = first_bad(bad)
             raise DataError(
-                f"X[{i}, {j}] = {X[i, j]!r} but the bernoulli family needs 0/1 values; "
+                f"X[{i}, {j}] = {float(X[i, j])!r} but the bernoulli family needs 0/1 values; "
                 "recode the column or use family='categorical'"
             )
 
@@ -96,7 +98,9 @@ class Bernoulli(Family):
     def log_prob(self, prepared: FloatArray, params: ComponentParams) -> FloatArray:
         p = params.p  # type: ignore[attr-defined]
         log_p, log_q = safe_log(p), safe_log(1.0 - p)
-        return prepared @ (log_p - log_q).T + log_q.sum(axis=1)
+        out = prepared @ (log_p - log_q).T + log_q.sum(axis=1)
+        out = mark_impossible(out, prepared, p == 0.0)
+        return mark_impossible(out, 1.0 - prepared, p == 1.0)
 
     def m_step(self, prepared: FloatArray, resp_w: FloatArray, nk: FloatArray) -> BernoulliParams:
         a = self.alpha - 1.0
@@ -179,7 +183,7 @@ class Binomial(Family):
         if np.any(over):
             i, j = first_bad(over)
             raise DataError(
-                f"X[{i}, {j}] = {X[i, j]!r} exceeds n_trials = {n[i, j]!r}; "
+                f"X[{i}, {j}] = {float(X[i, j])!r} exceeds n_trials = {float(n[i, j])!r}; "
                 "counts cannot exceed the number of trials"
             )
 
@@ -201,7 +205,9 @@ class Binomial(Family):
         x, n, log_choose = prepared
         p = params.p  # type: ignore[attr-defined]
         log_p, log_q = safe_log(p), safe_log(1.0 - p)
-        return x @ log_p.T + (n - x) @ log_q.T + log_choose[:, None]
+        out = x @ log_p.T + (n - x) @ log_q.T + log_choose[:, None]
+        out = mark_impossible(out, x, p == 0.0)
+        return mark_impossible(out, n - x, p == 1.0)
 
     def m_step(
         self, prepared: tuple[FloatArray, ...], resp_w: FloatArray, nk: FloatArray
@@ -272,7 +278,8 @@ class Poisson(Family):
     ) -> FloatArray:
         x, log_fact = prepared
         rate = params.rate  # type: ignore[attr-defined]
-        return x @ safe_log(rate).T - rate.sum(axis=1) - log_fact[:, None]
+        out = x @ safe_log(rate).T - rate.sum(axis=1) - log_fact[:, None]
+        return mark_impossible(out, x, rate == 0.0)
 
     def m_step(
         self, prepared: tuple[FloatArray, FloatArray], resp_w: FloatArray, nk: FloatArray
@@ -343,7 +350,7 @@ class Categorical(Family):
         if np.any(over):
             i, j = first_bad(over)
             raise DataError(
-                f"X[{i}, {j}] = {X[i, j]!r} is not a level seen in fit "
+                f"X[{i}, {j}] = {float(X[i, j])!r} is not a level seen in fit "
                 f"(column {j} has codes 0..{int(levels[j]) - 1})"
             )
 
@@ -360,7 +367,8 @@ class Categorical(Family):
 
     def log_prob(self, prepared: _OneHot, params: ComponentParams) -> FloatArray:
         theta = np.concatenate(params.probs, axis=1)  # type: ignore[attr-defined]
-        return prepared.design @ safe_log(theta).T
+        out = prepared.design @ safe_log(theta).T
+        return mark_impossible(out, prepared.design, theta == 0.0)
 
     def m_step(self, prepared: _OneHot, resp_w: FloatArray, nk: FloatArray) -> CategoricalParams:
         counts = resp_w.T @ prepared.design + (self.alpha - 1.0)

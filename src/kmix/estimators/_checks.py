@@ -43,7 +43,7 @@ def check_finite(X: NDArray[np.float64], name: str = "X") -> None:
         n_bad = int((~finite).sum())
         raise DataError(
             f"{name} contains NaN or inf ({n_bad} entries; first at row {i}, column {j}: "
-            f"{X[i, j]!r}); remove or impute them before fitting"
+            f"{float(X[i, j])!r}); remove or impute them before fitting"
         )
 
 

@@ -13,7 +13,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ..components import Family, get_family, normalize_choice
 from ..exceptions import DataError
 from ..params import ComponentParams, check_weights
-from ..solvers.em import INIT_METHODS, log_mixture, run_em
+from ..solvers.em import INIT_METHODS, EMProgress, log_mixture, run_em
 from ..stats import compress_rows
 from ._checks import check_finite, check_int, check_real, rng_from
 
@@ -27,6 +27,11 @@ _INIT = {
     "random": "random",
 }
 assert set(_INIT.values()) == set(INIT_METHODS)
+
+
+def _plain(value: Any) -> Any:
+    """A numpy scalar as the Python value it holds (for readable messages)."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 class FiniteMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
@@ -63,18 +68,27 @@ class FiniteMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         Bernoulli components; only the weights are then learned.
     fixed_weights : array-like of shape (k,) or None
         Known weights; only the components are then learned.
+    params_init : dict or None
+        Starting component parameters of the first restart (same form as
+        ``fixed_params``), learned from there.
+    weights_init : array-like of shape (k,) or None
+        Starting weights of the first restart.
     init : {"kmeans++", "random"}, default "kmeans++"
-        Initialisation of each restart (see :func:`kmix.solvers.em.run_em`).
+        Initialisation of restarts without ``params_init`` (see
+        :func:`kmix.solvers.em.run_em`).
     n_init : int, default 1
         EM restarts; the best log-likelihood wins.
-    tol : float, default 1e-8
-        Relative tolerance on the log-likelihood between iterations.
-    max_iter : int, default 500
+    tol : float, default 1e-10
+        Stop when the log-likelihood rises by less than ``tol * |log-likelihood|``
+        in one iteration. EM converges linearly, slowly where components
+        overlap, so a loose tolerance stops well short of the maximum.
+    max_iter : int, default 1000
         Maximum EM iterations per restart.
     random_state : int, Generator or None
         Seed of the initialisation.
     callback : callable or None
-        ``callback(restart, iteration, log_likelihood)`` after each E-step
+        Called after each E-step with a :class:`kmix.solvers.em.EMProgress`
+        (``restart``, ``iteration``, ``objective``, current ``weights``)
         (used by the command line's progress display).
 
     Attributes
@@ -93,6 +107,8 @@ class FiniteMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         ``alpha > 1``).
     history_ : ndarray
         Total log-likelihood after every E-step of the best restart.
+    reseed_iterations_ : tuple of int
+        Indices into ``history_`` after which an empty component was re-seeded.
     categories_ : list of ndarray
         Categorical family: the levels of each column, in code order.
 
@@ -120,12 +136,14 @@ class FiniteMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         n_trials: int | None = None,
         fixed_params: Mapping[str, Any] | None = None,
         fixed_weights: ArrayLike | None = None,
+        params_init: Mapping[str, Any] | None = None,
+        weights_init: ArrayLike | None = None,
         init: str = "kmeans++",
         n_init: int = 1,
-        tol: float = 1e-8,
-        max_iter: int = 500,
+        tol: float = 1e-10,
+        max_iter: int = 1000,
         random_state: Any = None,
-        callback: Callable[[int, int, float], None] | None = None,
+        callback: Callable[[EMProgress], None] | None = None,
     ) -> None:
         self.n_components = n_components
         self.family = family
@@ -135,6 +153,8 @@ class FiniteMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         self.n_trials = n_trials
         self.fixed_params = fixed_params
         self.fixed_weights = fixed_weights
+        self.params_init = params_init
+        self.weights_init = weights_init
         self.init = init
         self.n_init = n_init
         self.tol = tol
@@ -182,16 +202,18 @@ class FiniteMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
             self.categories_ = []
         for j in range(arr.shape[1]):
             col = arr[:, j]
-            missing = (
-                np.array([v is None or (isinstance(v, float) and v != v) for v in col])
-                if col.dtype == object
-                else (~np.isfinite(col) if col.dtype.kind == "f" else None)
-            )
-            if missing is not None and missing.any():
+            if col.dtype == object:
+                # None, or NaN (the one value unequal to itself); elementwise in C
+                missing = np.asarray(col == None) | np.asarray(col != col)  # noqa: E711
+            elif col.dtype.kind == "f":
+                missing = ~np.isfinite(col)
+            else:
+                missing = np.zeros(col.shape, dtype=bool)
+            if missing.any():
                 i = int(np.flatnonzero(missing)[0])
                 raise DataError(
-                    f"X contains missing values in column {j} (first at row {i}: {col[i]!r}); "
-                    "remove or impute them before fitting"
+                    f"X contains missing values in column {j} (first at row {i}: "
+                    f"{_plain(col[i])!r}); remove or impute them before fitting"
                 )
             if reset:
                 levels, inv = np.unique(col, return_inverse=True)
@@ -204,7 +226,7 @@ class FiniteMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
             if np.any(unseen):
                 i = int(np.flatnonzero(unseen)[0])
                 raise DataError(
-                    f"X[{i}, {j}] = {col[i]!r} is a level not seen in fit "
+                    f"X[{i}, {j}] = {_plain(col[i])!r} is a level not seen in fit "
                     f"(column {j} has levels {levels.tolist()}); refit with it included"
                 )
             codes[:, j] = pos
@@ -252,17 +274,31 @@ class FiniteMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
             values, counts, _ = compress_rows(table, weights)
             keep = counts > 0
             values, counts = values[keep], counts[keep]
+        elif weights is None:
+            values, counts = table, np.ones(n_rows)
         else:
-            values = table
-            counts = np.ones(n_rows) if weights is None else weights
-        n_distinct = values.shape[0] if family.discrete else n_rows
+            keep = weights > 0
+            values, counts = table[keep], weights[keep]
+        n_distinct = values.shape[0]
         if k > n_distinct:
             raise DataError(
-                f"n_components={k} exceeds the {n_distinct} distinct rows of X "
-                "(with positive weight); lower n_components or add data"
+                f"n_components={k} exceeds the {n_distinct} "
+                f"{'distinct ' if family.discrete else ''}rows of X with positive weight; "
+                "lower n_components or add data"
             )
-        fixed_params = self._fixed_params(family, k, ctx)
-        fixed_weights = None if self.fixed_weights is None else check_weights(self.fixed_weights, k)
+        fixed_params = self._params_arg(self.fixed_params, "fixed_params", family, k, ctx)
+        fixed_weights = self._weights_arg(self.fixed_weights, "fixed_weights", k)
+        if fixed_params is not None and fixed_weights is not None:
+            raise DataError(
+                "fixed_params and fixed_weights are both given, so nothing is left to "
+                "learn; drop one of them"
+            )
+        params_init = fixed_params
+        if params_init is None:
+            params_init = self._params_arg(self.params_init, "params_init", family, k, ctx)
+        weights_init = fixed_weights
+        if weights_init is None:
+            weights_init = self._weights_arg(self.weights_init, "weights_init", k)
         prepared = family.prepare(values, **ctx)
         result = run_em(
             family,
@@ -270,8 +306,8 @@ class FiniteMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
             counts,
             k,
             rng=rng_from(self.random_state),
-            weights_init=fixed_weights,
-            params_init=fixed_params,
+            weights_init=weights_init,
+            params_init=params_init,
             learn_weights=fixed_weights is None,
             learn_params=fixed_params is None,
             tol=tol,
@@ -285,6 +321,7 @@ class FiniteMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         self.converged_ = result.converged
         self.n_iter_ = result.n_iter
         self.history_ = result.history
+        self.reseed_iterations_ = result.reseed_iterations
         self.log_likelihood_ = result.objective
         self.lower_bound_ = result.objective / float(counts.sum())
         self.n_samples_fit_ = float(counts.sum())
@@ -306,25 +343,40 @@ class FiniteMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         if not np.all(np.isfinite(w)) or np.any(w < 0):
             i = int(np.flatnonzero(~np.isfinite(w) | (w < 0))[0])
             raise DataError(
-                f"sample_weight[{i}] = {w[i]!r}; weights must be finite and non-negative"
+                f"sample_weight[{i}] = {float(w[i])!r}; weights must be finite and non-negative"
             )
         if w.sum() <= 0:
-            raise DataError("sample_weight sums to 0; at least one row needs positive weight")
+            raise DataError(
+                "sample_weight: all weights are zero; at least one row needs positive weight"
+            )
         return w
 
-    def _fixed_params(self, family: Family, k: int, ctx: dict[str, Any]) -> ComponentParams | None:
-        if self.fixed_params is None:
+    @staticmethod
+    def _weights_arg(value: ArrayLike | None, name: str, k: int) -> FloatArray | None:
+        if value is None:
             return None
-        if isinstance(self.fixed_params, ComponentParams):
-            data: Mapping[str, Any] = self.fixed_params.to_dict()
-        elif isinstance(self.fixed_params, Mapping):
-            data = self.fixed_params
+        try:
+            return check_weights(value, k)
+        except DataError as exc:
+            raise DataError(f"{name}: {exc}") from None
+
+    def _params_arg(
+        self, value: Any, name: str, family: Family, k: int, ctx: dict[str, Any]
+    ) -> ComponentParams | None:
+        if value is None:
+            return None
+        if isinstance(value, ComponentParams):
+            data: Mapping[str, Any] = value.to_dict()
+        elif isinstance(value, Mapping):
+            data = value
         else:
             raise DataError(
-                f"fixed_params must be a dict such as {{'p': [[0.8], [0.3]]}}; "
-                f"got {type(self.fixed_params).__name__}"
+                f"{name} must be a dict such as {{'p': [[0.8], [0.3]]}}; got {type(value).__name__}"
             )
-        return family.params_from_dict(data, k, self.n_features_in_, **ctx)
+        try:
+            return family.params_from_dict(data, k, self.n_features_in_, **ctx)
+        except DataError as exc:
+            raise DataError(f"{name}: {exc}") from None
 
     # --------------------------------------------------------------- inference
     def _log_parts(self, X: ArrayLike, n_trials: Any) -> tuple[FloatArray, FloatArray]:

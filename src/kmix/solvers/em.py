@@ -33,7 +33,14 @@ from numpy.typing import NDArray
 from ..exceptions import ConvergenceWarning, DataError
 from ..params import ComponentParams
 
-__all__ = ["EMResult", "FamilyLike", "kmeans_pp_labels", "log_mixture", "run_em"]
+__all__ = [
+    "EMProgress",
+    "EMResult",
+    "FamilyLike",
+    "kmeans_pp_labels",
+    "log_mixture",
+    "run_em",
+]
 
 logger = logging.getLogger("kmix")
 FloatArray = NDArray[np.float64]
@@ -57,6 +64,27 @@ class FamilyLike(Protocol):
     def log_prior(self, params: ComponentParams) -> float: ...
 
     def features(self, prepared: Any) -> FloatArray: ...
+
+
+@dataclass(frozen=True)
+class EMProgress:
+    """State after one E-step, handed to a progress callback.
+
+    Attributes
+    ----------
+    restart : int
+    iteration : int
+        M-steps taken so far in this restart.
+    objective : float
+        Log-likelihood (plus log-prior) of the current parameters.
+    weights : ndarray of shape (k,)
+        Current mixture weights (a copy).
+    """
+
+    restart: int
+    iteration: int
+    objective: float
+    weights: FloatArray
 
 
 @dataclass(frozen=True)
@@ -102,9 +130,9 @@ def log_mixture(log_prob: FloatArray, log_weights: FloatArray) -> tuple[FloatArr
     joint = log_prob + log_weights[None, :]
     top = joint.max(axis=1)
     top = np.where(np.isfinite(top), top, 0.0)
-    with np.errstate(divide="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore"):
         lse = np.log(np.exp(joint - top[:, None]).sum(axis=1)) + top
-    return lse, joint - lse[:, None]
+        return lse, joint - lse[:, None]
 
 
 def _log(weights: FloatArray) -> FloatArray:
@@ -113,38 +141,76 @@ def _log(weights: FloatArray) -> FloatArray:
 
 
 def kmeans_pp_labels(
-    features: FloatArray, counts: FloatArray, n_components: int, rng: np.random.Generator
+    features: FloatArray,
+    counts: FloatArray,
+    n_components: int,
+    rng: np.random.Generator,
+    lloyd_steps: int = 10,
 ) -> NDArray[np.intp]:
-    """Label rows by their nearest of ``k`` centres chosen by k-means++ seeding.
+    """Label rows by k-means++ seeding followed by a few weighted Lloyd steps.
 
     Centres are drawn among the rows with probability proportional to
     ``count * D(x)^2``, ``D`` being the distance to the nearest centre chosen
     so far (Arthur & Vassilvitskii, "k-means++: the advantages of careful
-    seeding", SODA 2007).
+    seeding", SODA 2007), in the greedy form that keeps the best of
+    ``2 + log k`` candidates per step. Up to ``lloyd_steps`` k-means iterations (weighted
+    by the counts) then move the centres to their clusters' means.
+
+    Rows are visited in a canonical order (sorted by a fixed projection), so
+    the seeding depends only on the multiset of rows and their counts: a row
+    with count 3 and three copies of it give the same centres, whatever the
+    order of the input.
     """
     m = features.shape[0]
-    prob = counts / counts.sum()
-    centres = [int(rng.choice(m, p=prob))]
-    d2 = ((features - features[centres[0]]) ** 2).sum(axis=1)
+    direction = 1.0 + 0.6180339887498949 * np.arange(features.shape[1])
+    order = np.argsort(features @ direction, kind="stable")
+    feats, mass0 = features[order], counts[order]
+
+    def draw(mass: FloatArray, size: int) -> NDArray[np.intp]:
+        cdf = np.cumsum(mass)
+        idx = np.searchsorted(cdf, rng.random(size) * cdf[-1], side="right")
+        return np.minimum(idx, m - 1).astype(np.intp)
+
+    n_trials = 2 + int(np.log(n_components))
+    sq_sorted = (feats**2).sum(axis=1)
+    centres = [int(draw(mass0, 1)[0])]
+    d2 = ((feats - feats[centres[0]]) ** 2).sum(axis=1)
     for _ in range(1, n_components):
-        mass = counts * d2
-        total = mass.sum()
-        if total <= 0:
+        mass = mass0 * d2
+        if mass.sum() <= 0:
             raise DataError(
                 f"the data have only {len(centres)} distinct rows, fewer than "
                 f"n_components={n_components}; lower n_components"
             )
-        nxt = int(rng.choice(m, p=mass / total))
-        centres.append(nxt)
-        d2 = np.minimum(d2, ((features - features[nxt]) ** 2).sum(axis=1))
-    cent = features[centres]
-    dist = (
-        (features**2).sum(axis=1)[:, None]
-        - 2.0 * features @ cent.T
-        + (cent**2).sum(axis=1)[None, :]
-    )
-    labels = np.argmin(dist, axis=1)
-    labels[centres] = np.arange(n_components)  # each centre owns its own row
+        # greedy variant: of a few candidates keep the one lowering the potential most
+        candidates = draw(mass, n_trials)
+        cand = feats[candidates]
+        to_cand = sq_sorted[None, :] - 2.0 * cand @ feats.T + (cand**2).sum(axis=1)[:, None]
+        trial_d2 = np.minimum(d2[None, :], np.maximum(to_cand, 0.0))
+        best = int(np.argmin(trial_d2 @ mass0))
+        centres.append(int(candidates[best]))
+        d2 = trial_d2[best]
+    cent = feats[centres]
+    sq = (features**2).sum(axis=1)[:, None]
+
+    def nearest(c: FloatArray) -> NDArray[np.intp]:
+        return np.argmin(sq - 2.0 * features @ c.T + (c**2).sum(axis=1)[None, :], axis=1)
+
+    labels = nearest(cent)
+    labels[order[centres]] = np.arange(n_components)  # each centre owns its own row
+    # a few weighted Lloyd steps (k-means) refine the seeds
+    for _ in range(lloyd_steps):
+        mass = np.bincount(labels, weights=counts, minlength=n_components)
+        if np.any(mass <= 0):
+            break
+        sums = np.stack(
+            [np.bincount(labels, weights=counts * f, minlength=n_components) for f in features.T],
+            axis=1,
+        )
+        new = nearest(sums / mass[:, None])
+        if np.array_equal(new, labels) or np.bincount(new, minlength=n_components).min() == 0:
+            break
+        labels = new
     return labels.astype(np.intp)
 
 
@@ -177,7 +243,7 @@ def _single_run(
     learn_params: bool,
     tol: float,
     max_iter: int,
-    callback: Callable[[int, float], None] | None,
+    callback: Callable[[int, float, FloatArray], None] | None,
 ) -> tuple[FloatArray, ComponentParams, list[float], bool, int, list[int]]:
     total = float(counts.sum())
     history: list[float] = []
@@ -196,7 +262,7 @@ def _single_run(
         objective = float(counts @ lse) + family.log_prior(params)
         history.append(objective)
         if callback is not None:
-            callback(n_iter, objective)
+            callback(n_iter, objective, weights)
         just_reseeded = bool(reseeds) and reseeds[-1] == len(history) - 2
         if n_iter > 0 and not just_reseeded and objective - history[-2] <= tol * abs(objective):
             converged = True
@@ -239,7 +305,7 @@ def run_em(
     max_iter: int = 500,
     n_init: int = 1,
     init: str = "kmeans++",
-    callback: Callable[[int, int, float], None] | None = None,
+    callback: Callable[[EMProgress], None] | None = None,
 ) -> EMResult:
     """Fit mixture weights and/or component parameters by EM with restarts.
 
@@ -269,7 +335,7 @@ def run_em(
         How restarts without ``params_init`` start: components fitted to a
         k-means++ partition (smoothed), or to random Dirichlet responsibilities.
     callback : callable, optional
-        Called as ``callback(restart, iteration, objective)`` after every E-step.
+        Called with an :class:`EMProgress` after every E-step.
 
     Returns
     -------
@@ -297,6 +363,12 @@ def run_em(
             resp = _initial_resp(family, prepared, counts, n_components, init, rng)
             resp_w = resp * counts[:, None]
             nk = resp_w.sum(axis=0)
+            if not learn_weights:
+                # with known weights, give the largest initial cluster to the largest weight
+                assert weights_init is not None
+                rank = np.argsort(np.argsort(-np.asarray(weights_init), kind="stable"))
+                perm = np.argsort(-nk, kind="stable")[rank]
+                resp_w, nk = resp_w[:, perm], nk[perm]
             params = family.m_step(prepared, resp_w, nk)
             weights = (
                 np.asarray(weights_init, dtype=np.float64)
@@ -304,9 +376,9 @@ def run_em(
                 else nk / nk.sum()
             )
 
-        def cb(it: int, obj: float, _r: int = restart) -> None:
+        def cb(it: int, obj: float, w: FloatArray, _r: int = restart) -> None:
             if callback is not None:
-                callback(_r, it, obj)
+                callback(EMProgress(_r, it, obj, np.array(w, dtype=np.float64)))
 
         out = _single_run(
             family,

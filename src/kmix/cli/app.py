@@ -1,0 +1,234 @@
+"""Argument parsing and error handling of the ``kmix`` command.
+
+Every failure the user can cause (a missing file, a bad value, data that do
+not fit the family) ends as one line ``kmix: error: ...`` on standard error
+and a non-zero exit status: 2 for command-line usage, 1 for everything else.
+Warnings from kmix (for example EM stopping at ``--max-iter``) become one
+``kmix: warning: ...`` line each.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from collections.abc import Callable, Sequence
+from importlib import metadata
+from typing import NoReturn, TextIO
+
+from ..exceptions import KmixError
+
+__all__ = ["build_parser", "main"]
+
+Handler = Callable[[argparse.Namespace, TextIO, TextIO], int]
+
+
+class _UsageError(Exception):
+    """A command-line usage mistake (reported as one line, exit status 2)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors raise instead of printing usage and exiting."""
+
+    def error(self, message: str) -> NoReturn:
+        raise _UsageError(f"{self.prog}: {message}")
+
+
+def _version() -> str:
+    try:
+        return metadata.version("kmix")
+    except metadata.PackageNotFoundError:  # pragma: no cover - running from a bare checkout
+        return "unknown"
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _header_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument(
+        "--header",
+        dest="header",
+        action="store_true",
+        default=None,
+        help="the first row holds column names (default: guessed)",
+    )
+    group.add_argument(
+        "--no-header", dest="header", action="store_false", help="the first row is data"
+    )
+
+
+def _add_demo(sub: argparse._SubParsersAction[_Parser]) -> None:
+    from .commands import demo
+
+    p = sub.add_parser("demo", help="worked examples on simulated data (the factories)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the simulations (default 0)")
+    p.add_argument(
+        "--section", action="append", metavar="NAME", help="run only this section (repeatable)"
+    )
+    p.set_defaults(handler=demo)
+
+
+def _add_fit(sub: argparse._SubParsersAction[_Parser]) -> None:
+    from .commands import fit
+
+    p = sub.add_parser("fit", help="fit a finite mixture to a CSV file")
+    p.add_argument("data", help="CSV file, one row per sample")
+    p.add_argument(
+        "--family",
+        default="gaussian",
+        help="bernoulli, categorical, binomial, poisson or gaussian (default gaussian)",
+    )
+    p.add_argument("-k", "--n-components", type=_positive_int, default=2, help="default 2")
+    p.add_argument("--out", help="save the fitted model to this JSON file")
+    from ..estimators import FiniteMixture
+
+    defaults = FiniteMixture().get_params()
+    p.add_argument(
+        "--n-init",
+        type=_positive_int,
+        default=defaults["n_init"],
+        help=f"EM restarts (default {defaults['n_init']})",
+    )
+    p.add_argument(
+        "--max-iter",
+        type=_positive_int,
+        default=defaults["max_iter"],
+        help=f"EM iterations per restart (default {defaults['max_iter']})",
+    )
+    p.add_argument(
+        "--tol",
+        type=float,
+        default=defaults["tol"],
+        help=f"relative tolerance on the log-likelihood (default {defaults['tol']:g})",
+    )
+    p.add_argument("--seed", type=int, default=None, help="seed of the initialisation")
+    p.add_argument("--init", default="kmeans++", help="kmeans++ (default) or random")
+    p.add_argument("--n-trials", type=int, default=None, help="binomial: trials per count")
+    p.add_argument("--covariance-type", default="full", help="gaussian: full (default) or diag")
+    p.add_argument("--alpha", type=float, default=1.0, help="Dirichlet smoothing, >= 1")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress display")
+    _header_options(p)
+    p.set_defaults(handler=fit)
+
+
+def _add_simulate(sub: argparse._SubParsersAction[_Parser]) -> None:
+    from .commands import simulate
+
+    p = sub.add_parser("simulate", help="sample a random mixture (or the marbles) to CSV")
+    p.add_argument("--family", help="bernoulli, categorical, binomial, poisson or gaussian")
+    p.add_argument("-k", "--n-components", type=_positive_int, default=2, help="default 2")
+    p.add_argument("-n", "--n-samples", type=_positive_int, default=1000, help="default 1000")
+    p.add_argument("--features", type=_positive_int, default=2, help="columns (default 2)")
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--out", help="CSV file to write (default: standard output)")
+    p.add_argument("--labels-out", help="also write the true component of each row here")
+    p.add_argument("--n-trials", type=_positive_int, default=10, help="binomial (default 10)")
+    p.add_argument("--n-levels", type=_positive_int, default=3, help="categorical (default 3)")
+    p.add_argument("--covariance-type", default="full", help="gaussian: full or diag")
+    p.add_argument(
+        "--marbles", action="store_true", help="the factories example instead of --family"
+    )
+    p.add_argument("--draws", type=_positive_int, default=1, help="marbles per bag (default 1)")
+    p.add_argument("--p-red", type=float, nargs="+", default=[0.8, 0.3], help="P(red | factory)")
+    p.add_argument("--weights", type=float, nargs="+", default=None, help="P(factory)")
+    p.set_defaults(handler=simulate)
+
+
+def _add_predict(sub: argparse._SubParsersAction[_Parser]) -> None:
+    from .commands import predict
+
+    p = sub.add_parser("predict", help="most probable component of each row")
+    p.add_argument("model", help="model file written by kmix fit --out")
+    p.add_argument("data", help="CSV file with the model's columns")
+    p.add_argument("--out", help="CSV file to write (default: standard output)")
+    p.add_argument("--proba", action="store_true", help="also write posterior probabilities")
+    p.add_argument("--n-trials", type=int, default=None, help="binomial: trials per count")
+    _header_options(p)
+    p.set_defaults(handler=predict)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``kmix`` argument parser with its subcommands."""
+    parser = _Parser(
+        prog="kmix",
+        description="Finite mixture models: fit, predict, simulate, and a worked demo.",
+    )
+    parser.add_argument("--version", action="version", version=f"kmix {_version()}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for add in (_add_demo, _add_fit, _add_simulate, _add_predict):
+        add(sub)
+    return parser
+
+
+def _one_line(text: str) -> str:
+    return " ".join(line.strip() for line in str(text).splitlines() if line.strip())
+
+
+def _error(err: TextIO, message: str) -> None:
+    err.write(f"kmix: error: {_one_line(message)}\n")
+
+
+def _os_message(exc: OSError) -> str:
+    if exc.strerror and exc.filename:
+        return f"{exc.filename}: {exc.strerror}"
+    return str(exc) or type(exc).__name__
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``kmix`` command line.
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        Arguments without the program name; default ``sys.argv[1:]``.
+
+    Returns
+    -------
+    int
+        Exit status: 0 on success, 1 on a data or file error, 2 on a usage
+        error.
+    """
+    out, err = sys.stdout, sys.stderr
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except _UsageError as exc:
+        _error(err, str(exc))
+        return 2
+    except SystemExit as exc:  # --help and --version
+        return exc.code if isinstance(exc.code, int) else 0
+    handler: Handler | None = getattr(args, "handler", None)
+    if handler is None:
+        _error(err, "choose a command: demo, fit, simulate or predict (see kmix --help)")
+        return 2
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        try:
+            status = handler(args, out, err)
+        except (KmixError, ValueError) as exc:
+            _error(err, str(exc))
+            status = 1
+        except BrokenPipeError:
+            return 141  # the reader of our output went away (e.g. `| head`)
+        except OSError as exc:
+            _error(err, _os_message(exc))
+            status = 1
+        except KeyboardInterrupt:
+            _error(err, "interrupted")
+            return 130
+        finally:
+            seen: set[str] = set()
+            for w in caught:
+                text = _one_line(str(w.message))
+                if issubclass(w.category, UserWarning) and text not in seen:
+                    seen.add(text)
+                    err.write(f"kmix: warning: {text}\n")
+    return status

@@ -1,0 +1,281 @@
+"""Delimited text tables (CSV, TSV) to numpy arrays and back.
+
+:func:`read_table` returns a float array when every column is numeric and an
+object array otherwise, numeric columns holding floats and the others strings
+(the levels of categorical data). Empty cells are missing values: ``nan`` in a
+numeric column, ``None`` in a text column, so the estimators can name them.
+
+The first row is a header unless every one of its cells is a number (or
+empty); ``header=True``/``False`` overrides the guess. :func:`write_table`
+always writes a header, so its files read back unambiguously even when every
+column holds text.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib
+import io
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import IO, Any, NamedTuple
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from ..exceptions import DataError
+
+__all__ = ["Table", "read_table", "write_table"]
+
+PathLike = str | os.PathLike[str]
+
+
+class Table(NamedTuple):
+    """A table read from a file: the values and the column names.
+
+    Unpacks as ``X, columns = read_table(path)``.
+
+    Attributes
+    ----------
+    values : ndarray of shape (n_rows, n_columns)
+        ``float64`` when every column is numeric, otherwise ``object`` with
+        floats in numeric columns and strings in the others.
+    columns : list of str
+        Header names, or ``x0, x1, ...`` when the file has no header.
+    """
+
+    values: NDArray[Any]
+    columns: list[str]
+
+    def text_columns(self) -> list[int]:
+        """Indices of the columns that hold text (categorical levels)."""
+        if self.values.dtype != object:
+            return []
+        is_text = np.frompyfunc(lambda v: isinstance(v, str), 1, 1)
+        found = np.asarray(is_text(self.values), dtype=bool).any(axis=0)
+        return [int(j) for j in np.flatnonzero(found)]
+
+    def to_frame(self) -> Any:
+        """The table as a :class:`pandas.DataFrame` (needs the ``pandas`` extra)."""
+        pd = _import_pandas()
+        return pd.DataFrame(self.values, columns=self.columns)
+
+
+def _import_pandas() -> Any:
+    try:
+        return importlib.import_module("pandas")
+    except ImportError:
+        raise ImportError(
+            "this needs pandas, which is optional: pip install 'kmix[pandas]'"
+        ) from None
+
+
+def _is_number(cell: str) -> bool:
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
+
+
+def _delimiter(path: Path, delimiter: str | None) -> str:
+    if delimiter is not None:
+        if len(delimiter) != 1:
+            raise DataError(f"delimiter must be one character; got {delimiter!r}")
+        return delimiter
+    return "\t" if path.suffix.lower() in (".tsv", ".tab") else ","
+
+
+def _read_rows(path: Path, delimiter: str) -> list[tuple[int, list[str]]]:
+    """Non-blank rows with their line numbers, cells stripped."""
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            reader = csv.reader(handle, delimiter=delimiter, strict=True)
+            rows = [(reader.line_num, [c.strip() for c in row]) for row in reader]
+    except FileNotFoundError:
+        raise DataError(f"data file {path} does not exist") from None
+    except IsADirectoryError:
+        raise DataError(f"{path} is a directory, not a data file") from None
+    except UnicodeDecodeError as exc:
+        raise DataError(
+            f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start}); save it as UTF-8 CSV"
+        ) from None
+    except csv.Error as exc:
+        raise DataError(f"{path} is not valid CSV: {exc}") from None
+    return [(line, row) for line, row in rows if any(row)]
+
+
+def _columns(body: NDArray[np.str_]) -> NDArray[Any]:
+    """Convert each column to float if every non-empty cell is a number."""
+    n, d = body.shape
+    empty = body == ""
+    numeric = np.full((n, d), np.nan)
+    text_cols: list[int] = []
+    for j in range(d):  # loop over columns, rows vectorised
+        present = ~empty[:, j]
+        try:
+            numeric[present, j] = body[present, j].astype(np.float64)
+        except ValueError:
+            text_cols.append(j)
+    if not text_cols:
+        return numeric
+    out = numeric.astype(object)
+    for j in text_cols:
+        col = body[:, j].astype(object)
+        col[empty[:, j]] = None
+        out[:, j] = col
+    return out
+
+
+def read_table(
+    path: PathLike, *, header: bool | None = None, delimiter: str | None = None
+) -> Table:
+    """Read a delimited text file into an array and its column names.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A CSV file (UTF-8, optional byte-order mark); ``.tsv``/``.tab`` files
+        are read tab-separated unless ``delimiter`` says otherwise.
+    header : bool or None, default None
+        Whether the first row holds column names. ``None`` guesses: the
+        first row is a header when some non-empty cell in it is not a number.
+    delimiter : str or None
+        Field separator; default ``","`` (tab for ``.tsv``).
+
+    Returns
+    -------
+    Table
+        ``(values, columns)``; see :class:`Table`.
+
+    Raises
+    ------
+    DataError
+        If the file is missing, empty, not UTF-8, not valid CSV, has no data
+        rows, or has rows with differing numbers of fields.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     path = pathlib.Path(tmp) / "bags.csv"
+    ...     _ = path.write_text("colour,count\\nred,3\\nblue,\\n")
+    ...     X, columns = read_table(path)
+    >>> columns, X.tolist()
+    (['colour', 'count'], [['red', 3.0], ['blue', nan]])
+    """
+    source = Path(path)
+    rows = _read_rows(source, _delimiter(source, delimiter))
+    if not rows:
+        raise DataError(f"{source} is empty; expected rows of comma-separated values")
+    first_line, first = rows[0]
+    widths = np.array([len(row) for _, row in rows])
+    ragged = np.flatnonzero(widths != widths[0])
+    if ragged.size:
+        line, row = rows[int(ragged[0])]
+        raise DataError(
+            f"{source}, line {line}: {len(row)} fields, but line {first_line} has "
+            f"{len(first)}; every row needs the same number of columns"
+        )
+    if header is None:
+        header = not all(cell == "" or _is_number(cell) for cell in first)
+    if header:
+        columns = [name or f"x{j}" for j, name in enumerate(first)]
+        rows = rows[1:]
+        if not rows:
+            raise DataError(f"{source} has a header row but no data rows")
+    else:
+        columns = [f"x{j}" for j in range(len(first))]
+    body = np.array([row for _, row in rows], dtype=np.str_).reshape(len(rows), len(columns))
+    return Table(_columns(body), columns)
+
+
+_is_missing = np.frompyfunc(lambda v: v is None or (isinstance(v, float) and v != v), 1, 1)
+_is_whole_float = np.frompyfunc(
+    lambda v: isinstance(v, (float, np.floating)) and float(v).is_integer(), 1, 1
+)
+_to_str = np.frompyfunc(str, 1, 1)
+_to_int_str = np.frompyfunc(lambda v: str(int(v)), 1, 1)
+
+
+def _format_column(col: NDArray[Any]) -> NDArray[np.str_]:
+    """Cells of one column as strings that read back to the same values."""
+    kind = col.dtype.kind
+    if kind == "b":
+        return col.astype(np.int8).astype(np.str_)
+    if kind in "iu":
+        return col.astype(np.str_)
+    if kind == "f":
+        finite = np.isfinite(col)
+        integral = finite & (col == np.round(col)) & (np.abs(col) < 2.0**53)
+        out = np.where(finite, col, 0.0).astype(np.str_).astype(object)
+        out[integral] = col[integral].astype(np.int64).astype(np.str_)
+        out[~finite] = ""
+        return np.asarray(out, dtype=np.str_)
+    if kind == "U":
+        return col
+    items = col.astype(object)
+    gaps = np.asarray(_is_missing(items), dtype=bool)
+    whole = np.asarray(_is_whole_float(items), dtype=bool) & ~gaps
+    text = np.asarray(_to_str(items), dtype=object)
+    text[whole] = np.asarray(_to_int_str(items[whole]), dtype=object)
+    text[gaps] = ""
+    return np.asarray(text, dtype=np.str_)
+
+
+def write_table(
+    path: PathLike | IO[str],
+    X: ArrayLike,
+    columns: Sequence[str] | None = None,
+    *,
+    delimiter: str = ",",
+) -> None:
+    """Write a 2-d array as CSV with a header row.
+
+    Integral floats are written without a decimal point, other floats in
+    their shortest round-trip form, missing values (``nan``, ``None``) as
+    empty cells.
+
+    Parameters
+    ----------
+    path : str, path-like or text stream
+        Destination file, or an open text stream such as ``sys.stdout``.
+    X : array-like of shape (n_rows, n_columns) or (n_rows,)
+        Values; a 1-d array is written as one column.
+    columns : sequence of str, optional
+        Header names; default ``x0, x1, ...``.
+    delimiter : str, default ","
+
+    Raises
+    ------
+    DataError
+        If ``X`` is not 1-d or 2-d, ``columns`` has the wrong length, or the
+        destination directory does not exist.
+    """
+    arr = np.asarray(X)
+    if arr.ndim == 1:
+        arr = arr[:, None]
+    if arr.ndim != 2:
+        raise DataError(f"X must be 1-d or 2-d to be written as a table; got shape {arr.shape}")
+    names = [f"x{j}" for j in range(arr.shape[1])] if columns is None else list(columns)
+    if len(names) != arr.shape[1]:
+        raise DataError(f"columns has {len(names)} names but X has {arr.shape[1]} columns")
+    cells = [_format_column(arr[:, j]) for j in range(arr.shape[1])]
+    body = np.stack(cells, axis=1) if cells else np.empty((arr.shape[0], 0), dtype=np.str_)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\n")
+    writer.writerow(names)
+    writer.writerows(body.tolist())
+    if not isinstance(path, (str, os.PathLike)):
+        path.write(buffer.getvalue())
+        return
+    target = Path(path)
+    try:
+        target.write_text(buffer.getvalue(), encoding="utf-8")
+    except FileNotFoundError:
+        raise DataError(
+            f"cannot write {target}: directory {target.parent} does not exist"
+        ) from None
+    except IsADirectoryError:
+        raise DataError(f"cannot write {target}: it is a directory") from None

@@ -1,0 +1,162 @@
+"""The EM engine.
+
+References:
+* monotonicity of EM (Dempster, Laird & Rubin 1977): the objective never
+  decreases, checked as a Hypothesis property over random data, families,
+  numbers of components and smoothing;
+* the seed's two-factory example: with known components and single draws the
+  MLE of P(F1) has the closed form ``(p_red - 0.3) / 0.5``;
+* with ``t`` draws per bag the weight likelihood is concave, so an independent
+  optimiser (scipy SLSQP on the simplex) must reach the same maximum.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from scipy.optimize import minimize
+
+from kmix import FiniteMixture
+from kmix.components import get_family
+from kmix.datasets import make_mixture, marbles
+from kmix.exceptions import ConvergenceWarning, DataError
+from kmix.params import BernoulliParams
+from kmix.solvers.em import run_em
+from kmix.stats import compress_rows
+
+FAMILY_CASES = [
+    ("bernoulli", {}),
+    ("categorical", {}),
+    ("binomial", {"n_trials": 6}),
+    ("poisson", {}),
+    ("gaussian", {"covariance_type": "full"}),
+    ("gaussian", {"covariance_type": "diag"}),
+]
+
+
+@given(
+    case=st.sampled_from(FAMILY_CASES),
+    k=st.integers(1, 4),
+    n=st.integers(8, 150),
+    d=st.integers(1, 4),
+    alpha=st.sampled_from([1.0, 1.5]),
+    init=st.sampled_from(["kmeans++", "random"]),
+    seed=st.integers(0, 2**32 - 1),
+)
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_em_never_decreases_the_objective(case, k, n, d, alpha, init, seed):
+    family, extra = case
+    rng = np.random.default_rng(seed)
+    X, _ = make_mixture(family, n, min(k, 2), d, random_state=rng, **extra)
+    if family == "gaussian":
+        X = X + rng.normal(scale=0.5, size=X.shape)  # not exactly a mixture
+    else:
+        # arbitrary count data of the family's support, not drawn from the model
+        X = rng.permutation(X.ravel()).reshape(X.shape)
+    n_unique = compress_rows(X)[0].shape[0]
+    model = FiniteMixture(
+        min(k, n_unique),
+        family=family,
+        alpha=alpha,
+        init=init,
+        tol=0.0,
+        max_iter=40,
+        random_state=seed,
+        **extra,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # max_iter / re-seeding warnings are not the point
+        model.fit(X)
+    hist = model.history_
+    steps = np.diff(hist)
+    # an empty component's re-seed is the one allowed drop (see run_em)
+    allowed = np.zeros(steps.shape, dtype=bool)
+    allowed[list(model.reseed_iterations_)] = True
+    scale = 1e-9 * np.maximum(1.0, np.abs(hist[1:]))
+    assert np.all((steps >= -scale) | allowed), (steps.min(), family, k)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_fixed_components_reach_the_closed_form(seed):
+    X, truth = marbles(10_000, random_state=seed)
+    p_red = X.mean()
+    closed_form = (p_red - 0.3) / 0.5
+    assert 0.0 < closed_form < 1.0  # interior: the MLE is the unclipped formula
+    model = FiniteMixture(
+        2, family="bernoulli", fixed_params={"p": [[0.8], [0.3]]}, tol=1e-15, max_iter=20_000
+    ).fit(X)
+    assert model.converged_
+    assert abs(model.weights_[0] - closed_form) < 1e-6
+    # the components were not touched
+    np.testing.assert_array_equal(model.params_.p, [[0.8], [0.3]])
+    assert abs(model.weights_[0] - truth.weights[0]) < 0.03
+
+
+def test_fixed_components_with_several_draws_match_an_independent_optimiser():
+    p_red = [0.85, 0.5, 0.15]
+    X, _ = marbles(3000, p_red=p_red, weights=[0.5, 0.3, 0.2], n_draws=5, random_state=7)
+    fixed = {"p": np.repeat(np.asarray(p_red)[:, None], 5, axis=1)}
+    model = FiniteMixture(
+        3, family="bernoulli", fixed_params=fixed, tol=1e-15, max_iter=50_000
+    ).fit(X)
+    # independent route: maximise sum_s log sum_u pi_u prod_j f_u(x_sj) with SLSQP
+    h = X.sum(axis=1)
+    pr = np.asarray(p_red)
+    lik = pr[None, :] ** h[:, None] * (1 - pr[None, :]) ** (5 - h[:, None])
+
+    def negll(w):
+        return -np.log(lik @ w).sum()
+
+    res = minimize(
+        negll,
+        np.full(3, 1 / 3),
+        method="SLSQP",
+        bounds=[(0, 1)] * 3,
+        constraints=[{"type": "eq", "fun": lambda w: w.sum() - 1}],
+        options={"ftol": 1e-15, "maxiter": 1000},
+    )
+    assert res.success
+    np.testing.assert_allclose(model.weights_, res.x, atol=1e-5)
+    assert -negll(model.weights_) >= -res.fun - 1e-7
+
+
+def test_max_iter_warns_convergence_warning():
+    X, _ = make_mixture("bernoulli", 2000, 3, 6, random_state=0)
+    with pytest.warns(ConvergenceWarning, match="max_iter=2"):
+        model = FiniteMixture(3, family="bernoulli", max_iter=2, random_state=0).fit(X)
+    assert not model.converged_
+    assert model.n_iter_ == 2
+
+
+def test_empty_component_is_reseeded_with_a_warning():
+    rng = np.random.default_rng(0)
+    X = (rng.random((500, 4)) < 0.5).astype(float)
+    X[X.sum(axis=1) == 0, 0] = 1.0  # every row has a one
+    values, counts, _ = compress_rows(X)
+    fam = get_family("bernoulli")
+    # component 1 puts probability zero on every 1: it explains no row
+    start = BernoulliParams([[0.5, 0.5, 0.5, 0.5], [0.0, 0.0, 0.0, 0.0]])
+    with pytest.warns(UserWarning, match="re-seeded"):
+        result = run_em(
+            fam, fam.prepare(values), counts, 2, rng=rng, params_init=start, max_iter=200
+        )
+    assert result.reseed_iterations[0] == 0
+    assert result.weights.min() > 0.01
+    assert np.all(np.diff(result.history[1:]) >= -1e-9 * np.abs(result.history[2:]))
+
+
+def test_restarts_keep_the_best_objective():
+    X, _ = make_mixture("bernoulli", 3000, 3, 8, random_state=3)
+    model = FiniteMixture(3, family="bernoulli", n_init=4, init="random", random_state=0).fit(X)
+    assert len(model.restart_log_likelihoods_) == 4
+    assert model.log_likelihood_ == pytest.approx(max(model.restart_log_likelihoods_))
+
+
+def test_zero_probability_rows_under_fixed_components_are_an_error():
+    X = np.array([[1], [0], [1]])
+    with pytest.raises(DataError, match="zero probability under every component"):
+        FiniteMixture(2, family="bernoulli", fixed_params={"p": [[1.0], [1.0]]}).fit(X)
