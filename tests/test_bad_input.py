@@ -39,19 +39,19 @@ def test_nan_and_inf_are_rejected(X, match):
 
 
 def test_empty_data():
-    with pytest.raises(ValueError, match="0 sample"):
+    with pytest.raises(DataError, match="0 sample"):
         _fit(np.empty((0, 3)))
 
 
 @pytest.mark.parametrize("X", [np.array([0, 1, 1, 0]), np.zeros((2, 2, 2))])
 def test_wrong_dimensionality(X):
-    with pytest.raises(ValueError, match=r"2D|2-d|dim"):
+    with pytest.raises(DataError, match=r"2D|2-d|dim"):
         _fit(X)
 
 
 def test_predict_with_other_number_of_features():
     model = _fit(BERNOULLI)
-    with pytest.raises(ValueError, match="X has 2 features, but FiniteMixture is expecting 3"):
+    with pytest.raises(DataError, match="X has 2 features, but FiniteMixture is expecting 3"):
         model.predict(BERNOULLI[:, :2])
 
 

@@ -25,7 +25,7 @@ from kmix.components import get_family
 from kmix.datasets import make_mixture, marbles
 from kmix.exceptions import ConvergenceWarning, DataError
 from kmix.params import BernoulliParams
-from kmix.solvers.em import run_em
+from kmix.solvers.em import kmeans_pp_labels, polish_weights, run_em, weights_are_optimal
 from kmix.stats import compress_rows
 
 FAMILY_CASES = [
@@ -58,6 +58,8 @@ def test_em_never_decreases_the_objective(case, k, n, d, alpha, init, seed):
         # arbitrary count data of the family's support, not drawn from the model
         X = rng.permutation(X.ravel()).reshape(X.shape)
     n_unique = compress_rows(X)[0].shape[0]
+    if family not in ("bernoulli", "categorical", "binomial"):
+        alpha = 1.0  # smoothing applies to the discrete probability families only
     model = FiniteMixture(
         min(k, n_unique),
         family=family,
@@ -86,9 +88,8 @@ def test_fixed_components_reach_the_closed_form(seed):
     p_red = X.mean()
     closed_form = (p_red - 0.3) / 0.5
     assert 0.0 < closed_form < 1.0  # interior: the MLE is the unclipped formula
-    model = FiniteMixture(
-        2, family="bernoulli", fixed_params={"p": [[0.8], [0.3]]}, tol=1e-15, max_iter=20_000
-    ).fit(X)
+    # default settings: EM, then Newton polishing of the concave weight likelihood
+    model = FiniteMixture(2, family="bernoulli", fixed_params={"p": [[0.8], [0.3]]}).fit(X)
     assert model.converged_
     assert abs(model.weights_[0] - closed_form) < 1e-6
     # the components were not touched
@@ -96,13 +97,24 @@ def test_fixed_components_reach_the_closed_form(seed):
     assert abs(model.weights_[0] - truth.weights[0]) < 0.03
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_fixed_components_at_the_boundary(seed):
+    """Spec F3: with P(red) below 0.3 the MLE is clip(., 0, 1) = 0."""
+    # bags from a third factory, redder-blue than either known one
+    X, _ = marbles(10_000, p_red=[0.8, 0.25], weights=[0.0, 1.0], random_state=seed)
+    assert X.mean() < 0.3
+    model = FiniteMixture(2, family="bernoulli", fixed_params={"p": [[0.8], [0.3]]}).fit(X)
+    assert model.weights_[0] < 1e-6
+    # the log-likelihood at the boundary point is the supremum over the simplex
+    best = X.sum() * np.log(0.3) + (len(X) - X.sum()) * np.log(0.7)
+    assert model.log_likelihood_ == pytest.approx(best, abs=1e-6)
+
+
 def test_fixed_components_with_several_draws_match_an_independent_optimiser():
     p_red = [0.85, 0.5, 0.15]
     X, _ = marbles(3000, p_red=p_red, weights=[0.5, 0.3, 0.2], n_draws=5, random_state=7)
     fixed = {"p": np.repeat(np.asarray(p_red)[:, None], 5, axis=1)}
-    model = FiniteMixture(
-        3, family="bernoulli", fixed_params=fixed, tol=1e-15, max_iter=50_000
-    ).fit(X)
+    model = FiniteMixture(3, family="bernoulli", fixed_params=fixed).fit(X)
     # independent route: maximise sum_s log sum_u pi_u prod_j f_u(x_sj) with SLSQP
     h = X.sum(axis=1)
     pr = np.asarray(p_red)
@@ -151,12 +163,53 @@ def test_empty_component_is_reseeded_with_a_warning():
 
 def test_restarts_keep_the_best_objective():
     X, _ = make_mixture("bernoulli", 3000, 3, 8, random_state=3)
-    model = FiniteMixture(3, family="bernoulli", n_init=4, init="random", random_state=0).fit(X)
-    assert len(model.restart_log_likelihoods_) == 4
-    assert model.log_likelihood_ == pytest.approx(max(model.restart_log_likelihoods_))
+    model = FiniteMixture(
+        3, family="bernoulli", n_init=6, init="random", max_iter=15, random_state=0
+    )
+    with pytest.warns(ConvergenceWarning):
+        model.fit(X)
+    finals = model.restart_log_likelihoods_
+    assert len(finals) == 6
+    assert np.ptp(finals) > 1e-3  # the restarts really differ after 15 iterations
+    # the returned parameters are those of the best restart
+    assert model.score_samples(X).sum() == pytest.approx(finals.max(), rel=1e-12)
+
+
+def test_kmeans_pp_seeding_uses_the_counts():
+    """A row holding almost all the mass must be the first centre almost always."""
+    features = np.array([[0.0], [10.0]])
+    counts = np.array([1e6, 1.0])
+    firsts = [
+        kmeans_pp_labels(features, counts, 1, np.random.default_rng(seed), lloyd_steps=0)[1]
+        for seed in range(50)
+    ]
+    # with k = 1 every row joins the first centre: label 0 for both rows
+    assert firsts == [0] * 50
+    # with k = 2 the heavy row and the light row end up in different clusters
+    labels = kmeans_pp_labels(features, counts, 2, np.random.default_rng(0))
+    assert labels[0] != labels[1]
+    # the seeding depends on the multiset of rows, not on their order
+    rng_features = np.random.default_rng(1).normal(size=(40, 2))
+    w = np.random.default_rng(2).integers(1, 4, size=40).astype(float)
+    order = np.random.default_rng(3).permutation(40)
+    a = kmeans_pp_labels(rng_features, w, 3, np.random.default_rng(5))
+    b = kmeans_pp_labels(rng_features[order], w[order], 3, np.random.default_rng(5))
+    np.testing.assert_array_equal(a[order], b)
+
+
+def test_weights_only_likelihood_is_never_lowered_by_polishing():
+    rng = np.random.default_rng(0)
+    log_prob = np.log(rng.dirichlet(np.ones(4), size=50))
+    counts = rng.integers(1, 5, size=50).astype(float)
+    start = np.full(4, 0.25)
+    polished = polish_weights(log_prob, counts, start)
+    assert polished.sum() == pytest.approx(1.0)
+    assert np.all(polished >= 0)
+    assert weights_are_optimal(log_prob, counts, polished)
+    assert not weights_are_optimal(log_prob, counts, start)
 
 
 def test_zero_probability_rows_under_fixed_components_are_an_error():
     X = np.array([[1], [0], [1]])
-    with pytest.raises(DataError, match="zero probability under every component"):
+    with pytest.raises(DataError, match="X row 1 has probability zero under every component"):
         FiniteMixture(2, family="bernoulli", fixed_params={"p": [[1.0], [1.0]]}).fit(X)

@@ -11,12 +11,15 @@ References:
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from sklearn.mixture import GaussianMixture
 
 from kmix import FiniteMixture
 from kmix.datasets import make_mixture, marbles
+from kmix.exceptions import ConvergenceWarning, DataError
 from kmix.metrics import parameter_errors
 from kmix.params import Mixture
 
@@ -170,13 +173,42 @@ def test_bic_and_aic_from_their_definitions():
     assert fixed.n_parameters() == 2  # only the weights are free
 
 
-def test_integer_weights_equal_repeated_rows():
-    X, _ = make_mixture("bernoulli", 400, 2, 5, random_state=4)
+@pytest.mark.parametrize("family", ["bernoulli", "gaussian"])
+def test_integer_weights_equal_repeated_rows(family):
+    """Frequency weights mean repetition (gaussian rows are not compressed, so this
+    exercises the weighted path and the order-free seeding)."""
+    X, _ = make_mixture(family, 400, 2, 5, random_state=4)
     w = np.random.default_rng(0).integers(0, 4, size=400)
-    a = FiniteMixture(2, family="bernoulli", random_state=3).fit(X, sample_weight=w)
-    b = FiniteMixture(2, family="bernoulli", random_state=3).fit(np.repeat(X, w, axis=0))
+    a = FiniteMixture(2, family=family, random_state=3).fit(X, sample_weight=w)
+    b = FiniteMixture(2, family=family, random_state=3).fit(np.repeat(X, w, axis=0))
+    np.testing.assert_allclose(a.params_.flat(), b.params_.flat(), rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(a.weights_, b.weights_, rtol=1e-8)
+    assert a.log_likelihood_ == pytest.approx(b.log_likelihood_, rel=1e-10)
+
+
+def test_fractional_weights_only_their_ratios_matter():
+    X, _ = make_mixture("poisson", 500, 2, 3, random_state=6)
+    w = np.random.default_rng(1).uniform(0.1, 2.0, size=500)
+    a = FiniteMixture(2, family="poisson", random_state=0).fit(X, sample_weight=w)
+    b = FiniteMixture(2, family="poisson", random_state=0).fit(X, sample_weight=w * 1e-3)
+    np.testing.assert_allclose(a.params_.rate, b.params_.rate, rtol=1e-7)
+    np.testing.assert_allclose(a.weights_, b.weights_, rtol=1e-7)
+
+
+def test_merged_chunk_statistics_fit_like_the_whole_data():
+    """Out-of-core route: map chunks to UniqueRows, merge, fit values with counts."""
+    from kmix.stats import UniqueRows
+
+    X, _ = make_mixture("bernoulli", 6000, 2, 6, random_state=8)
+    stat = UniqueRows.empty(6)
+    for chunk in np.array_split(X, 5):
+        stat.update(chunk)
+    a = FiniteMixture(2, family="bernoulli", random_state=1).fit(
+        stat.values, sample_weight=stat.counts
+    )
+    b = FiniteMixture(2, family="bernoulli", random_state=1).fit(X)
     np.testing.assert_allclose(a.params_.p, b.params_.p, rtol=1e-10)
-    np.testing.assert_allclose(a.weights_, b.weights_, rtol=1e-10)
+    assert a.log_likelihood_ == pytest.approx(b.log_likelihood_, rel=1e-12)
 
 
 def test_sample_follows_the_fitted_model():
@@ -191,63 +223,101 @@ def test_sample_follows_the_fitted_model():
     assert abs(draws.mean() - p_red) < 5 * se
 
 
-def test_every_hyper_parameter_reaches_the_solver(monkeypatch):
-    """Each constructor argument must change what fit() passes on."""
+def _spy_fit(monkeypatch, estimator, X, **fit_kw):
+    """Fit while recording what the estimator hands to run_em."""
     import kmix.estimators.finite as finite
 
     seen: dict[str, object] = {}
-    real_run_em, real_get_family = finite.run_em, finite.get_family
+    real_run_em = finite.run_em
 
     def spy_run_em(family, prepared, counts, k, **kw):
-        seen.update(kw, k=k, family_obj=family)
+        seen.update(kw, k=k, family=family, prepared=prepared)
+        seen["rng_state"] = kw["rng"].bit_generator.state
         return real_run_em(family, prepared, counts, k, **kw)
 
-    def spy_get_family(name, **options):
-        seen.update(family_name=name, **{f"opt_{k}": v for k, v in options.items()})
-        return real_get_family(name, **options)
-
     monkeypatch.setattr(finite, "run_em", spy_run_em)
-    monkeypatch.setattr(finite, "get_family", spy_get_family)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # not what this test is about
+        estimator.fit(X, **fit_kw)
+    return seen
+
+
+def test_every_hyper_parameter_reaches_the_solver(monkeypatch):
+    """Each constructor argument must change what fit() hands to the solver."""
     X = np.random.default_rng(0).normal(size=(60, 2))
+    checks: dict[str, bool] = {}
 
     def callback(progress):
         return None
 
-    est = FiniteMixture(
-        2,
-        family="gaussian",
-        covariance_type="diag",
-        var_floor=1e-3,
-        alpha=1.5,
-        init="random",
-        n_init=2,
-        tol=1e-5,
-        max_iter=50,
-        random_state=3,
-        callback=callback,
-        weights_init=[0.4, 0.6],
+    start = {"means": [[-1.0, 0.0], [1.0, 0.0]], "covariances": [[1.0, 1.0], [1.0, 1.0]]}
+    seen = _spy_fit(
+        monkeypatch,
+        FiniteMixture(
+            2,
+            family="gaussian",
+            covariance_type="diag",
+            var_floor=1e-3,
+            init="random",
+            n_init=2,
+            tol=1e-5,
+            max_iter=50,
+            random_state=3,
+            callback=callback,
+            params_init=start,
+            weights_init=[0.4, 0.6],
+        ),
+        X,
     )
-    est.fit(X)
-    params = set(est.get_params())
-    checks = {
-        "n_components": seen["k"] == 2,
-        "family": seen["family_name"] == "gaussian",
-        "covariance_type": seen["opt_covariance_type"] == "diag",
-        "var_floor": seen["opt_var_floor"] == 1e-3,
-        "alpha": seen["opt_alpha"] == 1.5,
-        "init": seen["init"] == "random",
-        "n_init": seen["n_init"] == 2,
-        "tol": seen["tol"] == 1e-5,
-        "max_iter": seen["max_iter"] == 50,
-        "callback": seen["callback"] is callback,
-        "weights_init": np.allclose(seen["weights_init"], [0.4, 0.6]),
-        "random_state": isinstance(seen["rng"], np.random.Generator),
-    }
-    # the remaining ones are exercised by the fixed-parameter, binomial and
-    # params_init tests in this file and tests/test_em.py
-    covered_elsewhere = {"fixed_params", "fixed_weights", "params_init", "n_trials"}
-    assert params == set(checks) | covered_elsewhere
+    fam = seen["family"]
+    checks["n_components"] = seen["k"] == 2
+    checks["family"] = fam.name == "gaussian"
+    checks["covariance_type"] = fam.covariance_type == "diag"
+    checks["var_floor"] = fam.var_floor == 1e-3
+    checks["init"] = seen["init"] == "random"
+    checks["n_init"] = seen["n_init"] == 2
+    checks["tol"] = seen["tol"] == 1e-5
+    checks["max_iter"] = seen["max_iter"] == 50
+    checks["callback"] = seen["callback"] is callback
+    checks["weights_init"] = np.allclose(seen["weights_init"], [0.4, 0.6])
+    checks["params_init"] = np.allclose(seen["params_init"].means, start["means"])
+    checks["random_state"] = seen["rng_state"] == np.random.default_rng(3).bit_generator.state
+
+    bits = (np.random.default_rng(1).random((80, 3)) < 0.5).astype(int)
+    seen = _spy_fit(monkeypatch, FiniteMixture(2, family="bernoulli", alpha=1.5), bits)
+    checks["alpha"] = seen["family"].alpha == 1.5
+    fixed = {"p": [[0.2, 0.5, 0.7], [0.6, 0.5, 0.1]]}
+    seen = _spy_fit(monkeypatch, FiniteMixture(2, family="bernoulli", fixed_params=fixed), bits)
+    checks["fixed_params"] = not seen["learn_params"] and np.allclose(
+        seen["params_init"].p, fixed["p"]
+    )
+    seen = _spy_fit(
+        monkeypatch, FiniteMixture(2, family="bernoulli", fixed_weights=[0.3, 0.7]), bits
+    )
+    checks["fixed_weights"] = not seen["learn_weights"] and np.allclose(
+        seen["weights_init"], [0.3, 0.7]
+    )
+    seen = _spy_fit(monkeypatch, FiniteMixture(2, family="binomial", n_trials=7), bits)
+    checks["n_trials"] = bool(np.all(seen["prepared"][1] == 7))  # the trials column
+
+    assert set(FiniteMixture().get_params()) == set(checks)
     assert all(checks.values()), {k: v for k, v in checks.items() if not v}
+
+
+def test_options_that_do_not_apply_to_the_family_are_errors():
+    bits = np.array([[0, 1], [1, 1], [1, 0]])
+    with pytest.raises(DataError, match=r"alpha=2\.0 does not apply to the gaussian family"):
+        FiniteMixture(1, alpha=2.0).fit(bits)
+    with pytest.raises(DataError, match=r"var_floor=0\.1 does not apply to the bernoulli"):
+        FiniteMixture(1, family="bernoulli", var_floor=0.1).fit(bits)
+    with pytest.raises(DataError, match="n_trials=5 applies to the binomial family only"):
+        FiniteMixture(1, family="bernoulli", n_trials=5).fit(bits)
+    with pytest.raises(DataError, match="params_init has no use when fixed_params is given"):
+        FiniteMixture(
+            2, family="bernoulli", fixed_params={"p": [[0.5] * 2] * 2}, params_init={"p": 1}
+        ).fit(bits)
+    with pytest.raises(DataError, match=r"fixed_weights\[1\] = 0"):
+        FiniteMixture(2, family="bernoulli", fixed_weights=[1.0, 0.0]).fit(bits)
 
 
 def test_fixed_weights_learn_only_components():

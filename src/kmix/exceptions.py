@@ -11,6 +11,7 @@ __all__ = [
     "ConvergenceWarning",
     "DataError",
     "IdentifiabilityError",
+    "ImpossibleRowError",
     "KmixError",
 ]
 
@@ -24,6 +25,20 @@ class DataError(KmixError, ValueError):
 
     The message names the offending value and says how to fix it.
     """
+
+
+class ImpossibleRowError(DataError):
+    """A row has probability zero under every component.
+
+    Attributes
+    ----------
+    row : int
+        Index of the first such row in the array the solver was given.
+    """
+
+    def __init__(self, message: str, row: int) -> None:
+        super().__init__(message)
+        self.row = row
 
 
 class IdentifiabilityError(KmixError, ValueError):

@@ -9,7 +9,7 @@ comparisons between fits can be made permutation-aware.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
@@ -303,18 +303,6 @@ class GaussianParams(ComponentParams):
                 raise DataError(
                     f"covariances[{u}] is not positive definite; raise the variance floor"
                 ) from None
-
-
-FAMILY_PARAMS: Mapping[str, type[ComponentParams]] = {
-    cls.family: cls
-    for cls in (
-        BernoulliParams,
-        BinomialParams,
-        CategoricalParams,
-        PoissonParams,
-        GaussianParams,
-    )
-}
 
 
 @dataclass(frozen=True)

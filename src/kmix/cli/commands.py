@@ -38,19 +38,6 @@ def demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 0
 
 
-def _text_column_error(table: Table, family: str) -> DataError | None:
-    text = table.text_columns()
-    if not text:
-        return None
-    j = text[0]
-    column = table.values[:, j]
-    example = next(v for v in column.tolist() if isinstance(v, str))
-    return DataError(
-        f"column {table.columns[j]!r} holds text (e.g. {example!r}) but family {family!r} "
-        "needs numbers; use --family categorical or recode the column"
-    )
-
-
 def _summary(model: FiniteMixture, table: Table, source: str, n_trials: Any, out: TextIO) -> None:
     X = table.values
     k = int(model.weights_.shape[0])
@@ -102,10 +89,6 @@ def fit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     )
     try:
         model.fit(table.values)
-    except DataError:
-        raise
-    except ValueError as exc:
-        raise (_text_column_error(table, args.family) or exc) from None
     finally:
         progress.close()
     _summary(model, table, os.fspath(args.data), args.n_trials, out)

@@ -86,25 +86,28 @@ class Gaussian(Family):
         n, d = X.shape
         prec, log_det = self._precision_cholesky(params)
         means = params.means
-        if self.covariance_type == "diag":
-            p2 = prec**2
-            maha = (X**2) @ p2.T - 2.0 * X @ (means * p2).T + ((means**2) * p2).sum(axis=1)[None, :]
-        else:
-            maha = np.empty((n, means.shape[0]))
-            for u in range(means.shape[0]):  # loop over components, rows vectorised
-                y = X @ prec[u] - means[u] @ prec[u]
-                maha[:, u] = np.einsum("ij,ij->i", y, y)
+        maha = np.empty((n, means.shape[0]))
+        for u in range(means.shape[0]):  # loop over components, rows vectorised
+            # centre first: expanding |x - mu|^2 cancels catastrophically for data
+            # far from the origin (e.g. timestamps)
+            if self.covariance_type == "diag":
+                y = (X - means[u]) * prec[u]
+            else:
+                y = (X - means[u]) @ prec[u]
+            maha[:, u] = np.einsum("ij,ij->i", y, y)
         return -0.5 * (d * _LOG_2PI + maha) + log_det[None, :]
 
     def m_step(self, prepared: FloatArray, resp_w: FloatArray, nk: FloatArray) -> GaussianParams:
         X = prepared
         nk_safe = np.maximum(nk, 10.0 * np.finfo(np.float64).eps)
         means = (resp_w.T @ X) / nk_safe[:, None]
-        if self.covariance_type == "diag":
-            avg_x2 = (resp_w.T @ (X * X)) / nk_safe[:, None]
-            var = avg_x2 - 2.0 * means * ((resp_w.T @ X) / nk_safe[:, None]) + means**2
-            return GaussianParams(means, np.maximum(var, max(self.var_floor, 1e-300)), "diag")
         k, d = means.shape
+        if self.covariance_type == "diag":
+            var = np.empty((k, d))
+            for u in range(k):  # centred sums: E[x^2] - mean^2 loses all precision far from 0
+                diff = X - means[u]
+                var[u] = resp_w[:, u] @ (diff * diff) / nk_safe[u]
+            return GaussianParams(means, np.maximum(var, max(self.var_floor, 1e-300)), "diag")
         covs = np.empty((k, d, d))
         for u in range(k):
             diff = X - means[u]

@@ -10,7 +10,14 @@ from numpy.typing import NDArray
 
 from ..exceptions import DataError
 
-__all__ = ["check_finite", "check_int", "check_real", "rng_from"]
+__all__ = [
+    "check_finite",
+    "check_int",
+    "check_real",
+    "check_sample_weight",
+    "encode_categories",
+    "rng_from",
+]
 
 
 def check_int(value: Any, name: str, *, low: int, high: int | None = None) -> int:
@@ -58,3 +65,91 @@ def rng_from(random_state: Any) -> np.random.Generator:
     if isinstance(random_state, numbers.Integral):
         return np.random.default_rng(int(random_state))
     raise DataError(f"random_state must be None, an int or a numpy Generator; got {random_state!r}")
+
+
+def check_sample_weight(sample_weight: Any, n_rows: int) -> NDArray[np.float64] | None:
+    """Frequency weights: 1-d, one per row, finite, non-negative, positive finite total."""
+    if sample_weight is None:
+        return None
+    w = np.asarray(sample_weight, dtype=np.float64)
+    if w.ndim != 1:
+        raise DataError(f"sample_weight must be 1-d with one weight per row; got shape {w.shape}")
+    if w.shape[0] != n_rows:
+        raise DataError(f"sample_weight has {w.shape[0]} entries but X has {n_rows} rows")
+    bad = ~np.isfinite(w) | (w < 0)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise DataError(
+            f"sample_weight[{i}] = {float(w[i])!r}; weights must be finite and non-negative"
+        )
+    total = float(w.sum())
+    if total <= 0:
+        raise DataError(
+            "sample_weight: all weights are zero; at least one row needs positive weight"
+        )
+    if not np.isfinite(total) or total < 1e-250:
+        raise DataError(
+            f"sample_weight sums to {total!r}, outside the range EM can work with; "
+            "rescale the weights (only their ratios matter without smoothing)"
+        )
+    return w
+
+
+def _plain(value: Any) -> Any:
+    """A numpy scalar as the Python value it holds (for readable messages)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _missing(col: NDArray[Any]) -> NDArray[np.bool_]:
+    if col.dtype == object:
+        # None, or NaN (the one value unequal to itself); elementwise in C
+        return np.asarray(col == None) | np.asarray(col != col)  # noqa: E711
+    if col.dtype.kind == "f":
+        return ~np.isfinite(col)
+    return np.zeros(col.shape, dtype=bool)
+
+
+def encode_categories(
+    arr: NDArray[Any], categories: list[NDArray[Any]] | None
+) -> tuple[NDArray[np.float64], list[NDArray[Any]]]:
+    """Integer codes of each column's labels.
+
+    With ``categories=None`` the levels of each column are learned (sorted
+    unique values); otherwise the given levels are used and an unseen label is
+    an error naming its row and column.
+    """
+    codes = np.empty(arr.shape, dtype=np.float64)
+    learned: list[NDArray[Any]] = []
+    for j in range(arr.shape[1]):  # loop over columns; rows are vectorised
+        col = arr[:, j]
+        missing = _missing(col)
+        if missing.any():
+            i = int(np.flatnonzero(missing)[0])
+            raise DataError(
+                f"X contains missing values in column {j} (first at row {i}: "
+                f"{_plain(col[i])!r}); remove or impute them before fitting"
+            )
+        try:
+            if categories is None:
+                levels, inverse = np.unique(col, return_inverse=True)
+                learned.append(levels)
+                codes[:, j] = inverse.reshape(-1)
+                continue
+            levels = categories[j]
+            pos = np.clip(np.searchsorted(levels, col), 0, len(levels) - 1)
+            unseen = levels[pos] != col
+        except TypeError:
+            kinds = sorted({type(_plain(v)).__name__ for v in col[: min(len(col), 1000)]})
+            seen = "" if categories is None else f" (fit saw {categories[j].dtype} levels)"
+            raise DataError(
+                f"column {j} of X mixes or changes value types ({', '.join(kinds)}){seen}; "
+                "give each column labels of one type, e.g. all strings"
+            ) from None
+        if np.any(unseen):
+            i = int(np.flatnonzero(unseen)[0])
+            raise DataError(
+                f"X[{i}, {j}] = {_plain(col[i])!r} is a level not seen in fit "
+                f"(column {j} has levels {levels.tolist()}); refit with it included"
+            )
+        codes[:, j] = pos
+    return codes, learned if categories is None else categories

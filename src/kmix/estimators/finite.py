@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -11,27 +12,41 @@ from sklearn.base import BaseEstimator, DensityMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..components import Family, get_family, normalize_choice
-from ..exceptions import DataError
-from ..params import ComponentParams, check_weights
+from ..exceptions import DataError, ImpossibleRowError
+from ..params import ComponentParams, GaussianParams, check_weights
 from ..solvers.em import INIT_METHODS, EMProgress, log_mixture, run_em
 from ..stats import compress_rows
-from ._checks import check_finite, check_int, check_real, rng_from
+from ._checks import (
+    check_finite,
+    check_int,
+    check_real,
+    check_sample_weight,
+    encode_categories,
+    rng_from,
+)
 
 __all__ = ["FiniteMixture"]
 
 FloatArray = NDArray[np.float64]
-_INIT = {
-    "kmeans++": "kmeans++",
-    "k_means++": "kmeans++",
-    "kmeanspp": "kmeans++",
-    "random": "random",
-}
-assert set(_INIT.values()) == set(INIT_METHODS)
+_INIT = {**{m: m for m in INIT_METHODS}, "k_means++": "kmeans++", "kmeanspp": "kmeans++"}
 
 
-def _plain(value: Any) -> Any:
-    """A numpy scalar as the Python value it holds (for readable messages)."""
-    return value.item() if isinstance(value, np.generic) else value
+def _first_text_cell(X: Any) -> tuple[tuple[int, int], Any] | None:
+    """Position and value of the first cell that is not a number (error path only)."""
+    arr = np.asarray(X, dtype=object)
+    if arr.ndim != 2:
+        return None
+    for j in range(arr.shape[1]):  # columns; the row scan runs only once an error is certain
+        try:
+            arr[:, j].astype(np.float64)
+        except (TypeError, ValueError):
+            for i, value in enumerate(arr[:, j].tolist()):
+                if isinstance(value, (str, bytes)):
+                    try:
+                        float(value)
+                    except ValueError:
+                        return (i, j), value
+    return None
 
 
 class FiniteMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
@@ -101,14 +116,18 @@ class FiniteMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
     converged_ : bool
     n_iter_ : int
     lower_bound_ : float
-        Mean log-likelihood per sample of the fit (as in scikit-learn).
+        Mean log-likelihood per (weighted) row of the training data, as in
+        scikit-learn.
     log_likelihood_ : float
-        Total log-likelihood of the training data (plus log-prior when
-        ``alpha > 1``).
+        Total log-likelihood of the training data (without the log-prior).
     history_ : ndarray
-        Total log-likelihood after every E-step of the best restart.
+        Objective after every E-step of the best restart: the total
+        log-likelihood, plus the Dirichlet log-prior when ``alpha > 1`` (the
+        quantity EM increases).
     reseed_iterations_ : tuple of int
         Indices into ``history_`` after which an empty component was re-seeded.
+    n_parameters_ : int
+        Free parameters of the fit (for BIC and AIC).
     categories_ : list of ndarray
         Categorical family: the levels of each column, in code order.
 
@@ -124,6 +143,8 @@ class FiniteMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
     >>> round(float(m.weights_[0]), 4)  # closed form (0.55 - 0.3) / 0.5
     0.5
     """
+
+    categories_: list[NDArray[Any]]
 
     def __init__(
         self,
@@ -164,14 +185,27 @@ class FiniteMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
 
     # ------------------------------------------------------------------ helpers
     def _family(self) -> Family:
-        return get_family(
-            self.family,
-            alpha=check_real(self.alpha, "alpha", low=1.0),
-            covariance_type=normalize_choice(
+        """The family instance, after checking that every set option applies to it."""
+        options = {
+            "alpha": check_real(self.alpha, "alpha", low=1.0),
+            "covariance_type": normalize_choice(
                 self.covariance_type, "covariance_type", {"full": "full", "diag": "diag"}
             ),
-            var_floor=check_real(self.var_floor, "var_floor", low=0.0),
-        )
+            "var_floor": check_real(self.var_floor, "var_floor", low=0.0),
+        }
+        family = get_family(self.family, **options)
+        defaults = {"alpha": 1.0, "covariance_type": "full", "var_floor": 1e-6}
+        for name, value in options.items():
+            if name not in family.options() and value != defaults[name]:
+                raise DataError(
+                    f"{name}={value!r} does not apply to the {family.name} family; remove it"
+                )
+        if self.n_trials is not None and family.name != "binomial":
+            raise DataError(
+                f"n_trials={self.n_trials!r} applies to the binomial family only, "
+                f"not {family.name}; remove it"
+            )
+        return family
 
     def _context(self, n_trials: Any) -> dict[str, Any]:
         ctx: dict[str, Any] = {"n_trials": self.n_trials if n_trials is None else n_trials}
@@ -182,55 +216,32 @@ class FiniteMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
     def _validate(self, X: Any, *, reset: bool, family: Family) -> FloatArray:
         """Array checks, categorical encoding and the family's value checks."""
         categorical = family.name == "categorical"
-        arr = validate_data(
-            self,
-            X,
-            reset=reset,
-            dtype=None if categorical else "numeric",
-            ensure_all_finite=False,
-            ensure_min_samples=1,
-        )
+        try:
+            arr = validate_data(
+                self,
+                X,
+                reset=reset,
+                dtype=None if categorical else "numeric",
+                ensure_all_finite=False,
+                ensure_min_samples=1,
+            )
+        except ValueError as exc:  # shape and dtype problems found by scikit-learn
+            text = None if categorical else _first_text_cell(X)
+            if text is not None:
+                (i, j), value = text
+                raise DataError(
+                    f"X[{i}, {j}] = {value!r} is text but the {family.name} family needs "
+                    "numbers; use family='categorical' or recode the column"
+                ) from None
+            raise DataError(str(exc)) from None
         if categorical:
-            return self._encode_categories(arr, reset=reset)
+            codes, categories = encode_categories(arr, None if reset else self.categories_)
+            if reset:
+                self.categories_ = categories
+            return codes
         arr = np.asarray(arr, dtype=np.float64)
         check_finite(arr)
         return arr
-
-    def _encode_categories(self, arr: NDArray[Any], *, reset: bool) -> FloatArray:
-        codes = np.empty(arr.shape, dtype=np.float64)
-        if reset:
-            self.categories_ = []
-        for j in range(arr.shape[1]):
-            col = arr[:, j]
-            if col.dtype == object:
-                # None, or NaN (the one value unequal to itself); elementwise in C
-                missing = np.asarray(col == None) | np.asarray(col != col)  # noqa: E711
-            elif col.dtype.kind == "f":
-                missing = ~np.isfinite(col)
-            else:
-                missing = np.zeros(col.shape, dtype=bool)
-            if missing.any():
-                i = int(np.flatnonzero(missing)[0])
-                raise DataError(
-                    f"X contains missing values in column {j} (first at row {i}: "
-                    f"{_plain(col[i])!r}); remove or impute them before fitting"
-                )
-            if reset:
-                levels, inv = np.unique(col, return_inverse=True)
-                self.categories_.append(levels)
-                codes[:, j] = inv
-                continue
-            levels = self.categories_[j]
-            pos = np.clip(np.searchsorted(levels, col), 0, len(levels) - 1)
-            unseen = levels[pos] != col
-            if np.any(unseen):
-                i = int(np.flatnonzero(unseen)[0])
-                raise DataError(
-                    f"X[{i}, {j}] = {_plain(col[i])!r} is a level not seen in fit "
-                    f"(column {j} has levels {levels.tolist()}); refit with it included"
-                )
-            codes[:, j] = pos
-        return codes
 
     def _table(
         self, X: Any, n_trials: Any, *, reset: bool, family: Family
@@ -255,37 +266,87 @@ class FiniteMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         X : array-like of shape (n_samples, n_features)
         y : ignored
         sample_weight : array-like of shape (n_samples,), optional
-            Non-negative frequency weights.
+            Non-negative frequency weights (a weight of 2 counts a row twice).
         n_trials : int or array-like, optional
             Binomial family: trials per row (overrides the ``n_trials`` option).
         """
+        # a failed refit must not leave a mix of old and new fitted state
+        for name in [a for a in vars(self) if a.endswith("_") and not a.startswith("_")]:
+            delattr(self, name)
         k = check_int(self.n_components, "n_components", low=1)
         n_init = check_int(self.n_init, "n_init", low=1)
         max_iter = check_int(self.max_iter, "max_iter", low=1)
         tol = check_real(self.tol, "tol", low=0.0)
         init = normalize_choice(self.init, "init", _INIT)
         family = self._family()
-        if hasattr(self, "categories_"):
-            del self.categories_
         table, ctx = self._table(X, n_trials, reset=True, family=family)
         n_rows = table.shape[0]
-        weights = self._sample_weight(sample_weight, n_rows)
+        weights = check_sample_weight(sample_weight, n_rows)
+        # rows[i] is an original row of X that values[i] stands for
         if family.discrete:
-            values, counts, _ = compress_rows(table, weights)
-            keep = counts > 0
-            values, counts = values[keep], counts[keep]
-        elif weights is None:
-            values, counts = table, np.ones(n_rows)
+            values, counts, inverse = compress_rows(table, weights)
+            rows = np.full(values.shape[0], -1, dtype=np.intp)
+            rows[inverse[::-1]] = np.arange(n_rows - 1, -1, -1)  # first occurrence
         else:
-            keep = weights > 0
-            values, counts = table[keep], weights[keep]
-        n_distinct = values.shape[0]
-        if k > n_distinct:
+            values, counts, rows = table, np.ones(n_rows), np.arange(n_rows)
+            if weights is not None:
+                counts = weights
+        keep = counts > 0
+        values, counts, rows = values[keep], counts[keep], rows[keep]
+        if k > values.shape[0]:
             raise DataError(
-                f"n_components={k} exceeds the {n_distinct} "
+                f"n_components={k} exceeds the {values.shape[0]} "
                 f"{'distinct ' if family.discrete else ''}rows of X with positive weight; "
                 "lower n_components or add data"
             )
+        fixed_params, fixed_weights, params_init, weights_init = self._starting_values(
+            family, k, ctx
+        )
+        try:
+            result = run_em(
+                family,
+                family.prepare(values, **ctx),
+                counts,
+                k,
+                rng=rng_from(self.random_state),
+                weights_init=weights_init,
+                params_init=params_init,
+                learn_weights=fixed_weights is None,
+                learn_params=fixed_params is None,
+                tol=tol,
+                max_iter=max_iter,
+                n_init=n_init,
+                init=init,
+                callback=self.callback,
+            )
+        except ImpossibleRowError as exc:
+            row = int(rows[exc.row])
+            raise DataError(
+                f"X row {row} has probability zero under every component of fixed_params, "
+                "so no weights can explain it; check fixed_params (probabilities of "
+                "exactly 0 or 1?)"
+            ) from None
+        total = float(counts.sum())
+        self.weights_ = result.weights
+        self.params_ = result.params
+        self.converged_ = result.converged
+        self.n_iter_ = result.n_iter
+        self.history_ = result.history
+        self.reseed_iterations_ = result.reseed_iterations
+        self.log_likelihood_ = result.objective - family.log_prior(result.params)
+        self.lower_bound_ = self.log_likelihood_ / total
+        self.n_samples_fit_ = total
+        self.restart_log_likelihoods_ = np.asarray(result.restart_objectives)
+        self.family_ = family
+        n_free = 0 if fixed_params is not None else family.n_free_parameters(result.params)
+        self.n_parameters_ = n_free + (0 if fixed_weights is not None else k - 1)
+        self._warn_if_floor_binds()
+        return self
+
+    def _starting_values(
+        self, family: Family, k: int, ctx: dict[str, Any]
+    ) -> tuple[ComponentParams | None, FloatArray | None, ComponentParams | None, Any]:
+        """(fixed_params, fixed_weights, params_init, weights_init), validated."""
         fixed_params = self._params_arg(self.fixed_params, "fixed_params", family, k, ctx)
         fixed_weights = self._weights_arg(self.fixed_weights, "fixed_weights", k)
         if fixed_params is not None and fixed_weights is not None:
@@ -293,63 +354,45 @@ class FiniteMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
                 "fixed_params and fixed_weights are both given, so nothing is left to "
                 "learn; drop one of them"
             )
+        for fixed, start in (("fixed_params", "params_init"), ("fixed_weights", "weights_init")):
+            if getattr(self, fixed) is not None and getattr(self, start) is not None:
+                raise DataError(f"{start} has no use when {fixed} is given; drop {start}")
+        if fixed_weights is not None and np.any(fixed_weights == 0):
+            u = int(np.flatnonzero(fixed_weights == 0)[0])
+            raise DataError(
+                f"fixed_weights[{u}] = 0: a component with weight 0 has nothing to learn "
+                "from; drop it and lower n_components"
+            )
         params_init = fixed_params
         if params_init is None:
             params_init = self._params_arg(self.params_init, "params_init", family, k, ctx)
         weights_init = fixed_weights
         if weights_init is None:
             weights_init = self._weights_arg(self.weights_init, "weights_init", k)
-        prepared = family.prepare(values, **ctx)
-        result = run_em(
-            family,
-            prepared,
-            counts,
-            k,
-            rng=rng_from(self.random_state),
-            weights_init=weights_init,
-            params_init=params_init,
-            learn_weights=fixed_weights is None,
-            learn_params=fixed_params is None,
-            tol=tol,
-            max_iter=max_iter,
-            n_init=n_init,
-            init=init,
-            callback=self.callback,
-        )
-        self.weights_ = result.weights
-        self.params_ = result.params
-        self.converged_ = result.converged
-        self.n_iter_ = result.n_iter
-        self.history_ = result.history
-        self.reseed_iterations_ = result.reseed_iterations
-        self.log_likelihood_ = result.objective
-        self.lower_bound_ = result.objective / float(counts.sum())
-        self.n_samples_fit_ = float(counts.sum())
-        self.restart_log_likelihoods_ = np.asarray(result.restart_objectives)
-        self.family_ = family
-        return self
+        return fixed_params, fixed_weights, params_init, weights_init
+
+    def _warn_if_floor_binds(self) -> None:
+        params = self.params_
+        if not isinstance(params, GaussianParams) or self.family_.options()["var_floor"] <= 0:
+            return
+        floor = float(self.family_.options()["var_floor"])
+        if params.covariance_type == "diag":
+            smallest = params.covariances.min(axis=1)
+        else:
+            smallest = np.linalg.eigvalsh(params.covariances).min(axis=1)
+        bound = np.flatnonzero(smallest <= floor * (1.0 + 1e-9))
+        if bound.size:
+            warnings.warn(
+                f"the variance floor var_floor={floor:g} binds for component(s) "
+                f"{bound.tolist()}: they have collapsed onto few rows, or the data's scale "
+                "is close to var_floor; standardise the data or lower var_floor",
+                UserWarning,
+                stacklevel=3,
+            )
 
     def fit_predict(self, X: ArrayLike, y: Any = None, **fit_params: Any) -> NDArray[np.intp]:
         """Fit, then return the most probable component of each row."""
         return self.fit(X, y, **fit_params).predict(X, n_trials=fit_params.get("n_trials"))
-
-    @staticmethod
-    def _sample_weight(sample_weight: ArrayLike | None, n_rows: int) -> FloatArray | None:
-        if sample_weight is None:
-            return None
-        w = np.asarray(sample_weight, dtype=np.float64).reshape(-1)
-        if w.shape[0] != n_rows:
-            raise DataError(f"sample_weight has {w.shape[0]} entries but X has {n_rows} rows")
-        if not np.all(np.isfinite(w)) or np.any(w < 0):
-            i = int(np.flatnonzero(~np.isfinite(w) | (w < 0))[0])
-            raise DataError(
-                f"sample_weight[{i}] = {float(w[i])!r}; weights must be finite and non-negative"
-            )
-        if w.sum() <= 0:
-            raise DataError(
-                "sample_weight: all weights are zero; at least one row needs positive weight"
-            )
-        return w
 
     @staticmethod
     def _weights_arg(value: ArrayLike | None, name: str, k: int) -> FloatArray | None:
@@ -380,6 +423,7 @@ class FiniteMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
 
     # --------------------------------------------------------------- inference
     def _log_parts(self, X: ArrayLike, n_trials: Any) -> tuple[FloatArray, FloatArray]:
+        """Row log-densities and log-posteriors of new data."""
         check_is_fitted(self, "params_")
         family = self.family_
         table, ctx = self._table(X, n_trials, reset=False, family=family)
@@ -395,8 +439,21 @@ class FiniteMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
             lse, log_resp = lse[inverse], log_resp[inverse]
         return lse, log_resp
 
+    def _log_posterior(self, X: ArrayLike, n_trials: Any) -> FloatArray:
+        lse, log_resp = self._log_parts(X, n_trials)
+        impossible = ~np.isfinite(lse)
+        if impossible.any():
+            row = int(np.flatnonzero(impossible)[0])
+            raise DataError(
+                f"X row {row} has probability zero under every fitted component (it holds "
+                "a value that had probability 0 in the fit, e.g. one never seen in that "
+                "column within any component), so it has no posterior; refit with "
+                "alpha > 1 to smooth the probabilities"
+            )
+        return log_resp
+
     def score_samples(self, X: ArrayLike, n_trials: ArrayLike | int | None = None) -> FloatArray:
-        """Log-likelihood ``log P(x)`` of each row."""
+        """Log-likelihood ``log P(x)`` of each row (``-inf`` for impossible rows)."""
         return self._log_parts(X, n_trials)[0]
 
     def score(
@@ -408,23 +465,24 @@ class FiniteMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
     ) -> float:
         """Mean log-likelihood per row (weighted by ``sample_weight`` if given)."""
         lse = self.score_samples(X, n_trials)
-        w = self._sample_weight(sample_weight, lse.shape[0])
+        w = check_sample_weight(sample_weight, lse.shape[0])
         return float(np.average(lse, weights=w))
 
     def predict_proba(self, X: ArrayLike, n_trials: ArrayLike | int | None = None) -> FloatArray:
         """Posterior ``P(c = u | x)`` of each component for each row (the responsibilities)."""
-        return np.exp(self._log_parts(X, n_trials)[1])
+        return np.exp(self._log_posterior(X, n_trials))
 
     def predict(self, X: ArrayLike, n_trials: ArrayLike | int | None = None) -> NDArray[np.intp]:
         """Most probable component of each row."""
-        return np.argmax(self._log_parts(X, n_trials)[1], axis=1).astype(np.intp)
+        return np.argmax(self._log_posterior(X, n_trials), axis=1).astype(np.intp)
 
     def sample(
         self, n_samples: int = 1, *, random_state: Any = None, n_trials: Any = None
     ) -> tuple[NDArray[Any], NDArray[np.intp]]:
         """Draw ``n_samples`` rows and their component labels.
 
-        Categorical rows come back in the original level labels.
+        Categorical rows come back in the original level labels (in the
+        levels' own dtype when every column shares one).
         """
         check_is_fitted(self, "params_")
         n = check_int(n_samples, "n_samples", low=1)
@@ -432,34 +490,49 @@ class FiniteMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         labels = rng.choice(self.weights_.shape[0], size=n, p=self.weights_).astype(np.intp)
         ctx = self._context(n_trials)
         X = self.family_.sample(self.params_, labels, rng, **ctx)
-        if hasattr(self, "categories_"):
-            out = np.empty(X.shape, dtype=object)
-            for j, levels in enumerate(self.categories_):
-                out[:, j] = levels[X[:, j].astype(np.intp)]
-            if all(np.issubdtype(c.dtype, np.number) for c in self.categories_):
-                return out.astype(np.float64), labels
-            return out, labels
-        return X, labels
+        if not hasattr(self, "categories_"):
+            return X, labels
+        dtypes = {c.dtype for c in self.categories_}
+        out = np.empty(X.shape, dtype=dtypes.pop() if len(dtypes) == 1 else object)
+        for j, levels in enumerate(self.categories_):
+            out[:, j] = levels[X[:, j].astype(np.intp)]
+        return out, labels
 
     # -------------------------------------------------------- model selection
     def n_parameters(self) -> int:
-        """Free parameters: the learned components' plus ``k - 1`` learned weights."""
+        """Free parameters of the fit: the learned components' plus ``k - 1`` learned weights."""
         check_is_fitted(self, "params_")
-        n = 0 if self.fixed_params is not None else self.family_.n_free_parameters(self.params_)
-        if self.fixed_weights is None:
-            n += self.weights_.shape[0] - 1
-        return int(n)
+        return int(self.n_parameters_)
 
-    def _total_ll(self, X: ArrayLike, n_trials: Any) -> tuple[float, int]:
+    def _criterion_parts(
+        self, X: ArrayLike, sample_weight: ArrayLike | None, n_trials: Any
+    ) -> tuple[float, float]:
         lse = self.score_samples(X, n_trials)
-        return float(lse.sum()), int(lse.shape[0])
+        w = check_sample_weight(sample_weight, lse.shape[0])
+        if w is None:
+            return float(lse.sum()), float(lse.shape[0])
+        return float(w @ lse), float(w.sum())
 
-    def bic(self, X: ArrayLike, n_trials: ArrayLike | int | None = None) -> float:
-        """Bayesian information criterion ``-2 log L + p log N`` on ``X`` (lower is better)."""
-        ll, n = self._total_ll(X, n_trials)
+    def bic(
+        self,
+        X: ArrayLike,
+        sample_weight: ArrayLike | None = None,
+        n_trials: ArrayLike | int | None = None,
+    ) -> float:
+        """Bayesian information criterion ``-2 log L + p log N`` on ``X`` (lower is better).
+
+        With ``sample_weight``, ``log L`` is the weighted log-likelihood and
+        ``N`` the total weight.
+        """
+        ll, n = self._criterion_parts(X, sample_weight, n_trials)
         return -2.0 * ll + self.n_parameters() * np.log(n)
 
-    def aic(self, X: ArrayLike, n_trials: ArrayLike | int | None = None) -> float:
+    def aic(
+        self,
+        X: ArrayLike,
+        sample_weight: ArrayLike | None = None,
+        n_trials: ArrayLike | int | None = None,
+    ) -> float:
         """Akaike information criterion ``-2 log L + 2 p`` on ``X`` (lower is better)."""
-        ll, _ = self._total_ll(X, n_trials)
+        ll, _ = self._criterion_parts(X, sample_weight, n_trials)
         return -2.0 * ll + 2.0 * self.n_parameters()

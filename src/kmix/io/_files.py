@@ -48,7 +48,13 @@ def _parse(text: str, source: str) -> Any:
     try:
         return json.loads(text, parse_constant=no_constants)
     except json.JSONDecodeError as exc:
-        hint = " (the file looks truncated)" if exc.pos >= len(text.rstrip()) else ""
+        truncated = (
+            exc.pos >= len(text.rstrip())
+            or exc.msg.startswith("Unterminated string")
+            or text.count("{") > text.count("}")
+            or text.count("[") > text.count("]")
+        )
+        hint = " (the file looks truncated)" if truncated else ""
         raise DataError(
             f"{source} is not valid JSON{hint}: {exc.msg} at line {exc.lineno}, column {exc.colno}"
         ) from None

@@ -107,6 +107,7 @@ def _dump_finite_mixture(model: FiniteMixture) -> dict[str, Any]:
         "params_": to_json_value(model.params_.to_dict()),
         "converged_": bool(model.converged_),
         "n_iter_": int(model.n_iter_),
+        "n_parameters_": int(model.n_parameters_),
         "history_": np.asarray(model.history_, dtype=np.float64).tolist(),
         "log_likelihood_": float(model.log_likelihood_),
         "lower_bound_": float(model.lower_bound_),
@@ -129,6 +130,7 @@ _FITTED_REQUIRED: tuple[str, ...] = (
     "params_",
     "converged_",
     "n_iter_",
+    "n_parameters_",
     "history_",
     "log_likelihood_",
     "lower_bound_",
@@ -204,6 +206,7 @@ def _load_finite_mixture(model: FiniteMixture, reader: FieldReader) -> None:
     model.params_ = params
     model.converged_ = reader.boolean("converged_")
     model.n_iter_ = reader.integer("n_iter_", low=0)
+    model.n_parameters_ = reader.integer("n_parameters_", low=0)
     model.history_ = history
     model.log_likelihood_ = reader.number("log_likelihood_")
     model.lower_bound_ = reader.number("lower_bound_")

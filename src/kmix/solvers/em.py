@@ -30,7 +30,7 @@ from typing import Any, Protocol
 import numpy as np
 from numpy.typing import NDArray
 
-from ..exceptions import ConvergenceWarning, DataError
+from ..exceptions import ConvergenceWarning, DataError, ImpossibleRowError
 from ..params import ComponentParams
 
 __all__ = [
@@ -39,7 +39,9 @@ __all__ = [
     "FamilyLike",
     "kmeans_pp_labels",
     "log_mixture",
+    "polish_weights",
     "run_em",
+    "weights_are_optimal",
 ]
 
 logger = logging.getLogger("kmix")
@@ -214,6 +216,78 @@ def kmeans_pp_labels(
     return labels.astype(np.intp)
 
 
+def polish_weights(
+    log_prob: FloatArray, counts: FloatArray, weights: FloatArray, *, max_steps: int = 50
+) -> FloatArray:
+    r"""Maximise the weights-only log-likelihood by constrained Newton steps.
+
+    With the components fixed, ``l(pi) = sum_s c_s log sum_u pi_u f_su`` is
+    concave on the simplex. On the face where the weights are positive, each
+    step solves the equality-constrained Newton system
+
+    .. math:: \begin{pmatrix} H & 1 \\ 1^\top & 0 \end{pmatrix}
+              \begin{pmatrix} d \\ \lambda \end{pmatrix} =
+              \begin{pmatrix} -g \\ 0 \end{pmatrix},\qquad
+              g = F^\top (c / F\pi),\quad H = -F^\top \operatorname{diag}(c / (F\pi)^2) F,
+
+    then backtracks to stay in the simplex and to increase ``l`` (Boyd &
+    Vandenberghe, *Convex Optimization*, 2004, section 10.2). Weights that reach
+    zero leave the face. Rows of ``F = exp(log_prob)`` are rescaled by their
+    maxima, which leaves the maximiser unchanged.
+    """
+    F = np.exp(log_prob - log_prob.max(axis=1, keepdims=True))
+    pi = weights.copy()
+
+    def value(w: FloatArray) -> float:
+        with np.errstate(divide="ignore"):
+            return float(counts @ np.log(F @ w))
+
+    current = value(pi)
+    for _ in range(max_steps):
+        active = np.flatnonzero(pi > 0)
+        if active.size < 2:
+            break
+        Fa = F[:, active]
+        mix = Fa @ pi[active]
+        grad = Fa.T @ (counts / mix)
+        hess = -(Fa * (counts / mix**2)[:, None]).T @ Fa
+        n = active.size
+        kkt = np.zeros((n + 1, n + 1))
+        kkt[:n, :n], kkt[:n, n], kkt[n, :n] = hess, 1.0, 1.0
+        step = np.linalg.lstsq(kkt, np.concatenate([-grad, [0.0]]), rcond=None)[0][:n]
+        shrink = step < 0
+        t = min(1.0, float(np.min(-pi[active][shrink] / step[shrink]))) if shrink.any() else 1.0
+        improved = False
+        while t > 1e-12:
+            trial = pi.copy()
+            trial[active] = np.maximum(pi[active] + t * step, 0.0)
+            trial /= trial.sum()
+            new = value(trial)
+            if new >= current:
+                improved = new > current
+                pi, current = trial, new
+                break
+            t *= 0.5
+        if not improved or np.abs(step).max() * t < 1e-15:
+            break
+    return pi
+
+
+def weights_are_optimal(
+    log_prob: FloatArray, counts: FloatArray, weights: FloatArray, *, rtol: float = 1e-7
+) -> bool:
+    """Karush-Kuhn-Tucker check for the weights-only maximum.
+
+    With ``g_u = sum_s c_s f_su / (F pi)_s`` one has ``sum_u pi_u g_u = sum_s c_s = N``;
+    ``pi`` maximises ``l`` on the simplex iff ``g_u = N`` where ``pi_u > 0`` and
+    ``g_u <= N`` where ``pi_u = 0``.
+    """
+    F = np.exp(log_prob - log_prob.max(axis=1, keepdims=True))
+    g = F.T @ (counts / (F @ weights)) / counts.sum()
+    active = weights > 0
+    return bool(np.all(np.abs(g[active] - 1.0) <= rtol) and np.all(g[~active] <= 1.0 + rtol))
+
+
 def _initial_resp(
     family: FamilyLike,
     prepared: Any,
@@ -254,10 +328,11 @@ def _single_run(
         lse, log_resp = log_mixture(family.log_prob(prepared, params), _log(weights))
         if not np.all(np.isfinite(lse)):
             row = int(np.flatnonzero(~np.isfinite(lse))[0])
-            raise DataError(
-                f"unique row {row} has zero probability under every component "
-                "(fixed parameters with probabilities of exactly 0 or 1?); "
-                "check fixed_params or use smoothing"
+            raise ImpossibleRowError(
+                f"row {row} has probability zero under every component, so no weights "
+                "can explain it; the components (probabilities of exactly 0 or 1?) "
+                "cannot produce these data",
+                row,
             )
         objective = float(counts @ lse) + family.log_prior(params)
         history.append(objective)
@@ -301,8 +376,8 @@ def run_em(
     params_init: ComponentParams | None = None,
     learn_weights: bool = True,
     learn_params: bool = True,
-    tol: float = 1e-8,
-    max_iter: int = 500,
+    tol: float = 1e-10,
+    max_iter: int = 1000,
     n_init: int = 1,
     init: str = "kmeans++",
     callback: Callable[[EMProgress], None] | None = None,
@@ -404,6 +479,16 @@ def run_em(
             best = (*out, restart)
     assert best is not None
     weights, params, history, converged, n_iter, reseeds, best_restart = best
+    if learn_weights and not learn_params:
+        # the weights-only likelihood is concave: finish with Newton steps, which
+        # converge quadratically where EM crawls linearly
+        log_prob = family.log_prob(prepared, params)
+        polished = polish_weights(log_prob, counts, np.asarray(weights))
+        objective = float(counts @ log_mixture(log_prob, _log(polished))[0])
+        if objective >= history[-1]:
+            weights = polished
+            history = [*history, objective + family.log_prior(params)]
+        converged = converged or weights_are_optimal(log_prob, counts, np.asarray(weights))
     if reseeds:
         warnings.warn(
             f"{len(reseeds)} time(s) a component lost all its mass and was re-seeded "

@@ -19,8 +19,10 @@ __all__ = ["UniqueRows", "compress_rows"]
 
 # Row codes are formed in int64; stay well inside its range.
 _MAX_CODE = 2**62
-# Below this many distinct codes a bincount beats sorting.
-_BINCOUNT_LIMIT = 1 << 24
+# A bincount over the code range beats sorting while the range is small next to
+# the number of rows (and small outright: the table costs 8 bytes per code).
+_BINCOUNT_FLOOR = 1 << 16
+_BINCOUNT_CAP = 1 << 26
 
 
 def _integer_codes(X: NDArray[np.generic]) -> tuple[NDArray[np.int64], NDArray[np.int64]] | None:
@@ -93,7 +95,7 @@ def compress_rows(
     else:
         codes, radix = coded
         top = int(codes.max()) + 1
-        if top <= max(_BINCOUNT_LIMIT, 4 * codes.shape[0]) and top <= _BINCOUNT_LIMIT * 4:
+        if top <= min(max(_BINCOUNT_FLOOR, 4 * codes.shape[0]), _BINCOUNT_CAP):
             present = np.bincount(codes, minlength=top) > 0
             uniq = np.flatnonzero(present).astype(np.int64)
             lookup = np.cumsum(present) - 1
