@@ -48,9 +48,19 @@ def mark_impossible(log_prob: FloatArray, uses: FloatArray, zero: NDArray[np.boo
     this step such rows would get a tiny but positive density.
     """
     if np.any(zero):
-        hit = uses @ zero.T.astype(np.float64) > 0
+        hit = np.asarray(uses @ zero.T.astype(np.float64)) > 0
         log_prob = np.where(hit, -np.inf, log_prob)
     return log_prob
+
+
+def weighted_sums(resp_w: FloatArray, X: FloatArray) -> FloatArray:
+    """``resp_w.T @ X`` (shape (k, d)), computed as ``(X.T @ resp_w).T``.
+
+    Both orders give the same numbers, but some OpenBLAS builds take a very
+    slow path for the first one when ``k`` is small, ``d >= 30`` and ``m`` is
+    large (seen: 17 s against 0.07 s for 563,000 x 45 one-hot rows and k = 4).
+    """
+    return np.asarray(X.T @ resp_w).T
 
 
 class Family(ABC):

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy import sparse
 from scipy.special import gammaln
 
 from ..exceptions import DataError
@@ -28,7 +29,7 @@ from ..params import (
     ComponentParams,
     PoissonParams,
 )
-from .base import Family, check_shape, first_bad, mark_impossible, safe_log
+from .base import Family, check_shape, first_bad, mark_impossible, safe_log, weighted_sums
 
 __all__ = ["Bernoulli", "Binomial", "Categorical", "Poisson"]
 
@@ -104,7 +105,7 @@ class Bernoulli(Family):
 
     def m_step(self, prepared: FloatArray, resp_w: FloatArray, nk: FloatArray) -> BernoulliParams:
         a = self.alpha - 1.0
-        p = _ratio(resp_w.T @ prepared + a, nk[:, None] + 2.0 * a)
+        p = _ratio(weighted_sums(resp_w, prepared) + a, nk[:, None] + 2.0 * a)
         return BernoulliParams(np.clip(p, 0.0, 1.0))
 
     def log_prior(self, params: ComponentParams) -> float:
@@ -214,7 +215,7 @@ class Binomial(Family):
     ) -> BinomialParams:
         x, n, _ = prepared
         a = self.alpha - 1.0
-        p = _ratio(resp_w.T @ x + a, resp_w.T @ n + 2.0 * a)
+        p = _ratio(weighted_sums(resp_w, x) + a, weighted_sums(resp_w, n) + 2.0 * a)
         return BinomialParams(np.clip(p, 0.0, 1.0))
 
     def log_prior(self, params: ComponentParams) -> float:
@@ -284,7 +285,7 @@ class Poisson(Family):
     def m_step(
         self, prepared: tuple[FloatArray, FloatArray], resp_w: FloatArray, nk: FloatArray
     ) -> PoissonParams:
-        rate = _ratio(resp_w.T @ prepared[0], nk[:, None])
+        rate = _ratio(weighted_sums(resp_w, prepared[0]), nk[:, None])
         return PoissonParams(np.maximum(rate, self.rate_floor))
 
     def n_free_parameters(self, params: ComponentParams) -> int:
@@ -311,7 +312,7 @@ class Poisson(Family):
 
 @dataclass(frozen=True)
 class _OneHot:
-    design: FloatArray  # (m, total_levels)
+    design: sparse.csr_matrix  # (m, total_levels), one 1 per feature in each row
     offsets: NDArray[np.intp]  # start column of each feature
     n_levels: tuple[int, ...]
 
@@ -357,12 +358,15 @@ class Categorical(Family):
     def prepare(self, values: FloatArray, **context: Any) -> _OneHot:
         levels = self._levels(context, values)
         offsets = np.concatenate([[0], np.cumsum(levels)[:-1]]).astype(np.intp)
-        design = np.zeros((values.shape[0], int(sum(levels))))
-        cols = values.astype(np.intp) + offsets[None, :]
-        np.put_along_axis(design, cols, 1.0, axis=1)
+        m, d = values.shape
+        cols = (values.astype(np.intp) + offsets[None, :]).reshape(-1)
+        # sparse: m * d stored ones instead of m * sum(levels) dense cells
+        design = sparse.csr_matrix(
+            (np.ones(m * d), cols, np.arange(0, m * d + 1, d)), shape=(m, int(sum(levels)))
+        )
         return _OneHot(design, offsets, levels)
 
-    def features(self, prepared: _OneHot) -> FloatArray:
+    def features(self, prepared: _OneHot) -> sparse.csr_matrix:
         return prepared.design
 
     def log_prob(self, prepared: _OneHot, params: ComponentParams) -> FloatArray:
@@ -371,7 +375,7 @@ class Categorical(Family):
         return mark_impossible(out, prepared.design, theta == 0.0)
 
     def m_step(self, prepared: _OneHot, resp_w: FloatArray, nk: FloatArray) -> CategoricalParams:
-        counts = resp_w.T @ prepared.design + (self.alpha - 1.0)
+        counts = weighted_sums(resp_w, prepared.design) + (self.alpha - 1.0)
         totals = np.add.reduceat(counts, prepared.offsets, axis=1)
         theta = _ratio(counts, np.repeat(totals, prepared.n_levels, axis=1))
         empty = totals <= _TINY

@@ -23,7 +23,7 @@ from scipy.linalg import solve_triangular
 
 from ..exceptions import DataError
 from ..params import ComponentParams, GaussianParams
-from .base import Family, check_shape
+from .base import Family, check_shape, weighted_sums
 
 __all__ = ["Gaussian"]
 
@@ -100,7 +100,7 @@ class Gaussian(Family):
     def m_step(self, prepared: FloatArray, resp_w: FloatArray, nk: FloatArray) -> GaussianParams:
         X = prepared
         nk_safe = np.maximum(nk, 10.0 * np.finfo(np.float64).eps)
-        means = (resp_w.T @ X) / nk_safe[:, None]
+        means = weighted_sums(resp_w, X) / nk_safe[:, None]
         k, d = means.shape
         if self.covariance_type == "diag":
             var = np.empty((k, d))
