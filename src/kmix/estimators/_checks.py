@@ -109,6 +109,22 @@ def _missing(col: NDArray[Any]) -> NDArray[np.bool_]:
     return np.zeros(col.shape, dtype=bool)
 
 
+def _levels(col: NDArray[Any]) -> tuple[NDArray[Any], NDArray[np.intp]]:
+    """Sorted distinct values and the code of each entry (``np.unique`` semantics).
+
+    Integer columns with a small range are counted in one pass instead of sorted.
+    """
+    if col.dtype.kind in "biu" and col.size:
+        lo, hi = int(col.min()), int(col.max())
+        if hi - lo < max(1 << 16, 4 * col.size):
+            shifted = col.astype(np.intp) - lo
+            present = np.bincount(shifted, minlength=hi - lo + 1) > 0
+            lookup = np.cumsum(present) - 1
+            return (np.flatnonzero(present) + lo).astype(col.dtype), lookup[shifted]
+    levels, inverse = np.unique(col, return_inverse=True)
+    return levels, inverse.reshape(-1)
+
+
 def encode_categories(
     arr: NDArray[Any], categories: list[NDArray[Any]] | None
 ) -> tuple[NDArray[np.float64], list[NDArray[Any]]]:
@@ -131,9 +147,9 @@ def encode_categories(
             )
         try:
             if categories is None:
-                levels, inverse = np.unique(col, return_inverse=True)
+                levels, inverse = _levels(col)
                 learned.append(levels)
-                codes[:, j] = inverse.reshape(-1)
+                codes[:, j] = inverse
                 continue
             levels = categories[j]
             pos = np.clip(np.searchsorted(levels, col), 0, len(levels) - 1)

@@ -239,6 +239,8 @@ class FiniteMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
             if reset:
                 self.categories_ = categories
             return codes
+        if arr.dtype.kind in "biu" and family.discrete:
+            return arr  # integers are finite; the unique-row coder takes them as they are
         arr = np.asarray(arr, dtype=np.float64)
         check_finite(arr)
         return arr
