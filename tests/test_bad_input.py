@@ -154,7 +154,7 @@ def test_both_parts_fixed():
         (
             "init",
             "spectral",
-            "init='spectral' is not valid; choose one of 'kmeans\\+\\+', 'random'",
+            "init='spectral' is not valid; choose one of 'auto', 'kmeans\\+\\+', 'random'",
         ),
         ("covariance_type", "tied", "covariance_type='tied' is not valid"),
         ("alpha", 0.5, "alpha must be a finite number >= 1.0; got 0.5"),

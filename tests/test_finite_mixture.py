@@ -336,3 +336,10 @@ def test_n_trials_option_is_used_by_fit_and_predict():
     assert model.predict_proba(X).shape == (3000, 2)
     explicit = FiniteMixture(2, family="binomial", random_state=0).fit(X, n_trials=5)
     np.testing.assert_allclose(model.params_.p, explicit.params_.p)
+
+
+def test_auto_init_picks_random_for_discrete_and_kmeanspp_for_gaussian(monkeypatch):
+    bits = (np.random.default_rng(1).random((80, 3)) < 0.5).astype(int)
+    assert _spy_fit(monkeypatch, FiniteMixture(2, family="bernoulli"), bits)["init"] == "random"
+    reals = np.random.default_rng(2).normal(size=(80, 2))
+    assert _spy_fit(monkeypatch, FiniteMixture(2), reals)["init"] == "kmeans++"

@@ -110,7 +110,12 @@ def _add_fit(sub: argparse._SubParsersAction[_Parser]) -> None:
         help=f"relative tolerance on the log-likelihood (default {defaults['tol']:g})",
     )
     p.add_argument("--seed", type=int, default=None, help="seed of the initialisation")
-    p.add_argument("--init", default="kmeans++", help="kmeans++ (default) or random")
+    p.add_argument(
+        "--init",
+        default="auto",
+        help="auto (default: random for discrete families, kmeans++ for gaussian), "
+        "kmeans++ or random",
+    )
     p.add_argument("--n-trials", type=int, default=None, help="binomial: trials per count")
     p.add_argument("--covariance-type", default="full", help="gaussian: full (default) or diag")
     p.add_argument("--alpha", type=float, default=1.0, help="Dirichlet smoothing, >= 1")
