@@ -25,7 +25,9 @@ from kmix.components import get_family
 from kmix.datasets import make_mixture, marbles
 from kmix.exceptions import ConvergenceWarning, DataError
 from kmix.params import BernoulliParams
-from kmix.solvers.em import kmeans_pp_labels, polish_weights, run_em, weights_are_optimal
+from kmix.solvers.em import run_em
+from kmix.solvers.seeding import kmeans_pp_labels
+from kmix.solvers.weights import polish_weights, weights_are_optimal
 from kmix.stats import compress_rows
 
 FAMILY_CASES = [

@@ -1,0 +1,141 @@
+"""k-means++ seeding of EM: order-free, weighted, sparse-aware."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..exceptions import DataError
+
+__all__ = ["kmeans_pp_labels"]
+
+FloatArray = NDArray[np.float64]
+
+
+def _dense(a: Any) -> FloatArray:
+    return np.asarray(a.toarray() if hasattr(a, "toarray") else a, dtype=np.float64)
+
+
+def _squared_norms(a: Any) -> FloatArray:
+    if hasattr(a, "multiply"):  # scipy sparse
+        return np.asarray(a.multiply(a).sum(axis=1), dtype=np.float64).reshape(-1)
+    return np.einsum("ij,ij->i", a, a)
+
+
+def _nearest(features: Any, sq: FloatArray, centres: FloatArray) -> NDArray[np.intp]:
+    # (centres @ features.T).T avoids a slow OpenBLAS path for few centres
+    cross = np.asarray(
+        (features @ centres.T) if hasattr(features, "toarray") else (centres @ features.T).T
+    )
+    return np.argmin(sq[:, None] - 2.0 * cross + (centres**2).sum(axis=1)[None, :], axis=1)
+
+
+def _kmeans_centres(
+    feats: FloatArray,
+    counts: FloatArray,
+    n_components: int,
+    rng: np.random.Generator,
+    lloyd_steps: int,
+) -> FloatArray:
+    """Greedy k-means++ seeds refined by weighted Lloyd steps, on dense rows."""
+    m = feats.shape[0]
+    direction = 1.0 + 0.6180339887498949 * np.arange(feats.shape[1])
+    order = np.argsort(feats @ direction, kind="stable")  # canonical row order
+    feats, counts = feats[order], counts[order]
+
+    def draw(mass: FloatArray, size: int) -> NDArray[np.intp]:
+        cdf = np.cumsum(mass)
+        idx = np.searchsorted(cdf, rng.random(size) * cdf[-1], side="right")
+        return np.minimum(idx, m - 1).astype(np.intp)
+
+    n_trials = 2 + int(np.log(n_components))
+    sq = _squared_norms(feats)
+    centres = [int(draw(counts, 1)[0])]
+    d2 = np.maximum(sq - 2.0 * feats @ feats[centres[0]] + sq[centres[0]], 0.0)
+    for _ in range(1, n_components):
+        mass = counts * d2
+        if mass.sum() <= 0:
+            raise DataError(
+                f"the data have only {len(centres)} distinct rows, fewer than "
+                f"n_components={n_components}; lower n_components"
+            )
+        # greedy variant: of a few candidates keep the one lowering the potential most
+        candidates = draw(mass, n_trials)
+        cand = feats[candidates]
+        to_cand = sq[None, :] - 2.0 * cand @ feats.T + sq[candidates][:, None]
+        trial_d2 = np.minimum(d2[None, :], np.maximum(to_cand, 0.0))
+        best = int(np.argmin(trial_d2 @ counts))
+        centres.append(int(candidates[best]))
+        d2 = trial_d2[best]
+    cent = feats[centres]
+    labels = _nearest(feats, sq, cent)
+    labels[centres] = np.arange(n_components)  # each seed owns its own row
+    for _ in range(lloyd_steps):
+        mass = np.bincount(labels, weights=counts, minlength=n_components)
+        if np.any(mass <= 0):
+            break
+        member = np.zeros((m, n_components))
+        member[np.arange(m), labels] = counts
+        new_cent = (feats.T @ member).T / mass[:, None]
+        new = _nearest(feats, sq, new_cent)
+        if np.bincount(new, minlength=n_components).min() == 0:
+            break
+        cent = new_cent
+        if np.array_equal(new, labels):
+            break
+        labels = new
+    return cent
+
+
+def kmeans_pp_labels(
+    features: Any,
+    counts: FloatArray,
+    n_components: int,
+    rng: np.random.Generator,
+    lloyd_steps: int = 10,
+    max_rows: int = 20_000,
+) -> NDArray[np.intp]:
+    """Label rows by k-means++ seeding followed by a few weighted Lloyd steps.
+
+    Centres are drawn among the rows with probability proportional to
+    ``count * D(x)^2``, ``D`` being the distance to the nearest centre chosen
+    so far (Arthur & Vassilvitskii, "k-means++: the advantages of careful
+    seeding", SODA 2007), in the greedy form that keeps the best of
+    ``2 + log k`` candidates per step. Up to ``lloyd_steps`` k-means
+    iterations (weighted by the counts) then move the centres to their
+    clusters' means, and every row joins its nearest centre.
+
+    Up to ``max_rows`` rows, rows are visited in a canonical order (sorted by
+    a fixed projection), so the result depends only on the multiset of rows
+    and their counts: a row with count 3 and three copies of it give the same
+    centres, whatever the order of the input. Beyond that, the centres are
+    found on ``max_rows`` rows drawn with probability proportional to their
+    counts. ``features`` may be a dense array or a scipy sparse matrix.
+    """
+    m = features.shape[0]
+    sub_rows: NDArray[np.intp] | None = None
+    if m > max_rows:
+        pick = rng.choice(m, size=max_rows, p=counts / counts.sum())
+        sub_rows, sub_counts = np.unique(pick, return_counts=True)
+        if sub_rows.shape[0] < n_components:
+            sub_rows = None  # too concentrated to subsample: use every row
+    if sub_rows is None:
+        centres = _kmeans_centres(_dense(features), counts, n_components, rng, lloyd_steps)
+    else:
+        centres = _kmeans_centres(
+            _dense(features[sub_rows]),
+            sub_counts.astype(np.float64),
+            n_components,
+            rng,
+            lloyd_steps,
+        )
+    sq = _squared_norms(features)
+    labels = _nearest(features, sq, centres)
+    present = np.bincount(labels, minlength=n_components)
+    for u in np.flatnonzero(present == 0):  # a centre no row chose: give it its nearest row
+        dist = sq - 2.0 * np.asarray(features @ centres[u]).reshape(-1)
+        labels[int(np.argmin(np.where(present[labels] > 1, dist, np.inf)))] = u
+        present = np.bincount(labels, minlength=n_components)
+    return labels.astype(np.intp)
