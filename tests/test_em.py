@@ -47,10 +47,11 @@ FAMILY_CASES = [
     d=st.integers(1, 4),
     alpha=st.sampled_from([1.0, 1.5]),
     init=st.sampled_from(["kmeans++", "random"]),
+    fix_weights=st.booleans(),
     seed=st.integers(0, 2**32 - 1),
 )
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-def test_em_never_decreases_the_objective(case, k, n, d, alpha, init, seed):
+def test_em_never_decreases_the_objective(case, k, n, d, alpha, init, fix_weights, seed):
     family, extra = case
     rng = np.random.default_rng(seed)
     X, _ = make_mixture(family, n, min(k, 2), d, random_state=rng, **extra)
@@ -62,11 +63,14 @@ def test_em_never_decreases_the_objective(case, k, n, d, alpha, init, seed):
     n_unique = compress_rows(X)[0].shape[0]
     if family not in ("bernoulli", "categorical", "binomial"):
         alpha = 1.0  # smoothing applies to the discrete probability families only
+    k = min(k, n_unique)
+    fixed = (rng.dirichlet(np.ones(k)) + 0.01) / (1 + 0.01 * k)  # no weight at 0
     model = FiniteMixture(
-        min(k, n_unique),
+        k,
         family=family,
         alpha=alpha,
         init=init,
+        fixed_weights=fixed if fix_weights else None,
         tol=0.0,
         max_iter=40,
         random_state=seed,

@@ -116,6 +116,9 @@ class UniqueRows:
     Build with :meth:`from_array`, grow with :meth:`update` (one chunk at a
     time, for data that do not fit in memory) and combine partial results with
     :meth:`merge`; the result does not depend on how the data were chunked.
+    An estimator fitted to ``values`` with ``sample_weight=counts`` gives the
+    same fit as on the raw rows, so data that never fit in memory at once can
+    be mapped chunk by chunk to statistics, reduced by merging, then fitted.
 
     Examples
     --------
