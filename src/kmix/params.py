@@ -148,12 +148,11 @@ class ComponentParams:
 
 
 @dataclass(frozen=True)
-class BernoulliParams(ComponentParams):
-    """Independent bits: ``p[u, j] = P(X_j = 1 | U = u)``, shape (k, n_features)."""
+class _ProbabilityArray(ComponentParams):
+    """Parameters that are one (k, n_features) array ``p`` of probabilities."""
 
     p: FloatArray
     _arrays: ClassVar[tuple[str, ...]] = ("p",)
-    family: ClassVar[str] = "bernoulli"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "p", _frozen_array(self.p, "p", 2))
@@ -164,19 +163,17 @@ class BernoulliParams(ComponentParams):
 
 
 @dataclass(frozen=True)
-class BinomialParams(ComponentParams):
+class BernoulliParams(_ProbabilityArray):
+    """Independent bits: ``p[u, j] = P(X_j = 1 | U = u)``, shape (k, n_features)."""
+
+    family: ClassVar[str] = "bernoulli"
+
+
+@dataclass(frozen=True)
+class BinomialParams(_ProbabilityArray):
     """Success probabilities ``p[u, j]`` of counts out of ``n_trials``; shape (k, n_features)."""
 
-    p: FloatArray
-    _arrays: ClassVar[tuple[str, ...]] = ("p",)
     family: ClassVar[str] = "binomial"
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "p", _frozen_array(self.p, "p", 2))
-        self.validate()
-
-    def validate(self) -> None:
-        _check_unit_interval(self.p, "p")
 
 
 @dataclass(frozen=True)

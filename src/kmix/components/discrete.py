@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -53,18 +53,51 @@ def _check_integer_counts(X: FloatArray, name: str, what: str) -> None:
         )
 
 
-def _beta_log_prior(alpha: float, p: FloatArray) -> float:
-    """Unnormalised log density of independent Beta(alpha, alpha) priors."""
-    if alpha == 1.0:
-        return 0.0
-    return float((alpha - 1.0) * (safe_log(p) + safe_log(1.0 - p)).sum())
-
-
 def _ratio(num: FloatArray, den: FloatArray) -> FloatArray:
     return num / np.maximum(den, _TINY)
 
 
-class Bernoulli(Family):
+class _OneArrayFamily(Family):
+    """A family whose parameters are one (k, n_features) array named ``key``."""
+
+    params_cls: ClassVar[type[ComponentParams]]
+    key: ClassVar[str]
+
+    def n_free_parameters(self, params: ComponentParams) -> int:
+        return int(np.size(getattr(params, self.key)))
+
+    def params_from_dict(
+        self, data: Mapping[str, Any], n_components: int, n_features: int, **context: Any
+    ) -> ComponentParams:
+        if self.key not in data:
+            raise DataError(
+                f"{self.name} parameters need key {self.key!r}; got keys {sorted(data)}"
+            )
+        params = self.params_cls(data[self.key])  # type: ignore[call-arg]
+        check_shape(getattr(params, self.key), (n_components, n_features), self.key)
+        return params
+
+
+class _BetaSmoothed(_OneArrayFamily):
+    """Probabilities ``p`` with an optional symmetric Beta(alpha, alpha) prior."""
+
+    key = "p"
+
+    def __init__(self, alpha: float = 1.0) -> None:
+        self.alpha = _check_alpha(alpha)
+
+    def options(self) -> dict[str, Any]:
+        return {"alpha": self.alpha}
+
+    def log_prior(self, params: ComponentParams) -> float:
+        """Unnormalised log density of independent Beta(alpha, alpha) priors."""
+        if self.alpha == 1.0:
+            return 0.0
+        p = params.p  # type: ignore[attr-defined]
+        return float((self.alpha - 1.0) * (safe_log(p) + safe_log(1.0 - p)).sum())
+
+
+class Bernoulli(_BetaSmoothed):
     """Independent bits: ``P(x | u) = prod_j p_uj^x_j (1 - p_uj)^(1 - x_j)``.
 
     Parameters
@@ -74,12 +107,7 @@ class Bernoulli(Family):
     """
 
     name = "bernoulli"
-
-    def __init__(self, alpha: float = 1.0) -> None:
-        self.alpha = _check_alpha(alpha)
-
-    def options(self) -> dict[str, Any]:
-        return {"alpha": self.alpha}
+    params_cls = BernoulliParams
 
     def check_data(self, X: FloatArray, **context: Any) -> None:
         bad = (X != 0) & (X != 1)
@@ -108,21 +136,6 @@ class Bernoulli(Family):
         p = _ratio(weighted_sums(resp_w, prepared) + a, nk[:, None] + 2.0 * a)
         return BernoulliParams(np.clip(p, 0.0, 1.0))
 
-    def log_prior(self, params: ComponentParams) -> float:
-        return _beta_log_prior(self.alpha, params.p)  # type: ignore[attr-defined]
-
-    def n_free_parameters(self, params: ComponentParams) -> int:
-        return int(np.size(params.p))  # type: ignore[attr-defined]
-
-    def params_from_dict(
-        self, data: Mapping[str, Any], n_components: int, n_features: int, **context: Any
-    ) -> BernoulliParams:
-        if "p" not in data:
-            raise DataError(f"bernoulli parameters need key 'p'; got keys {sorted(data)}")
-        params = BernoulliParams(data["p"])
-        check_shape(params.p, (n_components, n_features), "p")
-        return params
-
     def sample(
         self,
         params: ComponentParams,
@@ -134,7 +147,7 @@ class Bernoulli(Family):
         return (rng.random(p.shape) < p).astype(np.float64)
 
 
-class Binomial(Family):
+class Binomial(_BetaSmoothed):
     """Independent binomial counts: ``x_j ~ Bin(n_j, p_uj)``, trials per row allowed.
 
     The encoded table is ``[x, n]`` (counts beside trials), so rows with the
@@ -147,12 +160,7 @@ class Binomial(Family):
     """
 
     name = "binomial"
-
-    def __init__(self, alpha: float = 1.0) -> None:
-        self.alpha = _check_alpha(alpha)
-
-    def options(self) -> dict[str, Any]:
-        return {"alpha": self.alpha}
+    params_cls = BinomialParams
 
     @staticmethod
     def trials_array(n_trials: Any, shape: tuple[int, int]) -> FloatArray:
@@ -218,21 +226,6 @@ class Binomial(Family):
         p = _ratio(weighted_sums(resp_w, x) + a, weighted_sums(resp_w, n) + 2.0 * a)
         return BinomialParams(np.clip(p, 0.0, 1.0))
 
-    def log_prior(self, params: ComponentParams) -> float:
-        return _beta_log_prior(self.alpha, params.p)  # type: ignore[attr-defined]
-
-    def n_free_parameters(self, params: ComponentParams) -> int:
-        return int(np.size(params.p))  # type: ignore[attr-defined]
-
-    def params_from_dict(
-        self, data: Mapping[str, Any], n_components: int, n_features: int, **context: Any
-    ) -> BinomialParams:
-        if "p" not in data:
-            raise DataError(f"binomial parameters need key 'p'; got keys {sorted(data)}")
-        params = BinomialParams(data["p"])
-        check_shape(params.p, (n_components, n_features), "p")
-        return params
-
     def sample(
         self,
         params: ComponentParams,
@@ -245,7 +238,7 @@ class Binomial(Family):
         return rng.binomial(n.astype(np.int64), p).astype(np.float64)
 
 
-class Poisson(Family):
+class Poisson(_OneArrayFamily):
     """Independent Poisson counts: ``x_j ~ Poisson(rate_uj)``.
 
     Parameters
@@ -256,6 +249,8 @@ class Poisson(Family):
     """
 
     name = "poisson"
+    params_cls = PoissonParams
+    key = "rate"
 
     def __init__(self, rate_floor: float = 1e-10) -> None:
         if not np.isfinite(rate_floor) or rate_floor < 0:
@@ -287,18 +282,6 @@ class Poisson(Family):
     ) -> PoissonParams:
         rate = _ratio(weighted_sums(resp_w, prepared[0]), nk[:, None])
         return PoissonParams(np.maximum(rate, self.rate_floor))
-
-    def n_free_parameters(self, params: ComponentParams) -> int:
-        return int(np.size(params.rate))  # type: ignore[attr-defined]
-
-    def params_from_dict(
-        self, data: Mapping[str, Any], n_components: int, n_features: int, **context: Any
-    ) -> PoissonParams:
-        if "rate" not in data:
-            raise DataError(f"poisson parameters need key 'rate'; got keys {sorted(data)}")
-        params = PoissonParams(data["rate"])
-        check_shape(params.rate, (n_components, n_features), "rate")
-        return params
 
     def sample(
         self,
