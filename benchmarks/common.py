@@ -6,6 +6,7 @@ import gc
 import json
 import os
 import platform
+import subprocess
 import sys
 import time
 import warnings
@@ -22,6 +23,7 @@ __all__ = [
     "BenchResult",
     "Timed",
     "fmt_float",
+    "git_state",
     "log",
     "machine_info",
     "markdown_table",
@@ -157,6 +159,32 @@ def _memory_gib() -> float | None:
     return None
 
 
+def git_state(path: Path | None = None) -> dict[str, Any]:
+    """Commit of the repository holding the benchmarks and whether ``src/`` has local edits.
+
+    Read-only (``git rev-parse`` and ``git status``); every field is None outside a git
+    checkout or without git.
+    """
+    root = path or Path(__file__).resolve().parent.parent
+    out: dict[str, Any] = {"commit": None, "src_modified": None}
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        status = subprocess.run(
+            ["git", "status", "--porcelain", "--", "src"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return out
+    out["commit"] = commit
+    out["src_modified"] = bool(status.strip())
+    return out
+
+
 def machine_info() -> dict[str, Any]:
     """CPU, memory, Python, package versions and BLAS/OpenMP thread pools.
 
@@ -173,6 +201,7 @@ def machine_info() -> dict[str, Any]:
         "cpu_affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
         "memory_gib": _memory_gib(),
         "versions": package_versions(),
+        "kmix_git": git_state(),
         "env_threads": {
             key: os.environ[key]
             for key in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
