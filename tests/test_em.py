@@ -219,3 +219,15 @@ def test_zero_probability_rows_under_fixed_components_are_an_error():
     X = np.array([[1], [0], [1]])
     with pytest.raises(DataError, match="X row 1 has probability zero under every component"):
         FiniteMixture(2, family="bernoulli", fixed_params={"p": [[1.0], [1.0]]}).fit(X)
+
+
+def test_the_impossible_row_is_named_by_its_place_in_x():
+    X = np.array([[0]] * 5 + [[1]] + [[0]] * 3)  # only row 5 holds a 1
+    with pytest.raises(DataError, match="X row 5 has probability zero"):
+        FiniteMixture(2, family="bernoulli", fixed_params={"p": [[0.0], [0.0]]}).fit(X)
+    w = np.ones(9)
+    w[0] = 0.0  # a zero-weight row does not shift the numbering
+    with pytest.raises(DataError, match="X row 5 has probability zero"):
+        FiniteMixture(2, family="bernoulli", fixed_params={"p": [[0.0], [0.0]]}).fit(
+            X, sample_weight=w
+        )

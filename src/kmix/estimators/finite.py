@@ -294,17 +294,13 @@ class FiniteMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         table, ctx = self._table(X, n_trials, reset=True, family=family)
         n_rows = table.shape[0]
         weights = check_sample_weight(sample_weight, n_rows)
-        # rows[i] is an original row of X that values[i] stands for
         if family.discrete:
             values, counts, inverse = compress_rows(table, weights)
-            rows = np.full(values.shape[0], -1, dtype=np.intp)
-            rows[inverse[::-1]] = np.arange(n_rows - 1, -1, -1)  # first occurrence
         else:
-            values, counts, rows = table, np.ones(n_rows), np.arange(n_rows)
-            if weights is not None:
-                counts = weights
+            values, inverse = table, np.arange(n_rows)
+            counts = np.ones(n_rows) if weights is None else weights
         keep = counts > 0
-        values, counts, rows = values[keep], counts[keep], rows[keep]
+        values, counts = values[keep], counts[keep]
         if k > values.shape[0]:
             raise DataError(
                 f"n_components={k} exceeds the {values.shape[0]} "
@@ -332,7 +328,8 @@ class FiniteMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
                 callback=self.callback,
             )
         except ImpossibleRowError as exc:
-            row = int(rows[exc.row])
+            # the first row of X that the offending (unique, kept) row stands for
+            row = int(np.flatnonzero(inverse == np.flatnonzero(keep)[exc.row])[0])
             raise DataError(
                 f"X row {row} has probability zero under every component of fixed_params, "
                 "so no weights can explain it; check fixed_params (probabilities of "
