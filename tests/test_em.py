@@ -181,38 +181,108 @@ def test_restarts_keep_the_best_objective():
     assert model.score_samples(X).sum() == pytest.approx(finals.max(), rel=1e-12)
 
 
-def test_kmeans_pp_seeding_uses_the_counts():
-    """A row holding almost all the mass must be the first centre almost always."""
-    features = np.array([[0.0], [10.0]])
-    counts = np.array([1e6, 1.0])
-    firsts = [
-        kmeans_pp_labels(features, counts, 1, np.random.default_rng(seed), lloyd_steps=0)[1]
-        for seed in range(50)
-    ]
-    # with k = 1 every row joins the first centre: label 0 for both rows
-    assert firsts == [0] * 50
-    # with k = 2 the heavy row and the light row end up in different clusters
-    labels = kmeans_pp_labels(features, counts, 2, np.random.default_rng(0))
-    assert labels[0] != labels[1]
+@pytest.mark.parametrize("seed", range(5))
+def test_kmeans_pp_seeding_uses_the_counts(seed):
+    """Reference: the same seeding on the rows repeated ``count`` times.
+
+    k-means++ draws rows with probability proportional to ``count * D^2`` and
+    Lloyd steps average with the counts, so integer counts must act exactly
+    like repeated rows: under the same generator every copy of a row gets the
+    label its counted original gets. The order of the rows must not matter.
+    """
+    rng = np.random.default_rng(100 + seed)
+    features = np.concatenate([rng.normal(c, 0.7, size=(15, 2)) for c in (0.0, 3.0, 6.0)])
+    counts = rng.integers(1, 6, size=features.shape[0])
+    on_counts = kmeans_pp_labels(
+        features, counts.astype(float), 3, np.random.default_rng(seed), lloyd_steps=3
+    )
+    repeated = np.repeat(features, counts, axis=0)
+    on_rows = kmeans_pp_labels(
+        repeated, np.ones(repeated.shape[0]), 3, np.random.default_rng(seed), lloyd_steps=3
+    )
+    np.testing.assert_array_equal(on_rows, np.repeat(on_counts, counts))
+    assert len(set(on_counts.tolist())) == 3
     # the seeding depends on the multiset of rows, not on their order
-    rng_features = np.random.default_rng(1).normal(size=(40, 2))
-    w = np.random.default_rng(2).integers(1, 4, size=40).astype(float)
-    order = np.random.default_rng(3).permutation(40)
-    a = kmeans_pp_labels(rng_features, w, 3, np.random.default_rng(5))
-    b = kmeans_pp_labels(rng_features[order], w[order], 3, np.random.default_rng(5))
+    order = np.random.default_rng(3).permutation(features.shape[0])
+    a = kmeans_pp_labels(features, counts.astype(float), 3, np.random.default_rng(5))
+    b = kmeans_pp_labels(features[order], counts[order].astype(float), 3, np.random.default_rng(5))
     np.testing.assert_array_equal(a[order], b)
 
 
+def _weights_loglik(log_prob: np.ndarray, counts: np.ndarray, w: np.ndarray) -> float:
+    """``sum_s c_s log sum_u w_u f_su``, computed independently of kmix."""
+    with np.errstate(divide="ignore"):
+        return float(counts @ np.log(np.exp(log_prob) @ w))
+
+
+def _slsqp_weights(log_prob: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Independent optimiser: scipy SLSQP on the simplex, renormalised to sum to 1."""
+    k = log_prob.shape[1]
+    total = counts.sum()
+    res = minimize(
+        lambda w: -_weights_loglik(log_prob, counts, w) / total,
+        np.full(k, 1 / k),
+        method="SLSQP",
+        bounds=[(0, 1)] * k,
+        constraints=[{"type": "eq", "fun": lambda w: w.sum() - 1}],
+        options={"ftol": 1e-14, "maxiter": 1000},
+    )
+    assert res.success, res.message
+    x = np.maximum(res.x, 0.0)
+    return np.asarray(x / x.sum())  # SLSQP meets the equality only to ~1e-10
+
+
 def test_weights_only_likelihood_is_never_lowered_by_polishing():
+    """Reference: the objective at the starting point, and SLSQP's maximum."""
     rng = np.random.default_rng(0)
     log_prob = np.log(rng.dirichlet(np.ones(4), size=50))
     counts = rng.integers(1, 5, size=50).astype(float)
-    start = np.full(4, 0.25)
-    polished = polish_weights(log_prob, counts, start)
-    assert polished.sum() == pytest.approx(1.0)
-    assert np.all(polished >= 0)
-    assert weights_are_optimal(log_prob, counts, polished)
-    assert not weights_are_optimal(log_prob, counts, start)
+    best = _weights_loglik(log_prob, counts, _slsqp_weights(log_prob, counts))
+    starts = [np.full(4, 0.25), np.array([1.0, 0.0, 0.0, 0.0]), np.array([0.0, 0.5, 0.5, 0.0])]
+    starts += list(rng.dirichlet(np.ones(4), size=5))
+    for start in starts:
+        polished = polish_weights(log_prob, counts, start)
+        assert polished.sum() == pytest.approx(1.0, abs=1e-14)
+        assert np.all(polished >= 0)
+        before = _weights_loglik(log_prob, counts, start)
+        after = _weights_loglik(log_prob, counts, polished)
+        assert after >= before  # never lowered
+        assert after >= best - 1e-9 * abs(best)  # and no worse than SLSQP's maximum
+        assert weights_are_optimal(log_prob, counts, polished)
+        assert not weights_are_optimal(log_prob, counts, start)
+
+
+@pytest.mark.parametrize("weights_init", [None, [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+@pytest.mark.parametrize("seed", range(3))
+def test_fixed_components_at_the_boundary_k3(seed, weights_init):
+    """Reference: SLSQP on the simplex; the middle factory's share is 0 at the MLE.
+
+    Bags of 5 draws from factories of P(red) 0.9 and 0.1 only, fitted with known
+    factories of 0.85, 0.5 and 0.15: the 0.5 factory explains the middle counts
+    that the data lack, so its weight sits on the boundary (its gradient is
+    about 0.67 < 1 at the maximum). Starting from weights that are exactly 0
+    (which EM alone never moves) must reach the same maximum.
+    """
+    X, _ = marbles(
+        3000, p_red=[0.9, 0.5, 0.1], weights=[0.5, 0.0, 0.5], n_draws=5, random_state=seed
+    )
+    p_red = np.array([0.85, 0.5, 0.15])
+    model = FiniteMixture(
+        3,
+        family="bernoulli",
+        fixed_params={"p": np.repeat(p_red[:, None], 5, axis=1)},
+        weights_init=weights_init,
+    ).fit(X)
+    h = X.sum(axis=1)
+    log_prob = h[:, None] * np.log(p_red) + (5 - h[:, None]) * np.log(1 - p_red)
+    counts = np.ones(X.shape[0])
+    reference = _slsqp_weights(log_prob, counts)
+    assert reference[1] < 1e-6  # the reference optimum is on the boundary
+    assert model.weights_[1] == 0.0  # exactly: the polish sets blocked weights to 0
+    np.testing.assert_allclose(model.weights_, reference, atol=1e-6)
+    ours = _weights_loglik(log_prob, counts, model.weights_)
+    assert ours >= _weights_loglik(log_prob, counts, reference) - 1e-9
+    assert model.converged_ and weights_are_optimal(log_prob, counts, model.weights_)
 
 
 def test_zero_probability_rows_under_fixed_components_are_an_error():

@@ -181,7 +181,17 @@ MALFORMED: dict[str, tuple[str, Callable[[str], str], str]] = {
         lambda t: json.dumps({k: v for k, v in json.loads(t).items() if k != "sha256"}),
         "sha256",
     ),
-    "newer version": ("bernoulli", lambda t: _resigned(t, _set("version", 2)), "version 2.*newer"),
+    "newer version": (
+        "bernoulli",
+        lambda t: _resigned(t, _set("version", io.VERSION + 1)),
+        f"version {io.VERSION + 1}.*newer",
+    ),
+    "version 0": ("bernoulli", lambda t: _resigned(t, _set("version", 0)), "version 0"),
+    "v2 without n_parameters_": (
+        "bernoulli",
+        lambda t: _resigned(t, lambda d: d["fitted"].pop("n_parameters_")),
+        r"lacks \['n_parameters_'\]",
+    ),
     "version not int": ("bernoulli", lambda t: _resigned(t, _set("version", "1")), "integer"),
     "wrong format tag": (
         "bernoulli",
@@ -318,3 +328,44 @@ def test_missing_file_and_directory(tmp_path: Path) -> None:
         io.load(tmp_path / "nope.json")
     with pytest.raises(DataError, match="is a directory"):
         io.load(tmp_path)
+
+
+def _as_version_1(text: str) -> dict[str, Any]:
+    """A current document rewritten as kmix wrote it at format version 1.
+
+    Version 1 (git history, commit b7fc3b1) had no ``fitted.n_parameters_``;
+    everything else was the same.
+    """
+
+    def downgrade(document: dict[str, Any]) -> None:
+        document["version"] = 1
+        document["fitted"].pop("n_parameters_")
+
+    return dict(json.loads(_resigned(text, downgrade)))
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda: _fit("bernoulli")[0],
+        lambda: _fit("gaussian", covariance_type="diag")[0],
+        lambda: FiniteMixture(2, family="bernoulli", fixed_params={"p": [[0.8], [0.3]]}).fit(
+            np.array([[1]] * 55 + [[0]] * 45)
+        ),
+        lambda: FiniteMixture(2, family="poisson", fixed_weights=[0.4, 0.6], random_state=0).fit(
+            np.arange(12).reshape(6, 2)
+        ),
+    ],
+    ids=["learned", "gaussian", "fixed-params", "fixed-weights"],
+)
+def test_version_1_files_still_load(build: Callable[[], FiniteMixture]) -> None:
+    """Reference: the saved model; n_parameters_ of a version 1 file is derived as fit counts it."""
+    model = build()
+    assert io.VERSION == 2 and io.READABLE_VERSIONS == (1, 2)
+    current = json.loads(io.dumps(model))
+    assert current["version"] == 2 and "n_parameters_" in current["fitted"]
+    for document in (current, _as_version_1(io.dumps(model))):
+        loaded = io.from_document(document)
+        assert loaded.n_parameters_ == model.n_parameters_
+        assert loaded.n_parameters() == model.n_parameters()
+        np.testing.assert_array_equal(loaded.weights_, model.weights_)

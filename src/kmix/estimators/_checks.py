@@ -16,6 +16,7 @@ __all__ = [
     "check_real",
     "check_sample_weight",
     "encode_categories",
+    "first_text_cell",
     "rng_from",
 ]
 
@@ -52,6 +53,24 @@ def check_finite(X: NDArray[np.float64], name: str = "X") -> None:
             f"{name} contains NaN or inf ({n_bad} entries; first at row {i}, column {j}: "
             f"{float(X[i, j])!r}); remove or impute them before fitting"
         )
+
+
+def first_text_cell(X: Any) -> tuple[tuple[int, int], Any] | None:
+    """Position and value of the first cell that is not a number (error path only)."""
+    arr = np.asarray(X, dtype=object)
+    if arr.ndim != 2:
+        return None
+    for j in range(arr.shape[1]):  # columns; the row scan runs only once an error is certain
+        try:
+            arr[:, j].astype(np.float64)
+        except (TypeError, ValueError):
+            for i, value in enumerate(arr[:, j].tolist()):
+                if isinstance(value, (str, bytes)):
+                    try:
+                        float(value)
+                    except ValueError:
+                        return (i, j), value
+    return None
 
 
 def rng_from(random_state: Any) -> np.random.Generator:
@@ -116,7 +135,9 @@ def _levels(col: NDArray[Any]) -> tuple[NDArray[Any], NDArray[np.intp]]:
     """
     if col.dtype.kind in "biu" and col.size:
         lo, hi = int(col.min()), int(col.max())
-        if hi - lo < max(1 << 16, 4 * col.size):
+        info = np.iinfo(np.intp)
+        # labels beyond intp (uint64 from 2**63 on) would wrap in the cast: sort them
+        if info.min <= lo and hi <= info.max and hi - lo < max(1 << 16, 4 * col.size):
             shifted = col.astype(np.intp) - lo
             present = np.bincount(shifted, minlength=hi - lo + 1) > 0
             lookup = np.cumsum(present) - 1
@@ -126,15 +147,21 @@ def _levels(col: NDArray[Any]) -> tuple[NDArray[Any], NDArray[np.intp]]:
 
 
 def encode_categories(
-    arr: NDArray[Any], categories: list[NDArray[Any]] | None
+    arr: NDArray[Any],
+    categories: list[NDArray[Any]] | None,
+    *,
+    rows: NDArray[np.intp] | None = None,
 ) -> tuple[NDArray[np.float64], list[NDArray[Any]]]:
     """Integer codes of each column's labels.
 
     With ``categories=None`` the levels of each column are learned (sorted
     unique values); otherwise the given levels are used and an unseen label is
-    an error naming its row and column.
+    an error naming its row and column. With ``rows`` (positions, e.g. of the
+    rows of positive sample weight) only those rows are coded and define the
+    levels; every row is still checked for missing values.
     """
-    codes = np.empty(arr.shape, dtype=np.float64)
+    n_out = arr.shape[0] if rows is None else rows.shape[0]
+    codes = np.empty((n_out, arr.shape[1]), dtype=np.float64)
     learned: list[NDArray[Any]] = []
     for j in range(arr.shape[1]):  # loop over columns; rows are vectorised
         col = arr[:, j]
@@ -145,6 +172,8 @@ def encode_categories(
                 f"X contains missing values in column {j} (first at row {i}: "
                 f"{_plain(col[i])!r}); remove or impute them before fitting"
             )
+        if rows is not None:
+            col = col[rows]
         try:
             if categories is None:
                 levels, inverse = _levels(col)
@@ -163,8 +192,9 @@ def encode_categories(
             ) from None
         if np.any(unseen):
             i = int(np.flatnonzero(unseen)[0])
+            value, i = col[i], (i if rows is None else int(rows[i]))
             raise DataError(
-                f"X[{i}, {j}] = {_plain(col[i])!r} is a level not seen in fit "
+                f"X[{i}, {j}] = {_plain(value)!r} is a level not seen in fit "
                 f"(column {j} has levels {levels.tolist()}); refit with it included"
             )
         codes[:, j] = pos

@@ -11,10 +11,10 @@ from numpy.typing import ArrayLike, NDArray
 from sklearn.base import BaseEstimator, DensityMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ..components import Family, get_family, normalize_choice
+from ..components import Family, Gaussian, get_family, normalize_choice
 from ..exceptions import DataError, ImpossibleRowError
 from ..params import ComponentParams, GaussianParams, check_weights
-from ..solvers.em import INIT_METHODS, EMProgress, log_mixture, run_em
+from ..solvers.em import INIT_METHODS, EMProgress, ZeroWeightRowError, log_mixture, run_em
 from ..stats import compress_rows
 from ._checks import (
     check_finite,
@@ -22,6 +22,7 @@ from ._checks import (
     check_real,
     check_sample_weight,
     encode_categories,
+    first_text_cell,
     rng_from,
 )
 
@@ -34,24 +35,6 @@ _INIT = {
     "k_means++": "kmeans++",
     "kmeanspp": "kmeans++",
 }
-
-
-def _first_text_cell(X: Any) -> tuple[tuple[int, int], Any] | None:
-    """Position and value of the first cell that is not a number (error path only)."""
-    arr = np.asarray(X, dtype=object)
-    if arr.ndim != 2:
-        return None
-    for j in range(arr.shape[1]):  # columns; the row scan runs only once an error is certain
-        try:
-            arr[:, j].astype(np.float64)
-        except (TypeError, ValueError):
-            for i, value in enumerate(arr[:, j].tolist()):
-                if isinstance(value, (str, bytes)):
-                    try:
-                        float(value)
-                    except ValueError:
-                        return (i, j), value
-    return None
 
 
 class FiniteMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
@@ -79,7 +62,8 @@ class FiniteMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         Gaussian family only: smallest variance / covariance eigenvalue.
     alpha : float, default 1.0
         Discrete families: symmetric Dirichlet (Beta) smoothing of each
-        probability vector; 1 gives the maximum-likelihood estimate.
+        probability vector; 1 gives the maximum-likelihood estimate. With
+        ``fixed_params`` nothing is smoothed, and ``alpha > 1`` warns.
     n_trials : int or None, default None
         Binomial family: trials per count. Per-row trials can be given to
         ``fit``/``predict``/``score`` instead.
@@ -124,6 +108,8 @@ class FiniteMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         Frozen per-family parameters, component axis first (for bernoulli
         ``params_.p`` of shape (k, n_features)).
     converged_ : bool
+        Whether EM met ``tol``; with ``fixed_params``, whether the weights
+        satisfy the optimality (Karush-Kuhn-Tucker) conditions.
     n_iter_ : int
     lower_bound_ : float
         Mean log-likelihood per (weighted) row of the training data, as in
@@ -133,7 +119,11 @@ class FiniteMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
     history_ : ndarray
         Objective after every E-step of the best restart: the total
         log-likelihood, plus the Dirichlet log-prior when ``alpha > 1`` (the
-        quantity EM increases).
+        quantity EM increases); with ``fixed_params``, followed by the value
+        after the Newton polish of the weights when it moved them.
+    restart_log_likelihoods_ : ndarray
+        Final total log-likelihood of every restart (the best one's equals
+        ``log_likelihood_``).
     reseed_iterations_ : tuple of int
         Indices into ``history_`` after which an empty component was re-seeded.
     n_parameters_ : int
@@ -217,14 +207,28 @@ class FiniteMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
             )
         return family
 
-    def _context(self, n_trials: Any) -> dict[str, Any]:
+    def _context(self, n_trials: Any, family: Family) -> dict[str, Any]:
+        if n_trials is not None and family.name != "binomial":
+            raise DataError(
+                f"n_trials was passed but applies to the binomial family only, not "
+                f"{family.name}; remove it"
+            )
         ctx: dict[str, Any] = {"n_trials": self.n_trials if n_trials is None else n_trials}
         if hasattr(self, "categories_"):
             ctx["n_levels"] = [len(c) for c in self.categories_]
         return ctx
 
-    def _validate(self, X: Any, *, reset: bool, family: Family) -> FloatArray:
-        """Array checks, categorical encoding and the family's value checks."""
+    def _validate(
+        self, X: Any, *, reset: bool, family: Family, sample_weight: Any = None
+    ) -> tuple[FloatArray, FloatArray | None, NDArray[np.intp] | None]:
+        """Array checks and categorical encoding: ``(table, weights, rows)``.
+
+        With ``sample_weight`` the weights are checked and the rows of weight 0
+        dropped before categorical levels are learned: ``rows`` holds the
+        positions in ``X`` of the rows returned (None when none was dropped)
+        and ``weights`` their weights. Dropped rows still pass the array-level
+        checks (shape, numbers, missing values).
+        """
         categorical = family.name == "categorical"
         try:
             arr = validate_data(
@@ -236,7 +240,7 @@ class FiniteMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
                 ensure_min_samples=1,
             )
         except ValueError as exc:  # shape and dtype problems found by scikit-learn
-            text = None if categorical else _first_text_cell(X)
+            text = None if categorical else first_text_cell(X)
             if text is not None:
                 (i, j), value = text
                 raise DataError(
@@ -244,24 +248,40 @@ class FiniteMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
                     "numbers; use family='categorical' or recode the column"
                 ) from None
             raise DataError(str(exc)) from None
+        weights = check_sample_weight(sample_weight, arr.shape[0])
+        rows = None if weights is None or np.all(weights > 0) else np.flatnonzero(weights > 0)
+        if weights is not None and rows is not None:
+            weights = weights[rows]
         if categorical:
-            codes, categories = encode_categories(arr, None if reset else self.categories_)
+            codes, categories = encode_categories(
+                arr, None if reset else self.categories_, rows=rows
+            )
             if reset:
                 self.categories_ = categories
-            return codes
-        if arr.dtype.kind in "biu" and family.discrete:
-            return arr  # integers are finite; the unique-row coder takes them as they are
-        arr = np.asarray(arr, dtype=np.float64)
-        check_finite(arr)
-        return arr
+            return codes, weights, rows
+        if not (arr.dtype.kind in "biu" and family.discrete):
+            # (integers are finite; the unique-row coder takes them as they are)
+            arr = np.asarray(arr, dtype=np.float64)
+            check_finite(arr)
+        return arr, weights, rows
 
     def _table(
-        self, X: Any, n_trials: Any, *, reset: bool, family: Family
-    ) -> tuple[FloatArray, dict[str, Any]]:
-        arr = self._validate(X, reset=reset, family=family)
-        ctx = self._context(n_trials)
+        self, X: Any, n_trials: Any, *, reset: bool, family: Family, sample_weight: Any = None
+    ) -> tuple[FloatArray, dict[str, Any], FloatArray | None, NDArray[np.intp] | None]:
+        """``(table, context, weights, rows)``: see :meth:`_validate`.
+
+        Every row passes the family's value checks; the encoded table keeps
+        only the rows of positive weight (per-row ``n_trials`` included).
+        """
+        arr, weights, rows = self._validate(
+            X, reset=reset, family=family, sample_weight=sample_weight
+        )
+        ctx = self._context(n_trials, family)
         family.check_data(arr, **ctx)
-        return family.encode(arr, **ctx), ctx
+        table = family.encode(arr, **ctx)
+        if rows is not None and family.name != "categorical":  # categorical codes: kept rows
+            table = table[rows]
+        return table, ctx, weights, rows
 
     # ---------------------------------------------------------------------- fit
     def fit(
@@ -279,8 +299,12 @@ class FiniteMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         y : ignored
         sample_weight : array-like of shape (n_samples,), optional
             Non-negative frequency weights (a weight of 2 counts a row twice).
+            Rows of weight 0 are dropped after the checks of their values and
+            before anything is learned from them: they add no categorical
+            level, and error messages never name them.
         n_trials : int or array-like, optional
-            Binomial family: trials per row (overrides the ``n_trials`` option).
+            Binomial family only: trials per row (overrides the ``n_trials``
+            option); any other family raises :class:`DataError`.
         """
         # a failed refit must not leave a mix of old and new fitted state
         for name in [a for a in vars(self) if a.endswith("_") and not a.startswith("_")]:
@@ -291,16 +315,15 @@ class FiniteMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         tol = check_real(self.tol, "tol", low=0.0)
         init = normalize_choice(self.init, "init", _INIT)
         family = self._family()
-        table, ctx = self._table(X, n_trials, reset=True, family=family)
+        table, ctx, weights, rows = self._table(
+            X, n_trials, reset=True, family=family, sample_weight=sample_weight
+        )
         n_rows = table.shape[0]
-        weights = check_sample_weight(sample_weight, n_rows)
         if family.discrete:
             values, counts, inverse = compress_rows(table, weights)
         else:
             values, inverse = table, np.arange(n_rows)
             counts = np.ones(n_rows) if weights is None else weights
-        keep = counts > 0
-        values, counts = values[keep], counts[keep]
         if k > values.shape[0]:
             raise DataError(
                 f"n_components={k} exceeds the {values.shape[0]} "
@@ -310,6 +333,15 @@ class FiniteMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         fixed_params, fixed_weights, params_init, weights_init = self._starting_values(
             family, k, ctx
         )
+        alpha = family.options().get("alpha", 1.0)
+        if fixed_params is not None and alpha > 1.0:
+            warnings.warn(
+                f"alpha={alpha:g} has no effect with fixed_params: the smoothing acts on "
+                "learned component probabilities only, and fixed_params leaves none to "
+                "learn; drop alpha or fixed_params",
+                UserWarning,
+                stacklevel=2,
+            )
         try:
             result = run_em(
                 family,
@@ -328,8 +360,15 @@ class FiniteMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
                 callback=self.callback,
             )
         except ImpossibleRowError as exc:
-            # the first row of X that the offending (unique, kept) row stands for
-            row = int(np.flatnonzero(inverse == np.flatnonzero(keep)[exc.row])[0])
+            # the first row of X with positive weight that the offending unique row stands for
+            row = int(np.flatnonzero(inverse == exc.row)[0])
+            row = row if rows is None else int(rows[row])
+            if isinstance(exc, ZeroWeightRowError):
+                raise DataError(
+                    f"X row {row} has probability zero under every component whose "
+                    "weights_init is positive, and EM never moves a weight that is exactly "
+                    "0; give those components a positive weights_init"
+                ) from None
             raise DataError(
                 f"X row {row} has probability zero under every component of fixed_params, "
                 "so no weights can explain it; check fixed_params (probabilities of "
@@ -345,7 +384,7 @@ class FiniteMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         self.log_likelihood_ = result.objective - family.log_prior(result.params)
         self.lower_bound_ = self.log_likelihood_ / total
         self.n_samples_fit_ = total
-        self.restart_log_likelihoods_ = np.asarray(result.restart_objectives)
+        self.restart_log_likelihoods_ = np.asarray(result.restart_log_likelihoods)
         self.family_ = family
         n_free = 0 if fixed_params is not None else family.n_free_parameters(result.params)
         self.n_parameters_ = n_free + (0 if fixed_weights is not None else k - 1)
@@ -381,20 +420,17 @@ class FiniteMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         return fixed_params, fixed_weights, params_init, weights_init
 
     def _warn_if_floor_binds(self) -> None:
-        params = self.params_
-        if not isinstance(params, GaussianParams) or self.family_.options()["var_floor"] <= 0:
+        params, family = self.params_, self.family_
+        if not isinstance(params, GaussianParams) or not isinstance(family, Gaussian):
             return
-        floor = float(self.family_.options()["var_floor"])
-        if params.covariance_type == "diag":
-            smallest = params.covariances.min(axis=1)
-        else:
-            smallest = np.linalg.eigvalsh(params.covariances).min(axis=1)
-        bound = np.flatnonzero(smallest <= floor * (1.0 + 1e-9))
+        floor = family.var_floor
+        bound = family.floor_binds(params)
         if bound.size:
             warnings.warn(
                 f"the variance floor var_floor={floor:g} binds for component(s) "
-                f"{bound.tolist()}: they have collapsed onto few rows, or the data's scale "
-                "is close to var_floor; standardise the data or lower var_floor",
+                f"{bound.tolist()}: they have collapsed onto few rows or onto a flat "
+                "subspace (collinear features), or the data's scale is close to "
+                "var_floor; standardise the data or lower var_floor",
                 UserWarning,
                 stacklevel=3,
             )
@@ -435,14 +471,15 @@ class FiniteMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         """Row log-densities and log-posteriors of new data."""
         check_is_fitted(self, "params_")
         family = self.family_
-        table, ctx = self._table(X, n_trials, reset=False, family=family)
+        table, ctx, _, _ = self._table(X, n_trials, reset=False, family=family)
         if family.discrete:
             values, _, inverse = compress_rows(table)
         else:
             values, inverse = table, None
+        with np.errstate(divide="ignore"):  # a weight of exactly 0 has log weight -inf
+            log_weights = np.log(self.weights_)
         lse, log_resp = log_mixture(
-            family.log_prob(family.prepare(values, **ctx), self.params_),
-            np.log(np.maximum(self.weights_, 1e-300)),
+            family.log_prob(family.prepare(values, **ctx), self.params_), log_weights
         )
         if inverse is not None:
             lse, log_resp = lse[inverse], log_resp[inverse]
@@ -497,7 +534,7 @@ class FiniteMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         n = check_int(n_samples, "n_samples", low=1)
         rng = rng_from(self.random_state if random_state is None else random_state)
         labels = rng.choice(self.weights_.shape[0], size=n, p=self.weights_).astype(np.intp)
-        ctx = self._context(n_trials)
+        ctx = self._context(n_trials, self.family_)
         X = self.family_.sample(self.params_, labels, rng, **ctx)
         if not hasattr(self, "categories_"):
             return X, labels

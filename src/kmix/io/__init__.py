@@ -4,7 +4,7 @@ A model file is one JSON object::
 
     {
       "format": "kmix-model",
-      "version": 1,
+      "version": 2,                # VERSION; READABLE_VERSIONS are loaded
       "estimator": "FiniteMixture",
       "hyper_parameters": {...},   # get_params(), the JSON-representable ones
       "not_saved": ["callback"],   # hyper-parameters left at their default
@@ -58,6 +58,7 @@ from . import _finite  # noqa: F401
 from ._files import dumps, load, read_metadata, save
 from ._format import (
     FORMAT,
+    READABLE_VERSIONS,
     VERSION,
     Codec,
     FieldReader,
@@ -70,6 +71,7 @@ from ._format import (
 
 __all__ = [
     "FORMAT",
+    "READABLE_VERSIONS",
     "VERSION",
     "Codec",
     "FieldReader",

@@ -149,7 +149,10 @@ def _load_finite_mixture(model: FiniteMixture, reader: FieldReader) -> None:
     reader : FieldReader
         Reader over the ``fitted`` member.
     """
-    reader.check_keys(_FITTED_REQUIRED, ["feature_names_in_", "categories_"])
+    required = _FITTED_REQUIRED
+    if reader.version < 2:  # version 1 files predate n_parameters_
+        required = tuple(key for key in required if key != "n_parameters_")
+    reader.check_keys(required, ["feature_names_in_", "categories_"])
     fam = reader.object("family")
     fam.check_keys(["name", "options"])
     name, options = fam.get("name"), fam.object("options").data
@@ -206,7 +209,12 @@ def _load_finite_mixture(model: FiniteMixture, reader: FieldReader) -> None:
     model.params_ = params
     model.converged_ = reader.boolean("converged_")
     model.n_iter_ = reader.integer("n_iter_", low=0)
-    model.n_parameters_ = reader.integer("n_parameters_", low=0)
+    if reader.version < 2:
+        # as fit counts them: learned components' parameters plus k - 1 learned weights
+        n_free = 0 if model.fixed_params is not None else family.n_free_parameters(params)
+        model.n_parameters_ = n_free + (0 if model.fixed_weights is not None else k - 1)
+    else:
+        model.n_parameters_ = reader.integer("n_parameters_", low=0)
     model.history_ = history
     model.log_likelihood_ = reader.number("log_likelihood_")
     model.lower_bound_ = reader.number("lower_bound_")

@@ -25,6 +25,7 @@ from ..params import ComponentParams
 
 __all__ = [
     "FORMAT",
+    "READABLE_VERSIONS",
     "VERSION",
     "Codec",
     "FieldReader",
@@ -39,8 +40,14 @@ __all__ = [
 
 #: Format tag of every kmix model file.
 FORMAT = "kmix-model"
-#: Version written by this release; files with another version are refused.
-VERSION = 1
+#: Version written by this release.
+#:
+#: * 1: the first release.
+#: * 2: FiniteMixture files store ``fitted.n_parameters_`` (version 1 files lack
+#:   it; loading derives it from the hyper-parameters and the family).
+VERSION = 2
+#: Versions this release reads; files with any other version are refused.
+READABLE_VERSIONS = (1, 2)
 _TOP_KEYS = frozenset(
     {"format", "version", "estimator", "hyper_parameters", "not_saved", "fitted", "metadata"}
 )
@@ -132,13 +139,16 @@ class FieldReader:
         The parsed JSON value; must be an object.
     where : str
         Path of ``data`` inside the document, for messages.
+    version : int, default VERSION
+        Format version of the document, for codecs that read older layouts.
     """
 
-    def __init__(self, data: Any, where: str) -> None:
+    def __init__(self, data: Any, where: str, *, version: int = VERSION) -> None:
         if not isinstance(data, dict):
             raise DataError(f"{where} must be a JSON object; got {describe(data)}")
         self.data: dict[str, Any] = data
         self.where = where
+        self.version = version
 
     def _name(self, key: str) -> str:
         return f"{self.where}.{key}"
@@ -167,7 +177,7 @@ class FieldReader:
 
     def object(self, key: str) -> FieldReader:
         """A reader over the JSON object at ``key``."""
-        return FieldReader(self.get(key), self._name(key))
+        return FieldReader(self.get(key), self._name(key), version=self.version)
 
     def boolean(self, key: str) -> bool:
         """A JSON ``true``/``false``."""
@@ -342,7 +352,8 @@ def check_header(document: Any) -> FieldReader:
     Returns
     -------
     FieldReader
-        Reader over the top-level object, named ``model file`` in messages.
+        Reader over the top-level object, named ``model file`` in messages;
+        its ``version`` (passed on to the readers of its members) is the file's.
 
     Raises
     ------
@@ -355,11 +366,13 @@ def check_header(document: Any) -> FieldReader:
     if fmt != FORMAT:
         raise DataError(f"not a kmix model file: format is {describe(fmt)}, expected {FORMAT!r}")
     version = top.integer("version")
-    if version != VERSION:
+    if version not in READABLE_VERSIONS:
         newer = " (written by a newer kmix; upgrade kmix)" if version > VERSION else ""
+        readable = ", ".join(str(v) for v in READABLE_VERSIONS)
         raise DataError(
-            f"unsupported model file version {version}{newer}; this kmix reads version {VERSION}"
+            f"unsupported model file version {version}{newer}; this kmix reads versions {readable}"
         )
+    top.version = version
     top.check_keys([*_TOP_KEYS, "sha256"])
     stored = top.get("sha256")
     actual = document_checksum(top.data)

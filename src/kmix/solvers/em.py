@@ -35,7 +35,14 @@ from ..params import ComponentParams
 from .seeding import kmeans_pp_labels
 from .weights import polish_weights, weights_are_optimal
 
-__all__ = ["EMProgress", "EMResult", "FamilyLike", "log_mixture", "run_em"]
+__all__ = [
+    "EMProgress",
+    "EMResult",
+    "FamilyLike",
+    "ZeroWeightRowError",
+    "log_mixture",
+    "run_em",
+]
 
 logger = logging.getLogger("kmix")
 FloatArray = NDArray[np.float64]
@@ -96,13 +103,18 @@ class EMResult:
     n_iter : int
         M-steps taken by the best restart.
     history : ndarray
-        Objective at each E-step of the best restart; ``history[-1]`` is the
-        objective of the returned parameters.
+        Objective at each E-step of the best restart, followed, when only the
+        weights are learned and the Newton polish moved them, by the objective
+        after the polish; ``history[-1]`` is the objective of the returned
+        parameters.
     reseed_iterations : tuple of int
         Iterations (indices into ``history``) right after which an empty
         component was re-seeded; the objective may drop across those only.
     restart_objectives : tuple of float
-        Final objective of every restart.
+        Final objective of every restart; the best restart's entry equals
+        ``history[-1]`` (after the polish, if any).
+    restart_log_likelihoods : tuple of float
+        The same without the log-prior: final log-likelihood of every restart.
     best_restart : int
     """
 
@@ -115,6 +127,11 @@ class EMResult:
     reseed_iterations: tuple[int, ...] = ()
     restart_objectives: tuple[float, ...] = field(default_factory=tuple)
     best_restart: int = 0
+    restart_log_likelihoods: tuple[float, ...] = field(default_factory=tuple)
+
+
+class ZeroWeightRowError(ImpossibleRowError):
+    """A row only components of weight exactly 0 can produce (EM cannot start)."""
 
 
 def log_mixture(log_prob: FloatArray, log_weights: FloatArray) -> tuple[FloatArray, FloatArray]:
@@ -201,6 +218,13 @@ def _single_run(
         )
         if not np.all(np.isfinite(lse)):
             row = int(np.flatnonzero(~np.isfinite(lse))[0])
+            if np.any(np.isfinite(family.log_prob(prepared, params)[row])):
+                raise ZeroWeightRowError(
+                    f"row {row} has probability zero under every component with positive "
+                    "weight, and EM never moves a weight that is exactly 0; give every "
+                    "component that can produce it a positive starting weight",
+                    row,
+                )
             raise ImpossibleRowError(
                 f"row {row} has probability zero under every component, so no weights "
                 "can explain it; the components (probabilities of exactly 0 or 1?) "
@@ -235,6 +259,37 @@ def _single_run(
             params = family.m_step(prepared, resp_w, nk)
         n_iter += 1
     return weights, params, history, converged, n_iter, reseeds
+
+
+def _finish_weights_only(
+    family: FamilyLike,
+    prepared: Any,
+    counts: FloatArray,
+    params: ComponentParams,
+    weights: FloatArray,
+    history: list[float],
+) -> tuple[list[float], FloatArray, bool]:
+    """Newton polish of EM's weights when the components are fixed.
+
+    The weights-only likelihood is concave: Newton steps converge quadratically
+    where EM crawls linearly, and they can move a weight that is exactly 0,
+    which EM never does. The polished weights replace EM's when their objective
+    (log-likelihood plus the same log-prior EM's history holds) is not lower,
+    and their objective is then appended to ``history``. Convergence is the
+    Karush-Kuhn-Tucker check alone: EM's relative-change test is blind to a
+    weight stuck at 0.
+
+    Returns ``(history, weights, converged)``.
+    """
+    log_prob = family.log_prob(prepared, params)
+    polished = polish_weights(log_prob, counts, weights)
+    if not np.array_equal(polished, weights):
+        lse = log_mixture(log_prob, _log(polished))[0]
+        objective = float(counts @ lse) + family.log_prior(params)
+        if objective >= history[-1]:  # like with like: both include the log-prior
+            weights = polished
+            history = [*history, objective]
+    return history, weights, weights_are_optimal(log_prob, counts, weights)
 
 
 def run_em(
@@ -297,6 +352,7 @@ def run_em(
     counts = np.asarray(counts, dtype=np.float64)
     best: tuple[Any, ...] | None = None
     finals: list[float] = []
+    priors: list[float] = []
     for restart in range(n_init):
         if params_init is not None and (restart == 0 or not learn_params):
             params = params_init
@@ -340,6 +396,7 @@ def run_em(
             callback=cb,
         )
         finals.append(out[2][-1])
+        priors.append(family.log_prior(out[1]))
         logger.info(
             "EM restart %d: objective %.6f after %d iterations (converged=%s)",
             restart,
@@ -352,15 +409,10 @@ def run_em(
     assert best is not None
     weights, params, history, converged, n_iter, reseeds, best_restart = best
     if learn_weights and not learn_params:
-        # the weights-only likelihood is concave: finish with Newton steps, which
-        # converge quadratically where EM crawls linearly
-        log_prob = family.log_prob(prepared, params)
-        polished = polish_weights(log_prob, counts, np.asarray(weights))
-        objective = float(counts @ log_mixture(log_prob, _log(polished))[0])
-        if objective >= history[-1]:
-            weights = polished
-            history = [*history, objective + family.log_prior(params)]
-        converged = converged or weights_are_optimal(log_prob, counts, np.asarray(weights))
+        history, weights, converged = _finish_weights_only(
+            family, prepared, counts, params, np.asarray(weights), history
+        )
+        finals[best_restart] = history[-1]  # the returned fit's objective, polish included
     if reseeds:
         warnings.warn(
             f"{len(reseeds)} time(s) a component lost all its mass and was re-seeded "
@@ -369,7 +421,15 @@ def run_em(
             UserWarning,
             stacklevel=2,
         )
-    if not converged and len(history) > 1:
+    if not converged and learn_weights and not learn_params:
+        warnings.warn(
+            "the weights did not reach the maximum of the likelihood (its "
+            "Karush-Kuhn-Tucker conditions fail) after EM and Newton polishing; "
+            f"raise max_iter (now {max_iter}) or check fixed_params",
+            ConvergenceWarning,
+            stacklevel=2,
+        )
+    elif not converged and len(history) > 1:
         warnings.warn(
             f"EM stopped at max_iter={max_iter} before the objective settled to "
             f"tol={tol:g} (last change {history[-1] - history[-2]:.3g}); "
@@ -387,4 +447,5 @@ def run_em(
         reseed_iterations=tuple(reseeds),
         restart_objectives=tuple(finals),
         best_restart=int(best_restart),
+        restart_log_likelihoods=tuple(f - p for f, p in zip(finals, priors, strict=True)),
     )

@@ -14,8 +14,35 @@ __all__ = ["kmeans_pp_labels"]
 FloatArray = NDArray[np.float64]
 
 
+class TooFewDistinctRows(DataError):
+    """Fewer distinct rows (with positive count) than components."""
+
+
 def _dense(a: Any) -> FloatArray:
     return np.asarray(a.toarray() if hasattr(a, "toarray") else a, dtype=np.float64)
+
+
+def _centred(features: Any, counts: FloatArray) -> Any:
+    """Dense features moved so that each column's midrange is 0; sparse ones as they are.
+
+    k-means++ works with squared distances ``|x|^2 - 2 x.c + |c|^2``, which cancel
+    catastrophically when the rows lie far from the origin compared with their
+    spread (gaussian data offset by 1e9: ``|x|^2 ~ 1e18`` leaves a resolution of
+    about 200 in the squared distances). Distances do not change under a shift,
+    so the columns are centred first (as scikit-learn's ``KMeans`` does). The
+    midrange of the rows with positive count depends only on the multiset of
+    rows, not on their order or on how repeated rows are split into counts, so
+    the seeding keeps that property. Sparse features (one-hot designs, counts
+    near the origin) stay sparse and uncentred.
+    """
+    if hasattr(features, "toarray"):
+        return features
+    feats = np.asarray(features, dtype=np.float64)
+    used = feats[counts > 0] if np.any(counts > 0) else feats
+    if used.shape[0] == 0:
+        return feats
+    mid = 0.5 * used.min(axis=0) + 0.5 * used.max(axis=0)
+    return feats - mid
 
 
 def _squared_norms(a: Any) -> FloatArray:
@@ -57,7 +84,7 @@ def _kmeans_centres(
     for _ in range(1, n_components):
         mass = counts * d2
         if mass.sum() <= 0:
-            raise DataError(
+            raise TooFewDistinctRows(
                 f"the data have only {len(centres)} distinct rows, fewer than "
                 f"n_components={n_components}; lower n_components"
             )
@@ -112,25 +139,36 @@ def kmeans_pp_labels(
     and their counts: a row with count 3 and three copies of it give the same
     centres, whatever the order of the input. Beyond that, the centres are
     found on ``max_rows`` rows drawn with probability proportional to their
-    counts. ``features`` may be a dense array or a scipy sparse matrix.
+    counts; should that subsample hold fewer than ``n_components`` distinct
+    rows (one row carrying almost all the weight), the centres are sought on
+    every row instead, and :class:`DataError` is raised only when the data as a
+    whole have too few distinct rows. ``features`` may be a dense array or a
+    scipy sparse matrix; dense columns are centred first (see
+    :func:`_centred`), so data far from the origin seed as well as data near it.
     """
+    counts = np.asarray(counts, dtype=np.float64)
+    features = _centred(features, counts)
     m = features.shape[0]
-    sub_rows: NDArray[np.intp] | None = None
+    centres: FloatArray | None = None
     if m > max_rows:
         pick = rng.choice(m, size=max_rows, p=counts / counts.sum())
         sub_rows, sub_counts = np.unique(pick, return_counts=True)
-        if sub_rows.shape[0] < n_components:
-            sub_rows = None  # too concentrated to subsample: use every row
-    if sub_rows is None:
+        if sub_rows.shape[0] >= n_components:
+            try:
+                centres = _kmeans_centres(
+                    _dense(features[sub_rows]),
+                    sub_counts.astype(np.float64),
+                    n_components,
+                    rng,
+                    lloyd_steps,
+                )
+            except TooFewDistinctRows:
+                # the subsample holds too few distinct rows (one row carrying
+                # almost all the weight, repeated values): the data as a whole
+                # may still have enough, so retry on every row before giving up
+                centres = None
+    if centres is None:
         centres = _kmeans_centres(_dense(features), counts, n_components, rng, lloyd_steps)
-    else:
-        centres = _kmeans_centres(
-            _dense(features[sub_rows]),
-            sub_counts.astype(np.float64),
-            n_components,
-            rng,
-            lloyd_steps,
-        )
     sq = _squared_norms(features)
     labels = _nearest(features, sq, centres)
     present = np.bincount(labels, minlength=n_components)
