@@ -11,7 +11,9 @@ from typing import Any
 __version__ = "0.1.0"
 
 _LAZY = {
+    "CoinMixture": "kmix.estimators",
     "FiniteMixture": "kmix.estimators",
+    "select_k_coins": "kmix.estimators",
     "ConvergenceWarning": "kmix.exceptions",
     "DataError": "kmix.exceptions",
     "IdentifiabilityError": "kmix.exceptions",

@@ -10,13 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 
 from .exceptions import DataError
 from .params import ComponentParams, Mixture
 from .solvers.linalg import best_permutation
 
-__all__ = ["ParameterErrors", "align", "parameter_errors"]
+__all__ = ["ParameterErrors", "align", "parameter_errors", "transport_distance"]
 
 
 def _flat(params: ComponentParams) -> NDArray[np.float64]:
@@ -69,3 +69,37 @@ def parameter_errors(reference: Mixture, estimate: Mixture) -> ParameterErrors:
         params=float(np.abs(_flat(reference.params) - _flat(est.params)).max()),
         permutation=perm,
     )
+
+
+def transport_distance(
+    weights_a: ArrayLike, atoms_a: ArrayLike, weights_b: ArrayLike, atoms_b: ArrayLike
+) -> float:
+    r"""Earth-mover (Wasserstein-1) distance between two atomic measures on the line.
+
+    .. math:: W_1(\mu, \nu) = \int |F_\mu(x) - F_\nu(x)| \, dx,
+
+    computed exactly by merging the sorted atoms: between consecutive atoms
+    the two CDFs are constant. This is the accuracy measure of Li, Rabani,
+    Schulman & Swamy, "Learning arbitrary statistical mixtures of discrete
+    distributions" (STOC 2015) for the k-coin problem; unlike per-coin
+    errors it needs no matching and stays meaningful when coins coincide.
+    Each measure is normalised to total mass 1.
+
+    Examples
+    --------
+    >>> round(transport_distance([0.5, 0.5], [0.2, 0.8], [1.0], [0.5]), 12)
+    0.3
+    """
+    wa, xa = np.asarray(weights_a, dtype=np.float64), np.asarray(atoms_a, dtype=np.float64)
+    wb, xb = np.asarray(weights_b, dtype=np.float64), np.asarray(atoms_b, dtype=np.float64)
+    for w, x, name in ((wa, xa, "a"), (wb, xb, "b")):
+        if w.shape != x.shape or w.ndim != 1 or w.shape[0] == 0:
+            raise DataError(f"measure {name}: weights and atoms must be 1-d of equal length")
+        if np.any(w < 0) or w.sum() <= 0 or not np.all(np.isfinite(x)):
+            raise DataError(f"measure {name}: weights must be >= 0 with a positive sum")
+    x = np.concatenate([xa, xb])
+    mass = np.concatenate([wa / wa.sum(), -wb / wb.sum()])
+    order = np.argsort(x, kind="stable")
+    diff_cdf = np.cumsum(mass[order])[:-1]
+    gaps = np.diff(x[order])
+    return float(np.abs(diff_cdf) @ gaps)

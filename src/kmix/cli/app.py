@@ -79,8 +79,20 @@ def _add_demo(sub: argparse._SubParsersAction[_Parser]) -> None:
 def _add_fit(sub: argparse._SubParsersAction[_Parser]) -> None:
     from .commands import fit
 
-    p = sub.add_parser("fit", help="fit a finite mixture to a CSV file")
+    p = sub.add_parser("fit", help="fit a finite mixture (or k coins) to a CSV file")
     p.add_argument("data", help="CSV file, one row per sample")
+    p.add_argument(
+        "--model",
+        default="mixture",
+        choices=("mixture", "coins"),
+        help="mixture (default: FiniteMixture of --family) or coins (k-coin problem: "
+        "columns heads,trials; or heads with --n-trials; or 0/1 flips with --flips)",
+    )
+    p.add_argument(
+        "--flips",
+        action="store_true",
+        help="coins: the columns are individual 0/1 flips (empty cell = not flipped)",
+    )
     p.add_argument(
         "--family",
         default="gaussian",
@@ -116,12 +128,28 @@ def _add_fit(sub: argparse._SubParsersAction[_Parser]) -> None:
         help="auto (default: random for discrete families, kmeans++ for gaussian), "
         "kmeans++ or random",
     )
-    p.add_argument("--n-trials", type=int, default=None, help="binomial: trials per count")
+    p.add_argument(
+        "--n-trials", type=int, default=None, help="binomial and coins: trials per count"
+    )
     p.add_argument("--covariance-type", default="full", help="gaussian: full (default) or diag")
     p.add_argument("--alpha", type=float, default=1.0, help="Dirichlet smoothing, >= 1")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress display")
     _header_options(p)
     p.set_defaults(handler=fit)
+
+
+def _add_select_k(sub: argparse._SubParsersAction[_Parser]) -> None:
+    from .commands import select_k
+
+    p = sub.add_parser("select-k", help="evidence for the number of components")
+    p.add_argument("data", help="CSV file (coins: heads,trials; or heads with --n-trials)")
+    p.add_argument("--model", default="coins", choices=("coins",), help="coins (default)")
+    p.add_argument("--n-trials", type=int, default=None, help="coins: flips per trial")
+    p.add_argument("--flips", action="store_true", help="coins: columns are 0/1 flips")
+    p.add_argument("--max-k", type=_positive_int, default=None, help="largest candidate")
+    p.add_argument("--seed", type=int, default=None)
+    _header_options(p)
+    p.set_defaults(handler=select_k)
 
 
 def _add_simulate(sub: argparse._SubParsersAction[_Parser]) -> None:
@@ -164,11 +192,12 @@ def build_parser() -> argparse.ArgumentParser:
     """The ``kmix`` argument parser with its subcommands."""
     parser = _Parser(
         prog="kmix",
-        description="Finite mixture models: fit, predict, simulate, and a worked demo.",
+        description="Finite mixture models and k coins: fit, select k, predict, simulate, "
+        "and a worked demo.",
     )
     parser.add_argument("--version", action="version", version=f"kmix {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for add in (_add_demo, _add_fit, _add_simulate, _add_predict):
+    for add in (_add_demo, _add_fit, _add_select_k, _add_simulate, _add_predict):
         add(sub)
     return parser
 

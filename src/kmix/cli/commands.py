@@ -15,13 +15,14 @@ import numpy as np
 
 from ..data import Table, read_table, write_table
 from ..datasets import make_mixture, marbles
-from ..estimators import FiniteMixture
+from ..estimators import CoinMixture, FiniteMixture, select_k_coins
 from ..exceptions import DataError
 from ..io import load, read_metadata, save
+from ..stats import CoinCounts
 from .demo import run_demo
 from .display import ProgressLine, format_table, parameter_rows
 
-__all__ = ["demo", "fit", "predict", "simulate"]
+__all__ = ["demo", "fit", "predict", "select_k", "simulate"]
 
 
 def _say(out: TextIO, text: str = "") -> None:
@@ -68,8 +69,106 @@ def _summary(model: FiniteMixture, table: Table, source: str, n_trials: Any, out
         _say(out, f"  {label.ljust(width)}  {value}")
 
 
+def _coin_data(args: argparse.Namespace) -> tuple[CoinCounts, str]:
+    """The histogram of a coins table, and how the table was read."""
+    table = read_table(args.data, header=args.header)
+    X = np.asarray(table.values)
+    if X.dtype == object:
+        raise DataError(f"{args.data}: the coins model needs numeric columns; got {table.columns}")
+    if args.flips:
+        return CoinCounts.from_flips(X), f"{X.shape[1]} flip columns"
+    if args.n_trials is not None:
+        if X.shape[1] != 1:
+            raise DataError(
+                f"with --n-trials the file must hold one column of head counts; it has "
+                f"{X.shape[1]} ({table.columns}). Drop --n-trials for a heads,trials table "
+                "or add --flips for 0/1 flips"
+            )
+        return CoinCounts.from_arrays(X[:, 0], args.n_trials), f"heads of {args.n_trials} flips"
+    if X.shape[1] != 2:
+        raise DataError(
+            f"the coins model reads two columns (heads, trials); {args.data} has "
+            f"{X.shape[1]} ({table.columns}). Pass --n-trials T for one column of heads, "
+            "or --flips for 0/1 flips"
+        )
+    return CoinCounts.from_arrays(X[:, 0], X[:, 1]), "columns heads, trials"
+
+
+def _fit_coins(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    stats, how = _coin_data(args)
+    if not args.quiet:
+        _note(err, f"{stats.n_samples:,.0f} trials, {stats.heads.size} distinct (heads, trials)")
+    model = CoinMixture(
+        args.n_components, tol=args.tol, max_iter=args.max_iter, random_state=args.seed
+    ).fit(stats)
+    k = int(model.weights_.shape[0])
+    _say(
+        out,
+        f"CoinMixture: k={k}, fitted to {os.fspath(args.data)} ({stats.n_samples:,.0f} "
+        f"trials, {how}; up to {stats.max_trials} flips per trial)",
+    )
+    _say(out)
+    header = ["coin", "bias", "weight", "bias (moments)", "weight (moments)"]
+    rows = [
+        [
+            str(u),
+            f"{model.biases_[u]:.4f}",
+            f"{model.weights_[u]:.4f}",
+            f"{model.moment_biases_[u]:.4f}",
+            f"{model.moment_weights_[u]:.4f}",
+        ]
+        for u in range(k)
+    ]
+    _say(out, format_table(header, rows))
+    _say(out)
+    assert model.log_likelihood_ is not None
+    moments = "inside the moment space" if model.moments_valid_ else "projected onto it"
+    stats_rows = [
+        ["log-likelihood", f"{model.log_likelihood_:.4f}"],
+        ["BIC", f"{model.bic():.4f}"],
+        ["moments", moments],
+        ["condition number", f"{model.condition_number_:.3g} (Chebyshev Hankel G0)"],
+        ["coins supported", f"{model.n_supported_} (Hankel test)"],
+        ["refinement", f"{model.n_iter_} EM iterations + quasi-Newton finish"],
+    ]
+    width = max(len(label) for label, _ in stats_rows)
+    for label, value in stats_rows:
+        _say(out, f"  {label.ljust(width)}  {value}")
+    if args.out is not None:
+        path = save(model, args.out, metadata={"data": os.fspath(args.data), "read_as": how})
+        _say(out, f"model saved to {path}")
+    return 0
+
+
+def select_k(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """``kmix select-k``: Hankel evidence and BIC for each candidate number of coins."""
+    stats, _ = _coin_data(args)
+    sel = select_k_coins(stats, max_components=args.max_k, random_state=args.seed)
+    header = ["k", "Hankel eigenvalue", "z", "log-likelihood", "BIC"]
+    rows = []
+    for row in sel.table:
+        rows.append(
+            [
+                str(int(row["k"])),
+                f"{row['hankel_eigenvalue']:.4g}" if "hankel_eigenvalue" in row else "-",
+                f"{row['hankel_z']:.1f}" if "hankel_z" in row else "-",
+                f"{row['log_likelihood']:.2f}" if "log_likelihood" in row else "-",
+                f"{row['bic']:.2f}" if "bic" in row else "-",
+            ]
+        )
+    _say(out, format_table(header, rows))
+    _say(out)
+    verdict = "" if sel.hankel_conclusive else " (at least; more flips would tell)"
+    _say(out, f"  Hankel test: {sel.hankel_k} coin(s){verdict}")
+    _say(out, f"  BIC: {sel.bic_k} coin(s)")
+    _say(out, f"  choice: k = {sel.best}")
+    return 0
+
+
 def fit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    """``kmix fit``: fit a FiniteMixture to a CSV file, print it, optionally save it."""
+    """``kmix fit``: fit a FiniteMixture (or k coins) to a CSV file, print it, maybe save it."""
+    if args.model == "coins":
+        return _fit_coins(args, out, err)
     if args.family.strip().lower() == "binomial" and args.n_trials is None:
         raise DataError("the binomial family needs --n-trials (the trials behind each count)")
     table = read_table(args.data, header=args.header)

@@ -1,0 +1,541 @@
+"""``CoinMixture``: the k-coin problem (k-MixIID), moments first, then the MLE."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from scipy.special import gammaln, xlog1py, xlogy
+from sklearn.base import BaseEstimator, DensityMixin
+from sklearn.utils.validation import check_is_fitted
+from threadpoolctl import threadpool_limits
+
+from ..components import get_family
+from ..exceptions import ConvergenceWarning, DataError
+from ..params import BinomialParams, Mixture, check_weights
+from ..solvers.em import log_mixture, run_em
+from ..solvers.kcoin import (
+    METHODS,
+    Z_SUPPORT,
+    HankelRow,
+    check_identifiable,
+    fit_kcoin,
+    hankel_test,
+    polish_binomial_mle,
+    supported_components,
+)
+from ..stats.coins import CoinCounts, CoinMoments, as_counts
+from ._checks import check_int, check_real, rng_from
+
+__all__ = ["CoinMixture", "KSelection", "select_k_coins"]
+
+FloatArray = NDArray[np.float64]
+REFINE = (None, "em")
+INIT = ("moments", "random")
+
+
+def _parse(X: Any, n_trials: Any) -> tuple[NDArray[Any], NDArray[Any]]:
+    """``(heads, trials)`` from the accepted input forms; trials may stay a scalar."""
+    if n_trials is None:
+        arr = np.asarray(X)
+        if arr.ndim != 2 or arr.shape[1] != 2:
+            raise DataError(
+                f"give head counts with n_trials=..., or a two-column table (heads, trials); "
+                f"got an array of shape {arr.shape} and no n_trials"
+            )
+        return arr[:, 0], arr[:, 1]
+    heads = np.asarray(X)
+    if heads.ndim == 2 and heads.shape[1] == 1:
+        heads = heads[:, 0]
+    if heads.ndim != 1:
+        raise DataError(
+            f"heads must be 1-d (one count per trial); got shape {heads.shape}. "
+            "For a (heads, trials) table leave n_trials=None"
+        )
+    trials = np.asarray(n_trials)
+    if trials.ndim != 0 and trials.shape != heads.shape:
+        raise DataError(
+            f"n_trials has shape {trials.shape} but heads has {heads.shape[0]} "
+            "entries; give one int or one value per trial"
+        )
+    return heads, trials
+
+
+def _pairs(X: Any, n_trials: Any) -> tuple[FloatArray, FloatArray]:
+    """Validated per-trial ``(heads, trials)`` as floats."""
+    heads, trials = _parse(X, n_trials)
+    h = as_counts(heads, "heads").astype(np.float64)
+    t = np.broadcast_to(as_counts(trials, "n_trials"), h.shape).astype(np.float64)
+    over = h > t
+    if np.any(over):
+        i = int(np.flatnonzero(over)[0])
+        raise DataError(
+            f"heads[{i}] = {int(h[i])} exceeds its number of flips {int(t[i])}; "
+            "heads must be between 0 and n_trials"
+        )
+    return h, t
+
+
+def _log_binomial(heads: FloatArray, trials: FloatArray, biases: FloatArray) -> FloatArray:
+    """``log Bin(h; t, p_u)`` for every trial and coin, exact at p in {0, 1}."""
+    h, t = heads[:, None], trials[:, None]
+    log_choose = gammaln(t + 1.0) - gammaln(h + 1.0) - gammaln(t - h + 1.0)
+    with np.errstate(divide="ignore"):
+        return log_choose + xlogy(h, biases[None, :]) + xlog1py(t - h, -biases[None, :])
+
+
+class CoinMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
+    """Mixture of k coins from per-trial head counts (the k-coin problem).
+
+    Each trial picks coin ``u`` with probability ``pi_u`` and flips it
+    ``t`` times; only the number of heads is recorded. With ``t >= 2k - 1``
+    flips the moments ``m_1..m_{2k-1}`` of the bias distribution identify
+    ``pi`` and ``p`` (Rabani, Schulman & Swamy 2014). ``fit`` histograms the
+    ``(heads, trials)`` pairs, estimates the moments without bias, solves
+    the Hankel pencil in the Chebyshev basis (:func:`kmix.solvers.kcoin.fit_kcoin`),
+    projecting moments that fall outside the moment space back onto it, and
+    then, by default, climbs to the maximum-likelihood estimate with EM from
+    that start. There are no random restarts: the start is the moment
+    solution, which is already the MLE when ``t = 2k - 1`` and the moments are
+    valid (the model then fits the histogram exactly).
+
+    Parameters
+    ----------
+    n_components : int, default 2
+        Number of coins ``k``.
+    method : {"chebyshev", "monomial", "prony"}, default "chebyshev"
+        Moment solver (see :func:`~kmix.solvers.kcoin.fit_kcoin`).
+    refine : {"em", None}, default "em"
+        Polish the moment solution to the binomial-mixture MLE: EM, then a
+        quasi-Newton finish (:func:`~kmix.solvers.kcoin.polish_binomial_mle`)
+        where EM crawls.
+    init : {"moments", "random"}, default "moments"
+        Start of the refinement: the moment solution, or random
+        responsibilities (classical EM; for comparison).
+    n_init : int, default 1
+        Starts of the refinement; beyond the first (the moment solution
+        with ``init="moments"``) they are random. The best likelihood wins.
+    denoise : bool, default True
+        Project moments outside the moment space onto it (else raise).
+    tol, max_iter : float, int
+        EM stopping rule (relative change of the log-likelihood).
+    z_support : float, default 3.0
+        A Hankel eigenvalue counts as evidence for one more coin when it
+        exceeds this many standard errors (for the warning on degenerate
+        data and for :meth:`select_k`).
+    random_state : None, int or numpy Generator
+        Only used by the projection's random starts and by :meth:`sample`.
+
+    Attributes
+    ----------
+    weights_ : ndarray of shape (k,)
+        ``pi``, ordered like ``biases_``.
+    biases_ : ndarray of shape (k,)
+        Coin biases, ascending (canonical labels).
+    moment_weights_, moment_biases_ : ndarray of shape (k,)
+        The moment solution before refinement.
+    moments_ : kmix.stats.CoinMoments
+        Unbiased moments (orders 0..min(max flips, 2k)).
+    condition_number_ : float
+        Of the Chebyshev Hankel matrix ``G_0``.
+    moments_valid_ : bool
+        The moments lay inside the moment space; False means they were
+        projected (``denoised``).
+    hankel_ : list of HankelRow
+        Evidence for 1..k(+1) distinct biases.
+    n_supported_ : int
+        How many distinct biases the Hankel test supports (at most k, or
+        k + 1 when 2k flips are available).
+    log_likelihood_ : float
+        Total log-likelihood of the head counts (None when fitted from
+        moments only).
+    converged_, n_iter_ : bool, int
+        Of the EM refinement that won (True, 0 without refinement).
+    restart_log_likelihoods_ : list of float
+        Final log-likelihood of every start (with refinement only).
+    n_samples_ : float
+        Number of trials.
+    """
+
+    def __init__(
+        self,
+        n_components: int = 2,
+        *,
+        method: str = "chebyshev",
+        refine: str | None = "em",
+        init: str = "moments",
+        n_init: int = 1,
+        denoise: bool = True,
+        tol: float = 1e-10,
+        max_iter: int = 1000,
+        z_support: float = Z_SUPPORT,
+        random_state: Any = None,
+    ) -> None:
+        self.n_components = n_components
+        self.method = method
+        self.refine = refine
+        self.init = init
+        self.n_init = n_init
+        self.denoise = denoise
+        self.tol = tol
+        self.max_iter = max_iter
+        self.z_support = z_support
+        self.random_state = random_state
+
+    def _statistic(self, X: Any, n_trials: Any, sample_weight: Any) -> CoinCounts | CoinMoments:
+        if isinstance(X, (CoinCounts, CoinMoments)):
+            if n_trials is not None or sample_weight is not None:
+                raise DataError(
+                    f"n_trials and sample_weight do not apply when X is a {type(X).__name__}"
+                )
+            return X
+        heads, trials = _parse(X, n_trials)
+        return CoinCounts.from_arrays(heads, trials, sample_weight=sample_weight)
+
+    def fit(
+        self,
+        X: Any,
+        n_trials: ArrayLike | int | None = None,
+        sample_weight: ArrayLike | None = None,
+    ) -> CoinMixture:
+        """Fit to head counts.
+
+        Parameters
+        ----------
+        X : array-like, kmix.stats.CoinCounts or kmix.stats.CoinMoments
+            Head counts of shape (n_trials,) together with ``n_trials``; or a
+            two-column table ``(heads, trials)`` with ``n_trials=None``; or a
+            precomputed histogram (e.g. from :meth:`CoinCounts.from_flips` or
+            merged chunks); or moments alone (no EM refinement is possible
+            then, and no likelihood).
+        n_trials : int or array-like of shape (n_trials,), optional
+            Flips per trial.
+        sample_weight : array-like, optional
+            Frequency weight of each trial.
+        """
+        k = check_int(self.n_components, "n_components", low=1)
+        if self.method not in METHODS:
+            raise DataError(f"method={self.method!r} is not valid; choose one of {METHODS}")
+        if self.refine not in REFINE:
+            raise DataError(f"refine={self.refine!r} is not valid; choose 'em' or None")
+        tol = check_real(self.tol, "tol", low=0.0)
+        max_iter = check_int(self.max_iter, "max_iter", low=0)
+        z = check_real(self.z_support, "z_support", low=0.0)
+        n_init = check_int(self.n_init, "n_init", low=1)
+        if self.init not in INIT:
+            raise DataError(f"init={self.init!r} is not valid; choose one of {INIT}")
+        if self.init == "random" and self.refine != "em":
+            raise DataError("init='random' starts EM, so it needs refine='em'")
+        rng = rng_from(self.random_state)
+        stat = self._statistic(X, n_trials, sample_weight)
+        if isinstance(stat, CoinCounts):
+            if stat.n_samples <= 0:
+                raise DataError("no trials to fit: the data are empty")
+            if stat.max_trials == 0:
+                raise DataError(
+                    "every trial has 0 flips, so the data say nothing about the coins; "
+                    f"{k} coins need at least {2 * k - 1} flips per trial"
+                )
+            check_identifiable(stat.max_trials, k)
+            moments = stat.moments(min(stat.max_trials, 2 * k))
+        else:
+            moments = stat
+            check_identifiable(moments.order, k)
+        res = fit_kcoin(moments, k, method=self.method, denoise=bool(self.denoise), rng=rng)
+        self.moments_ = moments
+        self.moment_weights_, self.moment_biases_ = res.weights, res.biases
+        self.condition_number_ = res.condition_number
+        self.moments_valid_ = res.valid
+        self.denoised_ = res.denoised
+        self.misfit_ = res.misfit
+        self._hankel_diagnostics(moments, k, z)
+        if self.n_supported_ < k:
+            row = self.hankel_[self.n_supported_]
+            warnings.warn(
+                f"the data support only {self.n_supported_} distinct coin bias(es), not "
+                f"{k}: the smallest eigenvalue of the order-{row.size} Hankel matrix is "
+                f"{row.smallest_eigenvalue:.3g}, {row.z:.2f} standard errors from 0. Some of "
+                f"the {k} fitted coins coincide or carry no weight; consider "
+                f"n_components={self.n_supported_}",
+                UserWarning,
+                stacklevel=2,
+            )
+        weights, biases = res.weights, res.biases
+        self.converged_, self.n_iter_ = True, 0
+        self.log_likelihood_: float | None = None
+        if isinstance(stat, CoinCounts):
+            if self.refine == "em":
+                start = (weights, biases)
+                weights, biases = self._restarts(stat, start, n_init, tol, max_iter, rng)
+            self.n_samples_ = stat.n_samples
+            self.n_trials_ = int(stat.trials[np.argmax(stat.counts)])
+            self.log_likelihood_ = self._loglik(stat, weights, biases)
+        else:
+            if self.init == "random" or n_init > 1:
+                raise DataError(
+                    "fitted from moments alone: random EM restarts need the head counts; "
+                    "pass the data (or a CoinCounts) instead"
+                )
+            self.n_samples_ = float(moments.n_samples[1])
+            self.n_trials_ = moments.order
+        order = np.argsort(biases, kind="stable")
+        self.biases_ = np.asarray(biases, dtype=np.float64)[order]
+        self.weights_ = check_weights(np.asarray(weights)[order])
+        return self
+
+    def _hankel_diagnostics(self, moments: CoinMoments, k: int, z: float) -> None:
+        """Set ``hankel_`` and ``n_supported_`` (also used when loading a saved model)."""
+        self.hankel_ = hankel_test(moments, max_size=min(k + 1, moments.order // 2 + 1))
+        self.n_supported_ = supported_components(self.hankel_, z)
+
+    def _refine(
+        self,
+        stat: CoinCounts,
+        start: tuple[FloatArray, FloatArray] | None,
+        tol: float,
+        max_iter: int,
+        rng: np.random.Generator,
+    ) -> tuple[FloatArray, FloatArray, bool, int]:
+        """EM from ``start`` (or a random start), then a quasi-Newton finish."""
+        family = get_family("binomial")
+        prepared = family.prepare(np.column_stack([stat.heads, stat.trials]).astype(np.float64))
+        with warnings.catch_warnings():
+            # EM only has to reach the basin: the quasi-Newton finish converges
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            if self.n_supported_ < self.n_components:  # already warned: too many coins
+                warnings.filterwarnings("ignore", message=".*lost all its mass")
+            result = run_em(
+                family,
+                prepared,
+                stat.counts,
+                self.n_components,
+                rng=rng,
+                weights_init=None if start is None else start[0],
+                params_init=None if start is None else BinomialParams(start[1][:, None]),
+                tol=tol,
+                max_iter=max_iter,
+                init="random",
+            )
+        w, p, _, success = polish_binomial_mle(
+            stat.heads.astype(np.float64),
+            stat.trials.astype(np.float64),
+            stat.counts,
+            result.weights,
+            result.params.p[:, 0],  # type: ignore[attr-defined]
+        )
+        return w, p, result.converged or success, result.n_iter
+
+    def _restarts(
+        self,
+        stat: CoinCounts,
+        moment_start: tuple[FloatArray, FloatArray],
+        n_init: int,
+        tol: float,
+        max_iter: int,
+        rng: np.random.Generator,
+    ) -> tuple[FloatArray, FloatArray]:
+        """Refine every start; keep the highest likelihood."""
+        starts: list[tuple[FloatArray, FloatArray] | None] = [None] * n_init
+        if self.init == "moments":
+            starts[0] = moment_start
+        best: tuple[float, FloatArray, FloatArray] | None = None
+        self.restart_log_likelihoods_ = []
+        for start in starts:
+            # the histogram holds a few dozen cells: BLAS threads cost more than they save
+            with threadpool_limits(limits=1, user_api="blas"):
+                w, p, converged, n_iter = self._refine(stat, start, tol, max_iter, rng)
+            ll = self._loglik(stat, w, p)
+            self.restart_log_likelihoods_.append(ll)
+            if best is None or ll > best[0]:
+                best = (ll, w, p)
+                self.converged_, self.n_iter_ = converged, n_iter
+        assert best is not None
+        return best[1], best[2]
+
+    @staticmethod
+    def _loglik(stat: CoinCounts, weights: FloatArray, biases: FloatArray) -> float:
+        lp = _log_binomial(stat.heads.astype(float), stat.trials.astype(float), biases)
+        with np.errstate(divide="ignore"):
+            lse, _ = log_mixture(lp, np.log(weights))
+        return float(stat.counts @ lse)
+
+    # ------------------------------------------------------------------ inference
+    def _log_parts(self, X: Any, n_trials: Any) -> tuple[FloatArray, FloatArray]:
+        check_is_fitted(self, "biases_")
+        heads, trials = _pairs(X, n_trials)
+        lp = _log_binomial(heads, trials, self.biases_)
+        with np.errstate(divide="ignore"):
+            return log_mixture(lp, np.log(self.weights_))
+
+    def score_samples(self, X: Any, n_trials: ArrayLike | int | None = None) -> FloatArray:
+        """Log-likelihood of each trial's head count, ``log P(h_s | t_s)``."""
+        return self._log_parts(X, n_trials)[0]
+
+    def score(self, X: Any, n_trials: ArrayLike | int | None = None, y: Any = None) -> float:
+        """Mean log-likelihood per trial."""
+        return float(self.score_samples(X, n_trials).mean())
+
+    def predict_proba(self, X: Any, n_trials: ArrayLike | int | None = None) -> FloatArray:
+        """Posterior probability of each coin for each trial, shape (n, k)."""
+        return np.exp(self._log_parts(X, n_trials)[1])
+
+    def predict(self, X: Any, n_trials: ArrayLike | int | None = None) -> NDArray[np.intp]:
+        """Most probable coin of each trial."""
+        return self.predict_proba(X, n_trials).argmax(axis=1)
+
+    def sample(
+        self, n_samples: int = 1, n_trials: ArrayLike | int | None = None
+    ) -> tuple[NDArray[np.int64], NDArray[np.intp]]:
+        """Draw ``(heads, coin labels)`` for ``n_samples`` new trials.
+
+        ``n_trials`` defaults to the most common number of flips in fit.
+        """
+        check_is_fitted(self, "biases_")
+        n = check_int(n_samples, "n_samples", low=1)
+        rng = rng_from(self.random_state)
+        t = np.broadcast_to(np.asarray(self.n_trials_ if n_trials is None else n_trials), (n,))
+        labels = rng.choice(self.weights_.shape[0], size=n, p=self.weights_)
+        heads = rng.binomial(t.astype(np.int64), self.biases_[labels])
+        return heads.astype(np.int64), labels.astype(np.intp)
+
+    @property
+    def mixture_(self) -> Mixture:
+        """The fit as a :class:`kmix.params.Mixture` of binomial components."""
+        check_is_fitted(self, "biases_")
+        return Mixture(self.weights_, BinomialParams(self.biases_[:, None]))
+
+    def n_parameters(self) -> int:
+        """Free parameters: ``k`` biases and ``k - 1`` weights."""
+        return 2 * int(self.n_components) - 1
+
+    def _total(self, X: Any, n_trials: Any) -> tuple[float, float]:
+        if X is None:
+            if self.log_likelihood_ is None:
+                raise DataError("fitted from moments only: pass data to compute the likelihood")
+            return self.log_likelihood_, self.n_samples_
+        ll = self.score_samples(X, n_trials)
+        return float(ll.sum()), float(ll.shape[0])
+
+    def bic(self, X: Any = None, n_trials: ArrayLike | int | None = None) -> float:
+        """``-2 log L + (2k - 1) log N`` (on the training data when X is None)."""
+        ll, n = self._total(X, n_trials)
+        return -2.0 * ll + self.n_parameters() * float(np.log(n))
+
+    def aic(self, X: Any = None, n_trials: ArrayLike | int | None = None) -> float:
+        """``-2 log L + 2 (2k - 1)``."""
+        ll, _ = self._total(X, n_trials)
+        return -2.0 * ll + 2.0 * self.n_parameters()
+
+    @classmethod
+    def select_k(
+        cls,
+        X: Any,
+        n_trials: ArrayLike | int | None = None,
+        *,
+        max_components: int | None = None,
+        z_support: float = Z_SUPPORT,
+        random_state: Any = None,
+    ) -> KSelection:
+        """Choose the number of coins; see :func:`select_k_coins`."""
+        return select_k_coins(
+            X,
+            n_trials,
+            max_components=max_components,
+            z_support=z_support,
+            random_state=random_state,
+        )
+
+
+@dataclass(frozen=True)
+class KSelection:
+    """Evidence for each candidate number of coins.
+
+    Attributes
+    ----------
+    table : list of dict
+        One row per candidate ``k``: the Hankel evidence for at least ``k``
+        distinct biases (``hankel_eigenvalue``, ``hankel_z``,
+        ``hankel_det``, ``hankel_det_se``), and, where ``k`` is identifiable
+        from the flips, ``log_likelihood`` and ``bic`` of the fit.
+    hankel_k : int
+        Largest ``k`` whose Hankel matrices are all significantly positive
+        definite.
+    hankel_conclusive : bool
+        True when a larger Hankel matrix was tested and found singular (so
+        ``hankel_k`` is an answer, not a lower bound).
+    bic_k : int or None
+        ``k`` with the smallest BIC among the fitted candidates.
+    best : int
+        ``hankel_k`` when conclusive, else ``bic_k`` (at least ``hankel_k``).
+    """
+
+    table: list[dict[str, float]]
+    hankel_k: int
+    hankel_conclusive: bool
+    bic_k: int | None
+    best: int
+
+
+def select_k_coins(
+    X: Any,
+    n_trials: ArrayLike | int | None = None,
+    *,
+    max_components: int | None = None,
+    z_support: float = Z_SUPPORT,
+    random_state: Any = None,
+) -> KSelection:
+    """Number of coins from the Hankel spectrum, cross-checked by BIC.
+
+    A mixture of exactly ``k`` coins has the order-``k`` Chebyshev Hankel
+    matrix positive definite and the order-``(k + 1)`` one singular; each
+    smallest eigenvalue is compared with its standard error (delta method on
+    the moments' covariance). BIC ``= -2 log L + (2k - 1) log N`` is
+    computed for every ``k`` with ``2k - 1 <= t``.
+
+    Parameters
+    ----------
+    X, n_trials
+        As in :meth:`CoinMixture.fit` (arrays, table or :class:`CoinCounts`).
+    max_components : int, optional
+        Largest candidate (default: the most the flips allow to test).
+    z_support : float
+        Significance of a Hankel eigenvalue, in standard errors.
+    random_state : optional
+        Passed to the fits.
+    """
+    stat = X if isinstance(X, CoinCounts) else CoinCounts.from_arrays(*_parse(X, n_trials))
+    if stat.max_trials == 0:
+        raise DataError("every trial has 0 flips; nothing can be selected")
+    z = check_real(z_support, "z_support", low=0.0)
+    testable = stat.max_trials // 2 + 1
+    top = testable if max_components is None else check_int(max_components, "max_components", low=1)
+    moments = stat.moments(min(stat.max_trials, 2 * top))
+    rows: list[HankelRow] = hankel_test(moments, max_size=min(top + 1, testable))
+    hankel_k = supported_components(rows, z)
+    conclusive = any(r.z <= z for r in rows)
+    table: list[dict[str, float]] = []
+    bics: dict[int, float] = {}
+    for k in range(1, top + 1):
+        row: dict[str, float] = {"k": k}
+        if k <= len(rows):
+            r = rows[k - 1]
+            row.update(
+                hankel_eigenvalue=r.smallest_eigenvalue,
+                hankel_z=r.z,
+                hankel_det=r.determinant,
+                hankel_det_se=r.determinant_std_error,
+            )
+        if 2 * k - 1 <= stat.max_trials:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                model = CoinMixture(k, random_state=random_state, z_support=z).fit(stat)
+            assert model.log_likelihood_ is not None
+            row.update(log_likelihood=model.log_likelihood_, bic=model.bic())
+            bics[k] = model.bic()
+        table.append(row)
+    bic_k = min(bics, key=lambda key: bics[key]) if bics else None
+    best = hankel_k if conclusive or bic_k is None else max(hankel_k, bic_k)
+    return KSelection(table, hankel_k, conclusive, bic_k, best)
