@@ -20,7 +20,8 @@ ALLOWED_INTERNAL: dict[str, set[str]] = {
     "exceptions": set(),
     "params": {"exceptions"},
     "stats": {"exceptions", "params"},
-    "solvers": {"exceptions", "params"},
+    # solvers read sufficient statistics (a lower layer): tables from unique rows
+    "solvers": {"exceptions", "params", "stats"},
     "components": {"exceptions", "params"},
     "estimators": {"exceptions", "params", "stats", "solvers", "components"},
     "causal": {"exceptions", "params", "solvers"},

@@ -13,6 +13,8 @@ __version__ = "0.1.0"
 _LAZY = {
     "CoinMixture": "kmix.estimators",
     "FiniteMixture": "kmix.estimators",
+    "ProductMixture": "kmix.estimators",
+    "select_k_classes": "kmix.estimators",
     "select_k_coins": "kmix.estimators",
     "ConvergenceWarning": "kmix.exceptions",
     "DataError": "kmix.exceptions",

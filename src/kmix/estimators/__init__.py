@@ -2,5 +2,13 @@
 
 from .coin import CoinMixture, KSelection, select_k_coins
 from .finite import FiniteMixture
+from .product import ProductMixture, select_k_classes
 
-__all__ = ["CoinMixture", "FiniteMixture", "KSelection", "select_k_coins"]
+__all__ = [
+    "CoinMixture",
+    "FiniteMixture",
+    "KSelection",
+    "ProductMixture",
+    "select_k_classes",
+    "select_k_coins",
+]
