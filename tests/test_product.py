@@ -282,3 +282,46 @@ def test_select_k_classes_by_rank_test_and_bic():
     assert bic[2] == pytest.approx(706.0739, abs=2e-3)
     assert bic[3] == pytest.approx(697.1357, abs=2e-3)
     assert sel["bic_k"] == 3
+
+
+def test_bootstrap_standard_errors_match_monte_carlo():
+    """Reference: the spread of estimates over independent data sets from the same model."""
+    rng = np.random.default_rng(4)
+    k, n, N = 2, 5, 4000
+    P = np.array([[0.85, 0.8, 0.7, 0.9, 0.75], [0.2, 0.3, 0.25, 0.1, 0.35]])
+    w = np.array([0.6, 0.4])
+
+    def draw():
+        z = rng.choice(k, size=N, p=w)
+        return (rng.random((N, n)) < P[z]).astype(int)
+
+    estimates = []
+    for _ in range(40):
+        m = ProductMixture(2, random_state=0).fit(draw())
+        perm = best_permutation(np.abs(P[:, None, :] - m.probs_[None]).max(axis=2))
+        estimates.append(np.concatenate([m.weights_[perm], m.probs_[perm].ravel()]))
+    mc_sd = np.std(estimates, axis=0, ddof=1)
+    X = draw()
+    model = ProductMixture(2, random_state=0).fit(X)
+    boot = model.bootstrap(X, n_boot=60, random_state=1)
+    assert boot.weights.shape == (60, 2) and boot.probs_se.shape == (2, 5)
+    perm = best_permutation(np.abs(P[:, None, :] - model.probs_[None]).max(axis=2))
+    se = np.concatenate([boot.weights_se[perm], boot.probs_se[perm].ravel()])
+    ratio = se / mc_sd
+    assert np.all((ratio > 0.6) & (ratio < 1.6)), ratio
+
+
+def test_near_duplicate_classes_warn_with_the_separation():
+    # population table of two classes 0.01 apart, weighted as 10,000 respondents: the
+    # moment step recovers them exactly, but 0.01 is within the noise of 5,000 rows per class
+    P = np.array([[0.30, 0.60, 0.40, 0.50, 0.20], [0.31, 0.61, 0.41, 0.51, 0.21]])
+    rows, probs = population(np.array([0.5, 0.5]), P)
+    with pytest.warns(UserWarning, match=r"near duplicates.*differ by at most 0.01 "):
+        model = ProductMixture(2, refine=None, random_state=0).fit(rows, sample_weight=1e4 * probs)
+    assert model.separation()[0, 1] == pytest.approx(0.01, abs=1e-8)
+    # the same classes 0.2 apart are told apart without a warning
+    P[1] = P[0] + 0.2
+    rows, probs = population(np.array([0.5, 0.5]), P)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ProductMixture(2, refine=None, random_state=0).fit(rows, sample_weight=1e4 * probs)

@@ -65,6 +65,22 @@ def _header_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _product_options(parser: argparse.ArgumentParser, *, fit: bool = True) -> None:
+    parser.add_argument(
+        "--missing",
+        choices=("error", "drop"),
+        default=None,
+        help="product: rows with empty cells are an error (default) or dropped",
+    )
+    if fit:
+        parser.add_argument(
+            "--allow-unidentified",
+            action="store_true",
+            help="product: fit even where no identifiability condition holds (one of many "
+            "maximum-likelihood solutions)",
+        )
+
+
 def _add_demo(sub: argparse._SubParsersAction[_Parser]) -> None:
     from .commands import demo
 
@@ -79,14 +95,17 @@ def _add_demo(sub: argparse._SubParsersAction[_Parser]) -> None:
 def _add_fit(sub: argparse._SubParsersAction[_Parser]) -> None:
     from .commands import fit
 
-    p = sub.add_parser("fit", help="fit a finite mixture (or k coins) to a CSV file")
+    p = sub.add_parser(
+        "fit", help="fit a finite mixture, k coins or a latent class model to a CSV file"
+    )
     p.add_argument("data", help="CSV file, one row per sample")
     p.add_argument(
         "--model",
         default="mixture",
-        choices=("mixture", "coins"),
-        help="mixture (default: FiniteMixture of --family) or coins (k-coin problem: "
-        "columns heads,trials; or heads with --n-trials; or 0/1 flips with --flips)",
+        choices=("mixture", "coins", "product"),
+        help="mixture (default: FiniteMixture of --family), coins (k-coin problem: "
+        "columns heads,trials; or heads with --n-trials; or 0/1 flips with --flips) or "
+        "product (latent class model: one column per item, any labels)",
     )
     p.add_argument(
         "--flips",
@@ -125,9 +144,10 @@ def _add_fit(sub: argparse._SubParsersAction[_Parser]) -> None:
     p.add_argument(
         "--init",
         default="auto",
-        help="auto (default: random for discrete families, kmeans++ for gaussian), "
-        "kmeans++ or random",
+        help="auto (default: random for discrete families, kmeans++ for gaussian, moments "
+        "for product), kmeans++, random or (product) moments",
     )
+    _product_options(p)
     p.add_argument(
         "--n-trials", type=int, default=None, help="binomial and coins: trials per count"
     )
@@ -142,12 +162,23 @@ def _add_select_k(sub: argparse._SubParsersAction[_Parser]) -> None:
     from .commands import select_k
 
     p = sub.add_parser("select-k", help="evidence for the number of components")
-    p.add_argument("data", help="CSV file (coins: heads,trials; or heads with --n-trials)")
-    p.add_argument("--model", default="coins", choices=("coins",), help="coins (default)")
+    p.add_argument(
+        "data",
+        help="CSV file (coins: heads,trials, or heads with --n-trials; product: one column "
+        "per item)",
+    )
+    p.add_argument(
+        "--model",
+        default="coins",
+        choices=("coins", "product"),
+        help="coins (default: Hankel evidence and BIC per number of coins) or product "
+        "(rank test and BIC per number of latent classes)",
+    )
     p.add_argument("--n-trials", type=int, default=None, help="coins: flips per trial")
     p.add_argument("--flips", action="store_true", help="coins: columns are 0/1 flips")
     p.add_argument("--max-k", type=_positive_int, default=None, help="largest candidate")
     p.add_argument("--seed", type=int, default=None)
+    _product_options(p, fit=False)
     _header_options(p)
     p.set_defaults(handler=select_k)
 
@@ -241,7 +272,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else 0
     handler: Handler | None = getattr(args, "handler", None)
     if handler is None:
-        _error(err, "choose a command: demo, fit, simulate or predict (see kmix --help)")
+        _error(err, "choose a command: demo, fit, select-k, simulate or predict (see kmix --help)")
         return 2
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UserWarning)

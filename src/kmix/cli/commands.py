@@ -15,12 +15,13 @@ import numpy as np
 
 from ..data import Table, read_table, write_table
 from ..datasets import make_mixture, marbles
-from ..estimators import CoinMixture, FiniteMixture, select_k_coins
+from ..estimators import CoinMixture, FiniteMixture, ProductMixture, select_k_coins
 from ..exceptions import DataError
 from ..io import load, read_metadata, save
 from ..stats import CoinCounts
 from .demo import run_demo
 from .display import ProgressLine, format_table, parameter_rows
+from .product import check_product_options, fit_product, select_k_product
 
 __all__ = ["demo", "fit", "predict", "select_k", "simulate"]
 
@@ -141,7 +142,10 @@ def _fit_coins(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def select_k(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    """``kmix select-k``: Hankel evidence and BIC for each candidate number of coins."""
+    """``kmix select-k``: evidence for each candidate number of coins (or latent classes)."""
+    check_product_options(args)
+    if args.model == "product":
+        return select_k_product(args, out, err)
     stats, _ = _coin_data(args)
     sel = select_k_coins(stats, max_components=args.max_k, random_state=args.seed)
     header = ["k", "Hankel eigenvalue", "z", "log-likelihood", "BIC"]
@@ -166,7 +170,10 @@ def select_k(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def fit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    """``kmix fit``: fit a FiniteMixture (or k coins) to a CSV file, print it, maybe save it."""
+    """``kmix fit``: fit a FiniteMixture (k coins, latent classes), print it, maybe save it."""
+    check_product_options(args)
+    if args.model == "product":
+        return fit_product(args, out, err)
     if args.model == "coins":
         return _fit_coins(args, out, err)
     if args.family.strip().lower() == "binomial" and args.n_trials is None:
@@ -207,12 +214,13 @@ def predict(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     unnamed = [f"x{j}" for j in range(len(table.columns))]
     if isinstance(columns, list) and table.columns not in (columns, unnamed):
         _note(err, f"warning: columns {table.columns} differ from the model's {columns}")
-    n_trials = args.n_trials
-    labels = model.predict(table.values, n_trials=n_trials)
+    # a latent class model's rows are the whole observation: it takes no n_trials
+    extra = {} if isinstance(model, ProductMixture) else {"n_trials": args.n_trials}
+    labels = model.predict(table.values, **extra)
     names = ["component"]
     result: np.ndarray[Any, Any] = labels[:, None]
     if args.proba:
-        proba = model.predict_proba(table.values, n_trials=n_trials)
+        proba = model.predict_proba(table.values, **extra)
         names += [f"proba_{u}" for u in range(proba.shape[1])]
         result = np.concatenate([labels[:, None].astype(np.float64), proba], axis=1)
     if args.out is None:

@@ -2,12 +2,14 @@
 
 from .coin import CoinMixture, KSelection, select_k_coins
 from .finite import FiniteMixture
-from .product import ProductMixture, select_k_classes
+from .product import ProductBootstrap, ProductMixture
+from .product_select import select_k_classes
 
 __all__ = [
     "CoinMixture",
     "FiniteMixture",
     "KSelection",
+    "ProductBootstrap",
     "ProductMixture",
     "select_k_classes",
     "select_k_coins",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -11,19 +12,22 @@ from sklearn.base import BaseEstimator, DensityMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..components import get_family
-from ..exceptions import DataError, IdentifiabilityError
-from ..params import CategoricalParams, check_weights
+from ..exceptions import ConvergenceWarning, DataError, IdentifiabilityError
+from ..params import BernoulliParams, CategoricalParams, check_weights
 from ..solvers.em import log_mixture, run_em
+from ..solvers.linalg import best_permutation
 from ..solvers.product import check_identifiability, fit_product_mixture
-from ..solvers.ranktest import rank_test
 from ..stats import compress_rows
-from ..stats.tables import joint_table
 from ._checks import check_int, check_real, encode_categories, rng_from
 
-__all__ = ["ProductMixture", "select_k_classes"]
+__all__ = ["ProductBootstrap", "ProductMixture"]
 
 FloatArray = NDArray[np.float64]
 INIT = ("moments", "random")
+#: EM starts taken from the moment step's candidates (best likelihood first)
+MOMENT_STARTS = 3
+#: EM iterations of each start before only the best start is run to convergence
+SHORT_RUN = 15
 REFINE = ("em", None)
 MISSING = ("error", "drop")
 
@@ -34,6 +38,25 @@ def _missing_mask(arr: NDArray[Any]) -> NDArray[np.bool_]:
     if arr.dtype.kind == "f":
         return np.isnan(arr)
     return np.zeros(arr.shape, dtype=bool)
+
+
+@dataclass(frozen=True)
+class ProductBootstrap:
+    """Bootstrap replicates of a ProductMixture, classes aligned to the fit.
+
+    Attributes
+    ----------
+    weights_se : ndarray of shape (k,)
+    probs_se : ndarray or list of ndarray
+        Same layout as ``probs_``.
+    weights : ndarray of shape (n_boot, k)
+    probs : list of ndarray of shape (n_boot, k, n_levels_j)
+    """
+
+    weights_se: FloatArray
+    probs_se: Any
+    weights: FloatArray
+    probs: list[FloatArray]
 
 
 class ProductMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
@@ -53,8 +76,10 @@ class ProductMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
     refine : {"em", None}, default "em"
         Refine the start by EM (None reports the moment step alone).
     n_init : int, default 1
-        EM starts; beyond the first (the moment solution with
-        ``init="moments"``) they are random. The best likelihood wins.
+        Random EM starts besides the moment step's. With ``init="moments"``
+        the starts are the moment solution, the next two moment candidates
+        (other view triples) and ``n_init - 1`` random ones; each runs 15 EM
+        iterations and the best is then run to convergence.
     n_triples : int, default 5
         View triples combined by the moment step.
     missing : {"error", "drop"}, default "error"
@@ -84,10 +109,16 @@ class ProductMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         Of ``P(X_A, X_B)`` for the best triple.
     eigengap_ : float
         Relative eigengap of the best triple's contraction.
+    signal_to_noise_ : float
+        Its k-th singular value over the sampling noise level.
     identifiability_ : str
         The identifiability condition checked, with its numbers.
     log_likelihood_, converged_, n_iter_ :
-        Of the winning EM run.
+        Of the winning EM run (``n_iter_`` counts the iterations after the
+        short runs that chose it).
+    restart_log_likelihoods_ : list of float
+        Log-likelihood of every start after its short run (or of the single
+        run).
     n_rows_dropped_ : int
         Rows dropped for missing values.
     """
@@ -247,11 +278,33 @@ class ProductMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
                 UserWarning,
                 stacklevel=2,
             )
+        self._fit_counts(
+            values, counts, n_levels, k, ident.ok, n_triples, n_init, tol, max_iter, rng
+        )
+        self.n_samples_ = float(counts.sum())
+        self._warn_duplicates()
+        return self
+
+    def _fit_counts(
+        self,
+        values: FloatArray,
+        counts: FloatArray,
+        n_levels: list[int],
+        k: int,
+        identified: bool,
+        n_triples: int,
+        n_init: int,
+        tol: float,
+        max_iter: int,
+        rng: np.random.Generator,
+    ) -> None:
+        """Moment step and EM on unique rows with counts; sets the fitted attributes."""
         start = None
+        self._extra_starts: list[tuple[FloatArray, list[FloatArray]]] = []
         self.views_: list[tuple[tuple[int, ...], ...]] = []
         self.singular_values_ = np.empty(0)
         self.eigengap_ = float("nan")
-        if self.init == "moments" and ident.ok:
+        if self.init == "moments" and identified:
             start = self._moments(values, counts, n_levels, k, n_triples, rng)
         if self.refine is None:
             if start is None:
@@ -270,8 +323,127 @@ class ProductMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
             self.moment_probs_ = self._public([p[order] for p in start[1]])
         self.probs_ = self._public(self._probs)
         self.log_likelihood_ = float(counts @ self._row_loglik(values))
-        self.n_samples_ = float(counts.sum())
-        return self
+
+    def bootstrap(
+        self,
+        X: Any,
+        n_boot: int = 100,
+        *,
+        sample_weight: ArrayLike | None = None,
+        random_state: Any = None,
+    ) -> ProductBootstrap:
+        """Bootstrap standard errors of the weights and probabilities.
+
+        Each replicate resamples the rows (a multinomial draw over the
+        distinct rows, the same as resampling rows with replacement), runs
+        the whole pipeline again (moment step, then EM) with this model's
+        settings, and relabels its classes to match this fit by Hungarian
+        matching on all probabilities (Efron & Tibshirani, *An Introduction
+        to the Bootstrap*, 1993).
+
+        Parameters
+        ----------
+        X : array-like
+            The data this model was fitted to.
+        n_boot : int
+            Replicates.
+        sample_weight : array-like, optional
+            As given to ``fit``.
+        random_state : optional
+            Seed of the resampling (default: the model's ``random_state``).
+
+        Returns
+        -------
+        ProductBootstrap
+        """
+        check_is_fitted(self, "weights_")
+        n_boot = check_int(n_boot, "n_boot", low=2)
+        rng = rng_from(self.random_state if random_state is None else random_state)
+        codes, keep = (
+            self._encode(X, reset=False) if self.missing == "error" else self._encode_drop(X)
+        )
+        w_in = None
+        if sample_weight is not None:
+            w_in = np.asarray(sample_weight, dtype=np.float64).reshape(-1)[keep]
+        values, counts, _ = compress_rows(codes, w_in)
+        total = float(counts.sum())
+        n_draw = max(round(total), 1)
+        n_levels = [len(c) for c in self.categories_]
+        k = int(self.weights_.shape[0])
+        ref = np.concatenate(self._probs, axis=1)
+        weights = np.empty((n_boot, k))
+        probs = [np.empty((n_boot, k, d)) for d in n_levels]
+        for b in range(n_boot):
+            draw = rng.multinomial(n_draw, counts / total).astype(np.float64) * (total / n_draw)
+            rows = draw > 0
+            twin = ProductMixture(**self.get_params())
+            twin.categories_ = self.categories_
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                twin._fit_counts(
+                    values[rows],
+                    draw[rows],
+                    n_levels,
+                    k,
+                    True,
+                    int(self.n_triples),
+                    int(self.n_init),
+                    float(self.tol),
+                    int(self.max_iter),
+                    rng,
+                )
+            est = np.concatenate(twin._probs, axis=1)
+            perm = best_permutation(np.abs(ref[:, None, :] - est[None, :, :]).sum(axis=2))
+            weights[b] = twin.weights_[perm]
+            for j, p in enumerate(twin._probs):
+                probs[j][b] = p[perm]
+        probs_se = [p.std(axis=0, ddof=1) for p in probs]
+        return ProductBootstrap(
+            weights_se=weights.std(axis=0, ddof=1),
+            probs_se=self._public(probs_se),
+            weights=weights,
+            probs=probs,
+        )
+
+    def _encode_drop(self, X: Any) -> tuple[FloatArray, NDArray[np.bool_]]:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            arr = self._array(X, reset=False)
+            keep: NDArray[np.bool_] = np.asarray(~_missing_mask(arr).any(axis=1))
+            codes, _ = encode_categories(arr[keep], self.categories_)
+        return codes, keep
+
+    def separation(self) -> FloatArray:
+        """``(k, k)`` matrix: largest total-variation distance over items between two classes."""
+        check_is_fitted(self, "weights_")
+        k = self.weights_.shape[0]
+        out = np.zeros((k, k))
+        for p in self._probs:
+            tv = 0.5 * np.abs(p[:, None, :] - p[None, :, :]).sum(axis=2)
+            out = np.maximum(out, tv)
+        return out
+
+    def _warn_duplicates(self) -> None:
+        """Warn when two classes are closer than sampling noise can tell apart."""
+        k = self.weights_.shape[0]
+        if k < 2:
+            return
+        sep = self.separation()
+        for u in range(k):
+            for v in range(u + 1, k):
+                n_small = self.n_samples_ * min(self.weights_[u], self.weights_[v])
+                # two standard errors of a proportion estimated from the smaller class
+                noise = 2.0 * np.sqrt(0.25 / max(n_small, 1.0))
+                if sep[u, v] < noise:
+                    warnings.warn(
+                        f"classes {u} and {v} are near duplicates: their item distributions "
+                        f"differ by at most {sep[u, v]:.3g} (total variation), within the "
+                        f"sampling noise {noise:.3g} of a class of {n_small:.0f} rows; the "
+                        f"data may support fewer than {k} classes",
+                        UserWarning,
+                        stacklevel=3,
+                    )
+                    return
 
     def _moments(
         self,
@@ -294,7 +466,10 @@ class ProductMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
                 self.views_ = [(t.views.a, t.views.b, t.views.pivot) for t in res.triples]
                 self.singular_values_ = best.singular_values
                 self.eigengap_ = best.eigengap
+                self.signal_to_noise_ = best.signal_to_noise
             self.moment_out_of_range_ = res.out_of_range
+            # the next-best distinct moment candidates become extra EM starts
+            self._extra_starts = [(w, p) for w, p, _ in res.candidates[1:MOMENT_STARTS]]
             return res.weights, res.probs
         warnings.warn(
             "the moment step found no views that separate the classes; EM starts at random",
@@ -315,32 +490,73 @@ class ProductMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         max_iter: int,
         rng: np.random.Generator,
     ) -> tuple[FloatArray, list[FloatArray]]:
-        family = get_family("categorical")
+        binary = all(d == 2 for d in n_levels)
+        # binary items: the bernoulli family's dense products beat one-hot sparse ones
+        family = get_family("bernoulli" if binary else "categorical")
         prepared = family.prepare(values, n_levels=n_levels)
+
+        def params(probs: list[FloatArray]) -> Any:
+            if binary:
+                return BernoulliParams(np.stack([p[:, 1] for p in probs], axis=1))
+            return CategoricalParams(tuple(probs))
+
+        def unpack(result: Any) -> list[FloatArray]:
+            if binary:
+                p1 = result.params.p
+                return [np.stack([1.0 - p1[:, j], p1[:, j]], axis=1) for j in range(p1.shape[1])]
+            return list(result.params.probs)
+
         best = None
         self.restart_log_likelihoods_ = []
-        for r in range(n_init):
-            use_start = start is not None and r == 0
+        starts: list[tuple[FloatArray, list[FloatArray]] | None] = [None] * n_init
+        if start is not None:
+            starts[0] = start
+            starts[1:1] = list(getattr(self, "_extra_starts", []))
+        if len(starts) > 1:
+            # short runs from every start, then only the most promising one to convergence
+            # (Biernacki, Celeux & Govaert, "Choosing starting values for the EM algorithm",
+            # Comput. Stat. Data Anal. 41, 2003)
+            short = []
+            for s0 in starts:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", ConvergenceWarning)
+                    short.append(
+                        run_em(
+                            family,
+                            prepared,
+                            counts,
+                            k,
+                            rng=rng,
+                            weights_init=None if s0 is None else s0[0],
+                            params_init=None if s0 is None else params(s0[1]),
+                            tol=tol,
+                            max_iter=min(SHORT_RUN, max_iter),
+                            init="random",
+                        )
+                    )
+            self.restart_log_likelihoods_ = [r.objective for r in short]
+            lead = max(short, key=lambda r: r.objective)
+            starts = [(lead.weights, unpack(lead))]
+        for s0 in starts:
             result = run_em(
                 family,
                 prepared,
                 counts,
                 k,
                 rng=rng,
-                weights_init=start[0] if use_start and start is not None else None,
-                params_init=CategoricalParams(tuple(start[1]))
-                if use_start and start is not None
-                else None,
+                weights_init=None if s0 is None else s0[0],
+                params_init=None if s0 is None else params(s0[1]),
                 tol=tol,
                 max_iter=max_iter,
                 init="random",
             )
-            self.restart_log_likelihoods_.append(result.objective)
             if best is None or result.objective > best.objective:
                 best = result
         assert best is not None
+        if not self.restart_log_likelihoods_:
+            self.restart_log_likelihoods_ = [best.objective]
         self.converged_, self.n_iter_ = best.converged, best.n_iter
-        return best.weights, list(best.params.probs)  # type: ignore[attr-defined]
+        return best.weights, unpack(best)
 
     def _public(self, probs: list[FloatArray]) -> Any:
         """Binary data: the (k, n) matrix of P(X_j = second level | u); else the list."""
@@ -438,76 +654,3 @@ class ProductMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
             "level": np.concatenate(lev),
             "probability": np.concatenate(prob),
         }
-
-
-def _rank_views(n_levels: list[int], need: int) -> tuple[list[int], list[int]]:
-    """Two disjoint small column groups, each with at least ``need`` joint states.
-
-    Small on purpose: the rank test's chi-square limit needs well-filled
-    cells, and a 32 x 32 table of 5 + 5 binary items is already too sparse
-    at N = 5e4 (its level drifts far above nominal).
-    """
-    groups: list[list[int]] = [[], []]
-    order = sorted(range(len(n_levels)), key=lambda c: n_levels[c])
-    pos = 0
-    for g in range(2):
-        states = 1
-        while pos < len(order) and states < need:
-            groups[g].append(order[pos])
-            states *= n_levels[order[pos]]
-            pos += 1
-    return sorted(groups[0]), sorted(groups[1])
-
-
-def select_k_classes(
-    X: Any,
-    *,
-    max_components: int | None = None,
-    alpha: float = 0.05,
-    sample_weight: ArrayLike | None = None,
-    random_state: Any = None,
-) -> dict[str, Any]:
-    """Number of latent classes from a rank test of ``P(X_A, X_B)``, with BIC beside it.
-
-    Under ``k`` classes the joint table of two disjoint groups of variables
-    has rank at most ``k``; the chi-square rank test
-    (:func:`kmix.solvers.ranktest.rank_test`; Ratsimalahelo 2001, correct for
-    non-square tables) gives a p-value for "rank <= k" for each candidate,
-    and BIC is computed for every ``k`` the variables identify.
-
-    Returns
-    -------
-    dict
-        ``table`` (one dict per k: ``k``, ``rank_p_value``, ``log_likelihood``,
-        ``bic``), ``rank_k`` (smallest k the test does not reject at
-        ``alpha``), ``bic_k`` and ``views`` (the two groups tested).
-    """
-    probe = ProductMixture(1)
-    codes, _ = probe._encode(X, reset=True)
-    weights = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
-    values, counts, _ = compress_rows(codes, weights)
-    n_levels = [len(c) for c in probe.categories_]
-    top = check_identifiability(n_levels, 1).max_components
-    if max_components is not None:
-        top = check_int(max_components, "max_components", low=1)
-    a, b = _rank_views(n_levels, top + 1)
-    table = joint_table(values, counts, [a, b], n_levels, normalize=False)
-    rows: list[dict[str, Any]] = []
-    rank_k = None
-    bics: dict[int, float] = {}
-    for k in range(1, top + 1):
-        test = rank_test(table, k)
-        row: dict[str, Any] = {"k": k, "rank_p_value": test.p_value}
-        if rank_k is None and test.p_value > alpha:
-            rank_k = k
-        if check_identifiability(n_levels, k).ok:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                model = ProductMixture(k, random_state=random_state).fit(
-                    X, sample_weight=sample_weight
-                )
-            row.update(log_likelihood=model.log_likelihood_, bic=model.bic())
-            bics[k] = model.bic()
-        rows.append(row)
-    bic_k = min(bics, key=lambda key: bics[key]) if bics else None
-    return {"table": rows, "rank_k": rank_k, "bic_k": bic_k, "views": (a, b)}

@@ -43,6 +43,8 @@ estimator, and one codec module per estimator:
     The codec of :class:`~kmix.estimators.FiniteMixture`.
 ``_coin``
     The codec of :class:`~kmix.estimators.CoinMixture`.
+``_product``
+    The codec of :class:`~kmix.estimators.ProductMixture`.
 
 To make a new estimator saveable, add a module ``_<estimator>.py`` beside
 ``_finite.py`` that defines its ``dump_fitted`` and ``load_fitted`` functions
@@ -56,7 +58,7 @@ imported.
 from __future__ import annotations
 
 # codec modules: each registers its estimator's codec when imported
-from . import _coin, _finite  # noqa: F401
+from . import _coin, _finite, _product  # noqa: F401
 from ._files import dumps, load, read_metadata, save
 from ._format import (
     FORMAT,

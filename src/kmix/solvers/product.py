@@ -49,7 +49,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import optimize
+from scipy import optimize, sparse
 
 from ..exceptions import DataError, IdentifiabilityError
 from ..stats.tables import joint_table
@@ -99,6 +99,11 @@ class TripleFit:
         relative to the largest eigenvalue.
     score : float
         ``(sigma_k / sigma_1) * eigengap``: larger is better conditioned.
+    signal_to_noise : float
+        ``sigma_k`` over the spectral norm expected of the sampling noise of
+        ``M``, ``(sqrt(max_a P(a)) + sqrt(max_b P(b))) / sqrt(N)`` (a bound of
+        the Bandeira-van Handel type for a matrix of independent-ish cell
+        errors); ``inf`` for population tables.
     """
 
     views: Views
@@ -107,6 +112,7 @@ class TripleFit:
     singular_values: FloatArray
     eigengap: float
     score: float
+    signal_to_noise: float = float("inf")
 
 
 @dataclass(frozen=True)
@@ -123,12 +129,17 @@ class ProductMomentResult:
     out_of_range : float
         Largest amount by which a read-out probability left [0, 1] before
         clipping (0 on population tables).
+    candidates : list of (weights, probs, log_likelihood)
+        Every candidate answer (the median over the kept triples, and each
+        triple alone), best likelihood first; ``weights``/``probs`` are the
+        first. Refiners may start from several of them.
     """
 
     weights: FloatArray
     probs: list[FloatArray]
     triples: list[TripleFit] = field(default_factory=list)
     out_of_range: float = 0.0
+    candidates: list[tuple[FloatArray, list[FloatArray], float]] = field(default_factory=list)
 
 
 def _guaranteed_size(levels: Sequence[int], cols: Sequence[int]) -> int:
@@ -301,7 +312,11 @@ def solve_triple(
         weights = project_simplex(weights / weights.sum())
     ratio = float(s[k - 1] / s[0])
     done = [p if p is not None else np.zeros((k, int(n_levels[j]))) for j, p in enumerate(probs)]
-    return TripleFit(views, weights, done, s, gap, ratio * gap)
+    total = float(counts.sum())
+    noise = (np.sqrt(M.sum(axis=1).max()) + np.sqrt(M.sum(axis=0).max())) / np.sqrt(total)
+    integral = bool(np.all(counts == np.round(counts)))  # population tables carry no noise
+    snr = float(s[k - 1] / noise) if integral and total > 0 else float("inf")
+    return TripleFit(views, weights, done, s, gap, ratio * gap, snr)
 
 
 def _align(reference: TripleFit, other: TripleFit) -> NDArray[np.intp]:
@@ -352,8 +367,9 @@ def fit_product_mixture(
     -------
     ProductMomentResult
         Probabilities clipped to ``[1e-6, 1]`` and renormalised; weights on
-        the simplex. ``out_of_range`` reports how far the raw read-out left
-        [0, 1].
+        the simplex. The answer is the likelihood-best of the median over the
+        kept triples and each triple alone (all exact on population tables).
+        ``out_of_range`` reports how far the raw read-out left [0, 1].
     """
     k = int(n_components)
     if k < 1:
@@ -386,7 +402,9 @@ def fit_product_mixture(
     if not fits:
         raise IdentifiabilityError(errors[0])
     fits.sort(key=lambda f: -f.score)
-    kept = fits[: max(1, int(n_triples))]
+    # views whose k-th singular value is within 3x the noise level are used only as a last resort
+    strong = [f for f in fits if f.signal_to_noise >= 3.0]
+    kept = (strong or fits)[: max(1, int(n_triples))]
     aligned_w = []
     aligned_p: list[list[FloatArray]] = [[] for _ in n_levels]
     for f in kept:
@@ -394,14 +412,56 @@ def fit_product_mixture(
         aligned_w.append(f.weights[perm])
         for j, p in enumerate(f.probs):
             aligned_p[j].append(p[perm])
-    weights = project_simplex(np.median(np.array(aligned_w), axis=0))
     raw = [np.median(np.array(ps), axis=0) for ps in aligned_p]
     excess = max(float(np.maximum(-p.min(), p.max() - 1.0)) for p in raw)
-    probs = []
-    for p in raw:
+    # candidates: the median over the kept triples and every triple on its own; the data
+    # decide between them by their likelihood (sampling noise, not the method, separates them)
+    candidates = [(project_simplex(np.median(np.array(aligned_w), axis=0)), _clean(raw))]
+    candidates += [(f.weights, _clean(f.probs)) for f in fits]
+    lls = _logliks(values, counts, n_levels, candidates)
+    ranked = [(candidates[i][0], candidates[i][1], lls[i]) for i in np.argsort(lls)[::-1]]
+    weights, probs, _ = ranked[0]
+    return ProductMomentResult(weights, probs, kept, max(excess, 0.0), ranked)
+
+
+def _clean(probs: Sequence[FloatArray]) -> list[FloatArray]:
+    """Probabilities clipped to ``[PROB_FLOOR, 1]`` and renormalised per class."""
+    out = []
+    for p in probs:
         clipped = np.clip(p, PROB_FLOOR, 1.0)
-        probs.append(clipped / clipped.sum(axis=1, keepdims=True))
-    return ProductMomentResult(weights, probs, kept, max(excess, 0.0))
+        out.append(clipped / clipped.sum(axis=1, keepdims=True))
+    return out
+
+
+def _logliks(
+    values: FloatArray,
+    counts: FloatArray,
+    n_levels: Sequence[int],
+    candidates: Sequence[tuple[FloatArray, Sequence[FloatArray]]],
+) -> list[float]:
+    """``sum_s c_s log sum_u pi_u prod_j P(X_j = x_sj | u)`` of every candidate at once.
+
+    One sparse product of the rows' one-hot design with the stacked
+    log-probabilities of all candidates.
+    """
+    m, n = values.shape
+    offsets = np.concatenate([[0], np.cumsum(n_levels)[:-1]]).astype(np.int64)
+    cols = (values.astype(np.int64) + offsets[None, :]).reshape(-1)
+    design = sparse.csr_matrix(
+        (np.ones(m * n), cols, np.arange(0, m * n + 1, n)), shape=(m, int(sum(n_levels)))
+    )
+    k = candidates[0][0].shape[0]
+    stacked = np.concatenate(
+        [np.log(np.concatenate(list(p), axis=1)) for _, p in candidates], axis=0
+    )  # (C * k, sum of levels)
+    log_f = np.asarray(design @ stacked.T)  # (m, C * k)
+    out = []
+    for c, (w, _) in enumerate(candidates):
+        with np.errstate(divide="ignore"):
+            joint = log_f[:, c * k : (c + 1) * k] + np.log(np.maximum(w, 0.0))[None, :]
+        top = joint.max(axis=1, keepdims=True)
+        out.append(float(counts @ (np.log(np.exp(joint - top).sum(axis=1)) + top[:, 0])))
+    return out
 
 
 @dataclass(frozen=True)
