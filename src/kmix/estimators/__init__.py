@@ -2,7 +2,8 @@
 
 from .coin import CoinMixture, KSelection, select_k_coins
 from .finite import FiniteMixture
-from .product import ProductBootstrap, ProductMixture
+from .product import ProductMixture
+from .product_bootstrap import ProductBootstrap
 from .product_select import select_k_classes
 
 __all__ = [

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -15,12 +14,11 @@ from ..components import get_family
 from ..exceptions import ConvergenceWarning, DataError, IdentifiabilityError
 from ..params import BernoulliParams, CategoricalParams, check_weights
 from ..solvers.em import log_mixture, run_em
-from ..solvers.linalg import best_permutation
 from ..solvers.product import check_identifiability, fit_product_mixture
 from ..stats import compress_rows
-from ._checks import check_int, check_real, encode_categories, rng_from
+from ._checks import check_int, check_real, check_sample_weight, encode_categories, rng_from
 
-__all__ = ["ProductBootstrap", "ProductMixture"]
+__all__ = ["ProductMixture"]
 
 FloatArray = NDArray[np.float64]
 INIT = ("moments", "random")
@@ -38,25 +36,6 @@ def _missing_mask(arr: NDArray[Any]) -> NDArray[np.bool_]:
     if arr.dtype.kind == "f":
         return np.isnan(arr)
     return np.zeros(arr.shape, dtype=bool)
-
-
-@dataclass(frozen=True)
-class ProductBootstrap:
-    """Bootstrap replicates of a ProductMixture, classes aligned to the fit.
-
-    Attributes
-    ----------
-    weights_se : ndarray of shape (k,)
-    probs_se : ndarray or list of ndarray
-        Same layout as ``probs_``.
-    weights : ndarray of shape (n_boot, k)
-    probs : list of ndarray of shape (n_boot, k, n_levels_j)
-    """
-
-    weights_se: FloatArray
-    probs_se: Any
-    weights: FloatArray
-    probs: list[FloatArray]
 
 
 class ProductMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
@@ -176,7 +155,8 @@ class ProductMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
 
     categories_: list[NDArray[Any]]
 
-    def _encode(self, X: Any, *, reset: bool) -> tuple[FloatArray, NDArray[np.bool_]]:
+    def _rows(self, X: Any, *, reset: bool) -> tuple[NDArray[Any], NDArray[np.bool_]]:
+        """Validated rows without missing values, and which input rows they are."""
         arr = self._array(X, reset=reset)
         if reset:
             self._check_integer_coded(arr)
@@ -193,17 +173,48 @@ class ProductMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
             warnings.warn(
                 f"dropped {int((~keep).sum())} of {arr.shape[0]} rows with missing values",
                 UserWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
             arr = arr[keep]
         if arr.shape[0] == 0:
             raise DataError("no rows left to fit")
+        return arr, keep
+
+    def _encode(self, X: Any, *, reset: bool) -> tuple[FloatArray, NDArray[np.bool_]]:
+        arr, keep = self._rows(X, reset=reset)
         codes, cats = encode_categories(arr, None if reset else self.categories_)
         if reset:
             self.categories_ = cats
         return codes, keep
 
-    def _check_columns(self, codes: FloatArray, counts_rows: FloatArray | None = None) -> None:
+    def _statistic(
+        self, X: Any, sample_weight: ArrayLike | None
+    ) -> tuple[FloatArray, FloatArray, NDArray[np.bool_]]:
+        """Unique coded rows and their counts; learns ``categories_``.
+
+        Numeric tables are compressed first and their levels named on the
+        distinct rows (a few thousand instead of millions).
+        """
+        arr, keep = self._rows(X, reset=True)
+        w = None
+        if sample_weight is not None:
+            checked = check_sample_weight(sample_weight, keep.shape[0])
+            assert checked is not None
+            w = checked[keep]
+        if arr.dtype.kind in "biuf":
+            raw, counts, _ = compress_rows(arr, w)
+            used = counts > 0
+            raw, counts = raw[used].astype(arr.dtype), counts[used]
+            values, cats = encode_categories(raw, None)
+        else:
+            codes, cats = encode_categories(arr, None)
+            values, counts, _ = compress_rows(codes, w)
+            used = counts > 0
+            values, counts = values[used], counts[used]
+        self.categories_ = cats
+        return values, counts, keep
+
+    def _check_columns(self, codes: FloatArray, counts: FloatArray) -> None:
         for j, levels in enumerate(self.categories_):
             if len(levels) < 2:
                 raise DataError(
@@ -212,7 +223,7 @@ class ProductMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
                 )
         once = []
         for j in range(codes.shape[1]):
-            tally = np.bincount(codes[:, j].astype(np.int64))
+            tally = np.bincount(codes[:, j].astype(np.int64), weights=counts)
             if np.any(tally == 1):
                 level = self.categories_[j][int(np.argmax(tally == 1))]
                 level = level.item() if isinstance(level, np.generic) else level
@@ -254,13 +265,9 @@ class ProductMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         if self.init == "random" and self.refine is None:
             raise DataError("init='random' starts EM, so it needs refine='em'")
         rng = rng_from(self.random_state)
-        codes, keep = self._encode(X, reset=True)
+        values, counts, keep = self._statistic(X, sample_weight)
         self.n_rows_dropped_ = int((~keep).sum())
-        self._check_columns(codes)
-        weights_in = None
-        if sample_weight is not None:
-            weights_in = np.asarray(sample_weight, dtype=np.float64).reshape(-1)[keep]
-        values, counts, _ = compress_rows(codes, weights_in)
+        self._check_columns(values, counts)
         n_levels = [len(c) for c in self.categories_]
         ident = check_identifiability(n_levels, k)
         self.identifiability_ = ident.condition
@@ -331,79 +338,14 @@ class ProductMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         *,
         sample_weight: ArrayLike | None = None,
         random_state: Any = None,
-    ) -> ProductBootstrap:
-        """Bootstrap standard errors of the weights and probabilities.
+    ) -> Any:
+        """Bootstrap standard errors, a ``ProductBootstrap``.
 
-        Each replicate resamples the rows (a multinomial draw over the
-        distinct rows, the same as resampling rows with replacement), runs
-        the whole pipeline again (moment step, then EM) with this model's
-        settings, and relabels its classes to match this fit by Hungarian
-        matching on all probabilities (Efron & Tibshirani, *An Introduction
-        to the Bootstrap*, 1993).
-
-        Parameters
-        ----------
-        X : array-like
-            The data this model was fitted to.
-        n_boot : int
-            Replicates.
-        sample_weight : array-like, optional
-            As given to ``fit``.
-        random_state : optional
-            Seed of the resampling (default: the model's ``random_state``).
-
-        Returns
-        -------
-        ProductBootstrap
+        See :func:`kmix.estimators.product_bootstrap.bootstrap`.
         """
-        check_is_fitted(self, "weights_")
-        n_boot = check_int(n_boot, "n_boot", low=2)
-        rng = rng_from(self.random_state if random_state is None else random_state)
-        codes, keep = (
-            self._encode(X, reset=False) if self.missing == "error" else self._encode_drop(X)
-        )
-        w_in = None
-        if sample_weight is not None:
-            w_in = np.asarray(sample_weight, dtype=np.float64).reshape(-1)[keep]
-        values, counts, _ = compress_rows(codes, w_in)
-        total = float(counts.sum())
-        n_draw = max(round(total), 1)
-        n_levels = [len(c) for c in self.categories_]
-        k = int(self.weights_.shape[0])
-        ref = np.concatenate(self._probs, axis=1)
-        weights = np.empty((n_boot, k))
-        probs = [np.empty((n_boot, k, d)) for d in n_levels]
-        for b in range(n_boot):
-            draw = rng.multinomial(n_draw, counts / total).astype(np.float64) * (total / n_draw)
-            rows = draw > 0
-            twin = ProductMixture(**self.get_params())
-            twin.categories_ = self.categories_
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                twin._fit_counts(
-                    values[rows],
-                    draw[rows],
-                    n_levels,
-                    k,
-                    True,
-                    int(self.n_triples),
-                    int(self.n_init),
-                    float(self.tol),
-                    int(self.max_iter),
-                    rng,
-                )
-            est = np.concatenate(twin._probs, axis=1)
-            perm = best_permutation(np.abs(ref[:, None, :] - est[None, :, :]).sum(axis=2))
-            weights[b] = twin.weights_[perm]
-            for j, p in enumerate(twin._probs):
-                probs[j][b] = p[perm]
-        probs_se = [p.std(axis=0, ddof=1) for p in probs]
-        return ProductBootstrap(
-            weights_se=weights.std(axis=0, ddof=1),
-            probs_se=self._public(probs_se),
-            weights=weights,
-            probs=probs,
-        )
+        from .product_bootstrap import bootstrap
+
+        return bootstrap(self, X, n_boot, sample_weight=sample_weight, random_state=random_state)
 
     def _encode_drop(self, X: Any) -> tuple[FloatArray, NDArray[np.bool_]]:
         with warnings.catch_warnings():
