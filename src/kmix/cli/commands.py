@@ -20,7 +20,7 @@ from ..exceptions import DataError
 from ..io import load, read_metadata, save
 from ..stats import CoinCounts
 from .demo import run_demo
-from .display import ProgressLine, format_table, parameter_rows
+from .display import ProgressLine, format_pairs, format_table, parameter_rows
 from .product import check_product_options, fit_product, select_k_product
 
 __all__ = ["demo", "fit", "predict", "select_k", "simulate"]
@@ -65,9 +65,7 @@ def _summary(model: FiniteMixture, table: Table, source: str, n_trials: Any, out
         ["converged", "yes" if model.converged_ else "no (raise --max-iter)"],
         ["iterations", iterations],
     ]
-    width = max(len(label) for label, _ in stats)
-    for label, value in stats:
-        _say(out, f"  {label.ljust(width)}  {value}")
+    _say(out, format_pairs(stats))
 
 
 def _coin_data(args: argparse.Namespace) -> tuple[CoinCounts, str]:
@@ -132,9 +130,7 @@ def _fit_coins(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         ["coins supported", f"{model.n_supported_} (Hankel test)"],
         ["refinement", f"{model.n_iter_} EM iterations + quasi-Newton finish"],
     ]
-    width = max(len(label) for label, _ in stats_rows)
-    for label, value in stats_rows:
-        _say(out, f"  {label.ljust(width)}  {value}")
+    _say(out, format_pairs(stats_rows))
     if args.out is not None:
         path = save(model, args.out, metadata={"data": os.fspath(args.data), "read_as": how})
         _say(out, f"model saved to {path}")

@@ -9,7 +9,14 @@ from typing import Any, TextIO
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["ProgressLine", "format_table", "level_name", "parameter_rows", "section"]
+__all__ = [
+    "ProgressLine",
+    "format_pairs",
+    "format_table",
+    "level_name",
+    "parameter_rows",
+    "section",
+]
 
 
 def format_table(
@@ -43,6 +50,19 @@ def format_table(
         ]
         lines.append((pad + "  ".join(cells)).rstrip())
     return "\n".join(lines)
+
+
+def format_pairs(pairs: Sequence[Sequence[str]], *, indent: int = 2) -> str:
+    """``label  value`` lines with the labels padded to one width.
+
+    Examples
+    --------
+    >>> print(format_pairs([("BIC", "1.0"), ("converged", "yes")]))
+      BIC        1.0
+      converged  yes
+    """
+    width = max(len(label) for label, _ in pairs)
+    return "\n".join(f"{' ' * indent}{label.ljust(width)}  {value}" for label, value in pairs)
 
 
 def section(title: str) -> str:

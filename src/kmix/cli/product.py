@@ -22,7 +22,7 @@ from ..data import Table, read_table
 from ..estimators import ProductMixture, select_k_classes
 from ..exceptions import DataError
 from ..io import save
-from .display import format_table, level_name
+from .display import format_pairs, format_table, level_name
 
 __all__ = ["check_product_options", "fit_product", "select_k_product"]
 
@@ -201,9 +201,7 @@ def fit_product(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     _say(out, format_table(header, _class_rows(model, table.columns)))
     _say(out)
     stats = _diagnostics(model, table.columns)
-    width = max(len(label) for label, _ in stats)
-    for label, value in stats:
-        _say(out, f"  {label.ljust(width)}  {value}")
+    _say(out, format_pairs(stats))
     if args.out is not None:
         path = save(
             model, args.out, metadata={"columns": table.columns, "data": os.fspath(args.data)}

@@ -448,39 +448,14 @@ class ProductMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
                 return [np.stack([1.0 - p1[:, j], p1[:, j]], axis=1) for j in range(p1.shape[1])]
             return list(result.params.probs)
 
-        best = None
         self.restart_log_likelihoods_ = []
         starts: list[tuple[FloatArray, list[FloatArray]] | None] = [None] * n_init
         if start is not None:
             starts[0] = start
-            starts[1:1] = list(getattr(self, "_extra_starts", []))
-        if len(starts) > 1:
-            # short runs from every start, then only the most promising one to convergence
-            # (Biernacki, Celeux & Govaert, "Choosing starting values for the EM algorithm",
-            # Comput. Stat. Data Anal. 41, 2003)
-            short = []
-            for s0 in starts:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", ConvergenceWarning)
-                    short.append(
-                        run_em(
-                            family,
-                            prepared,
-                            counts,
-                            k,
-                            rng=rng,
-                            weights_init=None if s0 is None else s0[0],
-                            params_init=None if s0 is None else params(s0[1]),
-                            tol=tol,
-                            max_iter=min(SHORT_RUN, max_iter),
-                            init="random",
-                        )
-                    )
-            self.restart_log_likelihoods_ = [r.objective for r in short]
-            lead = max(short, key=lambda r: r.objective)
-            starts = [(lead.weights, unpack(lead))]
-        for s0 in starts:
-            result = run_em(
+            starts[1:1] = self._extra_starts
+
+        def run(s0: tuple[FloatArray, list[FloatArray]] | None, iters: int) -> Any:
+            return run_em(
                 family,
                 prepared,
                 counts,
@@ -489,11 +464,22 @@ class ProductMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
                 weights_init=None if s0 is None else s0[0],
                 params_init=None if s0 is None else params(s0[1]),
                 tol=tol,
-                max_iter=max_iter,
+                max_iter=iters,
                 init="random",
             )
-            if best is None or result.objective > best.objective:
-                best = result
+
+        lead_start = starts[0]
+        if len(starts) > 1:
+            # short runs from every start, then only the most promising one to convergence
+            # (Biernacki, Celeux & Govaert, "Choosing starting values for the EM algorithm",
+            # Comput. Stat. Data Anal. 41, 2003)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                short = [run(s0, min(SHORT_RUN, max_iter)) for s0 in starts]
+            self.restart_log_likelihoods_ = [r.objective for r in short]
+            lead = max(short, key=lambda r: r.objective)
+            lead_start = (lead.weights, unpack(lead))
+        best = run(lead_start, max_iter)
         assert best is not None
         if not self.restart_log_likelihoods_:
             self.restart_log_likelihoods_ = [best.objective]
