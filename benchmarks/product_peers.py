@@ -107,17 +107,51 @@ def max_error(weights: FloatArray, probs: FloatArray, w_hat: Any, p_hat: Any) ->
     )
 
 
-def fit_random_em(values: FloatArray, counts: FloatArray, k: int, seed: int) -> Any:
-    """One kmix ``FiniteMixture(family="bernoulli", init="random")`` run on distinct rows.
+#: Reference EM runs: relative tolerance and most EM maps per start.
+REF_TOL, REF_MAX_ITER = 1e-12, 20_000
 
-    Defaults otherwise (``tol=1e-10``, ``max_iter=1000``, maximum likelihood), the same as
-    ``ProductMixture``'s EM.
+
+@dataclass(frozen=True)
+class ReferenceRun:
+    """One random-start EM run of the reference, run to its maximum."""
+
+    weights: FloatArray
+    probs: FloatArray  # (k, n): P(X_j = 1 | u)
+    n_iter: int
+    em_converged: bool
+    polished: bool
+
+
+def fit_random_em(
+    values: FloatArray, counts: FloatArray, k: int, n_restarts: int, seed: int
+) -> list[ReferenceRun]:
+    """``n_restarts`` EM runs from random starts, each run to the top of its basin.
+
+    Starts: weights and every ``P(X_j = 1 | u)`` drawn from flat Dirichlet
+    distributions. EM (SQUAREM-accelerated, all starts at once) to a relative
+    tolerance of ``REF_TOL`` with at most ``REF_MAX_ITER`` maps; a run that
+    does not settle there (a maximum on the boundary or a flat ridge, where EM
+    converges sublinearly) is finished by L-BFGS-B from where EM stopped, so
+    every run reports the maximum of its own basin rather than where an
+    iteration cap cut it short. Runs are independent: none defers to another.
     """
-    from kmix import FiniteMixture
+    from kmix.solvers.latent_class import em_latent_class, polish_latent_class, random_starts
 
-    return FiniteMixture(k, family="bernoulli", init="random", random_state=seed).fit(
-        values, sample_weight=counts
-    )
+    n = values.shape[1]
+    levels = [2] * n
+    rng = np.random.default_rng(seed)
+    out = []
+    for start in random_starts(levels, k, n_restarts, rng):
+        fit = em_latent_class(values, counts, levels, [start], tol=REF_TOL, max_iter=REF_MAX_ITER)[
+            0
+        ]
+        polished = False
+        if not fit.converged:
+            fit = polish_latent_class(values, counts, levels, (fit.weights, fit.probs))
+            polished = True
+        probs = np.stack([p[:, 1] for p in fit.probs], axis=1)
+        out.append(ReferenceRun(fit.weights, probs, fit.n_iter, not polished, polished))
+    return out
 
 
 def fit_stepmix_weighted(

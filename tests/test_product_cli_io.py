@@ -122,7 +122,7 @@ def test_cli_fit_saves_a_model_that_predict_reads(
     )
     assert status == 0, err
     assert f"model saved to {model_path}" in out
-    assert "(best of 2 starts)" in out
+    assert "(best of 5 starts)" in out  # three moment candidates and two random starts
     model = kio.load(model_path)
     assert isinstance(model, ProductMixture)
     assert model.log_likelihood_ == pytest.approx(_number(out, "log-likelihood"), abs=1e-4)

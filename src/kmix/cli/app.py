@@ -41,14 +41,23 @@ def _version() -> str:
         return "unknown"
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
+def _int_at_least(low: int, what: str) -> Callable[[str], int]:
+    """An argparse type: an integer >= ``low`` (``what`` names it in the error)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {value}")
+        return value
+
+    return parse
+
+
+_positive_int = _int_at_least(1, "a positive integer")
+_non_negative_int = _int_at_least(0, "an integer >= 0")
 
 
 def _header_options(parser: argparse.ArgumentParser) -> None:
@@ -124,9 +133,10 @@ def _add_fit(sub: argparse._SubParsersAction[_Parser]) -> None:
     defaults = FiniteMixture().get_params()
     p.add_argument(
         "--n-init",
-        type=_positive_int,
-        default=defaults["n_init"],
-        help=f"EM restarts (default {defaults['n_init']})",
+        type=_non_negative_int,
+        default=None,
+        help=f"EM restarts (default {defaults['n_init']}; product: random starts added to the "
+        "moment step's, default 10 where EM is cheap, else none)",
     )
     p.add_argument(
         "--max-iter",

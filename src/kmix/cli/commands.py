@@ -175,7 +175,10 @@ def fit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.family.strip().lower() == "binomial" and args.n_trials is None:
         raise DataError("the binomial family needs --n-trials (the trials behind each count)")
     table = read_table(args.data, header=args.header)
-    progress = ProgressLine(err, args.n_init, enabled=not args.quiet)
+    if args.n_init == 0:
+        raise DataError("--n-init 0 is allowed only with --model product; a mixture needs >= 1")
+    n_init = 1 if args.n_init is None else args.n_init
+    progress = ProgressLine(err, n_init, enabled=not args.quiet)
     model = FiniteMixture(
         args.n_components,
         family=args.family,
@@ -183,7 +186,7 @@ def fit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         alpha=args.alpha,
         n_trials=args.n_trials,
         init=args.init,
-        n_init=args.n_init,
+        n_init=n_init,
         tol=args.tol,
         max_iter=args.max_iter,
         random_state=args.seed,

@@ -132,8 +132,8 @@ def _diagnostics(model: ProductMixture, columns: Sequence[str]) -> list[list[str
     em = f"{model.n_iter_} iteration(s), " + (
         "converged" if model.converged_ else "not converged (raise --max-iter)"
     )
-    if model.n_init > 1:
-        em += f" (best of {model.n_init} starts)"
+    if model.n_starts_ > 1:
+        em += f" (best of {model.n_starts_} starts)"
     rows = [
         ["log-likelihood", f"{model.log_likelihood_:.4f}"],
         ["BIC", f"{model.bic():.4f}"],
@@ -178,7 +178,7 @@ def fit_product(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     model = ProductMixture(
         args.n_components,
         init="moments" if args.init == "auto" else args.init,
-        n_init=args.n_init,
+        n_init="auto" if args.n_init is None else args.n_init,
         missing="drop" if drop else "error",
         allow_unidentified=args.allow_unidentified,
         tol=args.tol,

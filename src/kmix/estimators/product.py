@@ -9,11 +9,19 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from sklearn.base import BaseEstimator, DensityMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
+from threadpoolctl import threadpool_limits
 
-from ..components import get_family
 from ..exceptions import ConvergenceWarning, DataError, IdentifiabilityError
-from ..params import BernoulliParams, CategoricalParams, check_weights
-from ..solvers.em import log_mixture, run_em
+from ..params import check_weights
+from ..solvers.em import log_mixture
+from ..solvers.latent_class import (
+    LatentClassFit,
+    RowDesign,
+    em_latent_class,
+    log_likelihoods,
+    polish_latent_class,
+    random_starts,
+)
 from ..solvers.product import check_identifiability, fit_product_mixture
 from ..stats import compress_rows
 from ._checks import check_int, check_real, check_sample_weight, encode_categories, rng_from
@@ -24,8 +32,10 @@ FloatArray = NDArray[np.float64]
 INIT = ("moments", "random")
 #: EM starts taken from the moment step's candidates (best likelihood first)
 MOMENT_STARTS = 3
-#: EM iterations of each start before only the best start is run to convergence
-SHORT_RUN = 15
+#: Random starts that ``n_init="auto"`` adds where EM is cheap (or the moment step absent)
+AUTO_RANDOM_STARTS = 10
+#: "Cheap": unique rows x levels in all x classes at most this (about a millisecond an EM map)
+CHEAP_WORK = 250_000
 REFINE = ("em", None)
 MISSING = ("error", "drop")
 
@@ -54,11 +64,18 @@ class ProductMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         Start of EM: the tensor method, or random responsibilities.
     refine : {"em", None}, default "em"
         Refine the start by EM (None reports the moment step alone).
-    n_init : int, default 1
-        Random EM starts besides the moment step's. With ``init="moments"``
-        the starts are the moment solution, the next two moment candidates
-        (other view triples) and ``n_init - 1`` random ones; each runs 15 EM
-        iterations and the best is then run to convergence.
+    n_init : int or "auto", default "auto"
+        Random EM starts (weights and item probabilities drawn from flat
+        Dirichlet distributions) added to the moment step's three best
+        candidates; every start runs to convergence (accelerated EM, all
+        starts at once; a start that joins a better one stops) and the
+        highest likelihood wins. ``"auto"``: where an EM map is cheap
+        (unique rows x levels x classes <= 250,000, i.e. few variables:
+        there the likelihood is flattest and local maxima commonest) or when
+        the moment step cannot run, 10 random starts besides the three
+        moment candidates; otherwise the best moment candidate alone (many
+        variables: the moment start is then within sampling error of the
+        MLE and one EM run suffices).
     n_triples : int, default 5
         View triples combined by the moment step.
     missing : {"error", "drop"}, default "error"
@@ -93,11 +110,16 @@ class ProductMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
     identifiability_ : str
         The identifiability condition checked, with its numbers.
     log_likelihood_, converged_, n_iter_ :
-        Of the winning EM run (``n_iter_`` counts the iterations after the
-        short runs that chose it).
+        Of the winning EM run (``n_iter_`` counts EM maps, three per SQUAREM
+        cycle; see :func:`kmix.solvers.latent_class.em_latent_class`).
     restart_log_likelihoods_ : list of float
-        Log-likelihood of every start after its short run (or of the single
-        run).
+        Final log-likelihood of every start: the moment candidates first,
+        then the random starts.
+    n_starts_ : int
+        EM starts run.
+    n_polish_iter_ : int
+        Quasi-Newton steps after EM (0 when EM settled on its own on a large
+        table, or the finish did not improve it).
     n_rows_dropped_ : int
         Rows dropped for missing values.
     """
@@ -108,7 +130,7 @@ class ProductMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         *,
         init: str = "moments",
         refine: str | None = "em",
-        n_init: int = 1,
+        n_init: int | str = "auto",
         n_triples: int = 5,
         missing: str = "error",
         allow_unidentified: bool = False,
@@ -160,6 +182,8 @@ class ProductMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         arr = self._array(X, reset=reset)
         if reset:
             self._check_integer_coded(arr)
+        if arr.dtype.kind in "biu":  # integer tables cannot hold a missing value
+            return arr, np.ones(arr.shape[0], dtype=bool)
         miss = _missing_mask(arr)
         keep: NDArray[np.bool_] = np.asarray(~miss.any(axis=1))
         if not keep.all():
@@ -251,7 +275,8 @@ class ProductMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
             Frequency weights.
         """
         k = check_int(self.n_components, "n_components", low=1)
-        n_init = check_int(self.n_init, "n_init", low=1)
+        if not (isinstance(self.n_init, str) and self.n_init == "auto"):
+            check_int(self.n_init, "n_init", low=0 if self.init == "moments" else 1)
         n_triples = check_int(self.n_triples, "n_triples", low=1)
         tol = check_real(self.tol, "tol", low=0.0)
         max_iter = check_int(self.max_iter, "max_iter", low=0)
@@ -285,9 +310,10 @@ class ProductMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
                 UserWarning,
                 stacklevel=2,
             )
-        self._fit_counts(
-            values, counts, n_levels, k, ident.ok, n_triples, n_init, tol, max_iter, rng
-        )
+        # every product here is skinny (k or k * starts columns): BLAS threads cost more
+        # than they save, and on two cores they can triple the time
+        with threadpool_limits(limits=1, user_api="blas"):
+            self._fit_counts(values, counts, n_levels, k, ident.ok, n_triples, tol, max_iter, rng)
         self.n_samples_ = float(counts.sum())
         self._warn_duplicates()
         return self
@@ -300,27 +326,32 @@ class ProductMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         k: int,
         identified: bool,
         n_triples: int,
-        n_init: int,
         tol: float,
         max_iter: int,
         rng: np.random.Generator,
     ) -> None:
         """Moment step and EM on unique rows with counts; sets the fitted attributes."""
         start = None
+        design = RowDesign(values, n_levels, counts)
         self._extra_starts: list[tuple[FloatArray, list[FloatArray]]] = []
         self.views_: list[tuple[tuple[int, ...], ...]] = []
         self.singular_values_ = np.empty(0)
         self.eigengap_ = float("nan")
         if self.init == "moments" and identified:
-            start = self._moments(values, counts, n_levels, k, n_triples, rng)
+            start = self._moments(values, counts, n_levels, k, n_triples, rng, design)
         if self.refine is None:
             if start is None:
                 raise DataError("refine=None needs the moment step, which could not run here")
             weights, probs = start
-            self.converged_, self.n_iter_ = True, 0
+            loglik = float(log_likelihoods(values, counts, n_levels, [start], design=design)[0])
+            self.converged_, self.n_iter_, self.n_starts_ = True, 0, 0
+            self.n_polish_iter_ = 0
+            self.restart_log_likelihoods_: list[float] = []
         else:
-            weights, probs = self._em(
-                values, counts, n_levels, k, start, n_init, tol, max_iter, rng
+            cheap = values.shape[0] * sum(n_levels) * k <= CHEAP_WORK
+            n_random = self._n_random(cheap, start is None)
+            weights, probs, loglik = self._em(
+                design, counts, n_levels, k, start, n_random, cheap, tol, max_iter, rng
             )
         order = np.argsort(-weights, kind="stable")
         self.weights_ = check_weights(weights[order])
@@ -329,7 +360,7 @@ class ProductMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
             self.moment_weights_ = start[0][order]
             self.moment_probs_ = self._public([p[order] for p in start[1]])
         self.probs_ = self._public(self._probs)
-        self.log_likelihood_ = float(counts @ self._row_loglik(values))
+        self.log_likelihood_ = loglik
 
     def bootstrap(
         self,
@@ -395,11 +426,19 @@ class ProductMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         k: int,
         n_triples: int,
         rng: np.random.Generator,
+        design: RowDesign,
     ) -> tuple[FloatArray, list[FloatArray]] | None:
         for guaranteed in (True, False):
             try:
                 res = fit_product_mixture(
-                    values, counts, n_levels, k, rng=rng, n_triples=n_triples, guaranteed=guaranteed
+                    values,
+                    counts,
+                    n_levels,
+                    k,
+                    rng=rng,
+                    n_triples=n_triples,
+                    guaranteed=guaranteed,
+                    design=design,
                 )
             except IdentifiabilityError:
                 continue
@@ -420,71 +459,74 @@ class ProductMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         )
         return None
 
+    def _n_random(self, cheap: bool, no_moments: bool) -> int:
+        """Random EM starts: ``n_init``, or the ``"auto"`` rule (see the class docstring)."""
+        if not (isinstance(self.n_init, str) and self.n_init == "auto"):
+            n = int(self.n_init)
+            return n if n > 0 or not no_moments else AUTO_RANDOM_STARTS
+        # -1: the moment step's best candidate alone
+        return AUTO_RANDOM_STARTS if (cheap or no_moments) else -1
+
     def _em(
         self,
-        values: FloatArray,
+        design: RowDesign,
         counts: FloatArray,
         n_levels: list[int],
         k: int,
         start: tuple[FloatArray, list[FloatArray]] | None,
-        n_init: int,
+        n_random: int,
+        cheap: bool,
         tol: float,
         max_iter: int,
         rng: np.random.Generator,
-    ) -> tuple[FloatArray, list[FloatArray]]:
-        binary = all(d == 2 for d in n_levels)
-        # binary items: the bernoulli family's dense products beat one-hot sparse ones
-        family = get_family("bernoulli" if binary else "categorical")
-        prepared = family.prepare(values, n_levels=n_levels)
+    ) -> tuple[FloatArray, list[FloatArray], float]:
+        """Accelerated EM from every start at once; the best log-likelihood wins.
 
-        def params(probs: list[FloatArray]) -> Any:
-            if binary:
-                return BernoulliParams(np.stack([p[:, 1] for p in probs], axis=1))
-            return CategoricalParams(tuple(probs))
-
-        def unpack(result: Any) -> list[FloatArray]:
-            if binary:
-                p1 = result.params.p
-                return [np.stack([1.0 - p1[:, j], p1[:, j]], axis=1) for j in range(p1.shape[1])]
-            return list(result.params.probs)
-
-        self.restart_log_likelihoods_ = []
-        starts: list[tuple[FloatArray, list[FloatArray]] | None] = [None] * n_init
+        The winner is finished by quasi-Newton steps where EM is cheap or did
+        not settle (:func:`kmix.solvers.latent_class.polish_latent_class`).
+        """
+        starts: list[tuple[FloatArray, list[FloatArray]]] = []
         if start is not None:
-            starts[0] = start
-            starts[1:1] = self._extra_starts
-
-        def run(s0: tuple[FloatArray, list[FloatArray]] | None, iters: int) -> Any:
-            return run_em(
-                family,
-                prepared,
-                counts,
-                k,
-                rng=rng,
-                weights_init=None if s0 is None else s0[0],
-                params_init=None if s0 is None else params(s0[1]),
-                tol=tol,
-                max_iter=iters,
-                init="random",
+            starts = [start, *self._extra_starts] if n_random >= 0 else [start]
+        starts += random_starts(n_levels, k, max(n_random, 0), rng)
+        fits = em_latent_class(
+            design.codes.astype(np.float64),
+            counts,
+            n_levels,
+            starts,
+            tol=tol,
+            max_iter=max_iter,
+            design=design,
+        )
+        self.restart_log_likelihoods_ = [f.log_likelihood for f in fits]
+        self.n_starts_ = len(fits)
+        # a merged start stopped inside a better start's basin, which went on climbing
+        best = max((f for f in fits if not f.merged), key=lambda f: f.log_likelihood)
+        self.n_iter_, self.n_polish_iter_ = best.n_iter, 0
+        if cheap or not best.converged:
+            # flat likelihoods (few variables, maxima on the boundary) defeat EM's linear
+            # rate: a quasi-Newton finish settles them
+            polished = polish_latent_class(
+                design.codes, counts, n_levels, (best.weights, best.probs), design=design
             )
-
-        lead_start = starts[0]
-        if len(starts) > 1:
-            # short runs from every start, then only the most promising one to convergence
-            # (Biernacki, Celeux & Govaert, "Choosing starting values for the EM algorithm",
-            # Comput. Stat. Data Anal. 41, 2003)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", ConvergenceWarning)
-                short = [run(s0, min(SHORT_RUN, max_iter)) for s0 in starts]
-            self.restart_log_likelihoods_ = [r.objective for r in short]
-            lead = max(short, key=lambda r: r.objective)
-            lead_start = (lead.weights, unpack(lead))
-        best = run(lead_start, max_iter)
-        assert best is not None
-        if not self.restart_log_likelihoods_:
-            self.restart_log_likelihoods_ = [best.objective]
-        self.converged_, self.n_iter_ = best.converged, best.n_iter
-        return best.weights, unpack(best)
+            if polished.n_iter:
+                best = LatentClassFit(
+                    polished.weights,
+                    polished.probs,
+                    polished.log_likelihood,
+                    best.converged or polished.converged,
+                    best.n_iter,
+                )
+                self.n_polish_iter_ = polished.n_iter
+        self.converged_ = best.converged
+        if not best.converged:
+            warnings.warn(
+                f"EM stopped at max_iter={max_iter} before the log-likelihood settled to "
+                f"tol={tol:g}; raise max_iter",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+        return best.weights, best.probs, best.log_likelihood
 
     def _public(self, probs: list[FloatArray]) -> Any:
         """Binary data: the (k, n) matrix of P(X_j = second level | u); else the list."""

@@ -104,7 +104,6 @@ def bootstrap(
                 k,
                 True,
                 int(model.n_triples),
-                int(model.n_init),
                 float(model.tol),
                 int(model.max_iter),
                 rng,

@@ -317,6 +317,7 @@ def _load_product_mixture(model: ProductMixture, reader: FieldReader) -> None:
         model.eigengap_ = gap
     if restarts is not None:
         model.restart_log_likelihoods_ = [float(v) for v in restarts]
+        model.n_starts_ = len(model.restart_log_likelihoods_)
 
 
 #: The registered codec of :class:`~kmix.estimators.ProductMixture`.

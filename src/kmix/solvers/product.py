@@ -49,10 +49,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import optimize, sparse
+from scipy import optimize
 
 from ..exceptions import DataError, IdentifiabilityError
-from ..stats.tables import joint_table
+from ..stats.tables import mixed_radix_codes
+from .latent_class import RowDesign, log_likelihoods
 from .linalg import best_permutation, project_simplex
 
 __all__ = [
@@ -131,7 +132,8 @@ class ProductMomentResult:
         clipping (0 on population tables).
     candidates : list of (weights, probs, log_likelihood)
         Every candidate answer (the median over the kept triples, and each
-        triple alone), best likelihood first; ``weights``/``probs`` are the
+        kept triple alone, or every triple when one is kept), best likelihood
+        first; ``weights``/``probs`` are the
         first. Refiners may start from several of them.
     """
 
@@ -214,22 +216,91 @@ def _marginals(joint: FloatArray, cols: Sequence[int], n_levels: Sequence[int]) 
 def _best_contraction(
     W: FloatArray, rng: np.random.Generator, n_draws: int
 ) -> tuple[FloatArray, float]:
-    """Eigenvectors of the random contraction with the widest relative eigengap."""
-    best: tuple[float, FloatArray] | None = None
+    """Eigenvectors of the random contraction with the widest relative eigengap.
+
+    All ``n_draws`` contractions are decomposed in one batched call.
+    """
     k = W.shape[1]
-    for _ in range(n_draws):
-        theta = rng.standard_normal(W.shape[0])
-        vals, vecs = np.linalg.eig(np.tensordot(theta, W, axes=1))
-        scale = max(float(np.abs(vals).max()), 1e-300)
-        diffs = np.abs(vals[:, None] - vals[None, :])
-        gap = float(diffs[~np.eye(k, dtype=bool)].min()) / scale if k > 1 else 1.0
-        if best is None or gap > best[0]:
-            # normalise each eigenvector by its entry of largest modulus, then go real
-            idx = np.argmax(np.abs(vecs), axis=0)
-            vecs = vecs / vecs[idx, np.arange(k)][None, :]
-            best = (gap, np.real(vecs))
-    assert best is not None
-    return best[1], best[0]
+    theta = rng.standard_normal((n_draws, W.shape[0]))
+    vals, vecs = np.linalg.eig(np.tensordot(theta, W, axes=1))  # (draws, k), (draws, k, k)
+    scale = np.maximum(np.abs(vals).max(axis=1), 1e-300)
+    if k > 1:
+        diffs = np.abs(vals[:, :, None] - vals[:, None, :])
+        diffs[:, np.arange(k), np.arange(k)] = np.inf
+        gaps = diffs.min(axis=(1, 2)) / scale
+    else:
+        gaps = np.ones(n_draws)
+    best = int(np.argmax(gaps))
+    vec = vecs[best]
+    # normalise each eigenvector by its entry of largest modulus, then go real
+    idx = np.argmax(np.abs(vec), axis=0)
+    vec = vec / vec[idx, np.arange(k)][None, :]
+    return np.real(vec), float(gaps[best])
+
+
+@dataclass(frozen=True)
+class _Decomposition:
+    """Whitening and eigenvectors of one triple: everything but the read-out."""
+
+    views: Views
+    code_ab: NDArray[np.int64]
+    size_b: int
+    M: FloatArray
+    U: FloatArray
+    s: FloatArray
+    Vt: FloatArray
+    Q: FloatArray
+    Qinv: FloatArray
+    gap: float
+    score: float
+    signal_to_noise: float
+
+
+def _decompose(
+    design: RowDesign,
+    counts: FloatArray,
+    n_levels: Sequence[int],
+    views: Views,
+    k: int,
+    rng: np.random.Generator,
+    n_draws: int,
+) -> _Decomposition:
+    """SVD of ``P(X_A, X_B)``, whitened pivot slices and their joint eigenvectors."""
+    total = float(counts.sum())
+    codes = design.codes
+    code_a, size_a = mixed_radix_codes(codes, views.a, n_levels)
+    code_b, size_b = mixed_radix_codes(codes, views.b, n_levels)
+    code_p, size_p = mixed_radix_codes(codes, views.pivot, n_levels)
+    code_ab = code_a * size_b + code_b
+    tally = np.bincount(
+        code_ab * size_p + code_p, weights=counts, minlength=size_a * size_b * size_p
+    )
+    T = tally.reshape(size_a, size_b, size_p) / total
+    M = T.sum(axis=2)
+    U, s, Vt = np.linalg.svd(M, full_matrices=False)
+    if s.shape[0] < k or s[k - 1] <= 1e-14 * max(float(s[0]), 1e-300):
+        raise IdentifiabilityError(
+            f"P(X_A, X_B) for views {views.a} and {views.b} has rank below {k} "
+            f"(singular values {np.round(s[: k + 1], 8).tolist()}); these views cannot "
+            f"separate {k} classes"
+        )
+    root = np.sqrt(s[:k])
+    left = U[:, :k] / root[None, :]  # rows: S^-1/2 U^T e_a
+    right = Vt[:k].T / root[None, :]  # rows: S^-1/2 V^T e_b
+    # slices W[v] = S^-1/2 U^T T[:, :, v] V S^-1/2
+    W = np.einsum("ai,abv,bj->vij", left, T, right, optimize=True)
+    Q, gap = _best_contraction(W, rng, n_draws)
+    try:
+        Qinv = np.asarray(np.linalg.inv(Q), dtype=np.float64)
+    except np.linalg.LinAlgError:
+        raise IdentifiabilityError(
+            f"the pivot {views.pivot} does not separate the classes (repeated eigenvalues)"
+        ) from None
+    noise = (np.sqrt(M.sum(axis=1).max()) + np.sqrt(M.sum(axis=0).max())) / np.sqrt(total)
+    # population tables (non-integer counts) carry no sampling noise
+    snr = float(s[k - 1] / noise) if design.integral and total > 0 else float("inf")
+    score = float(s[k - 1] / s[0]) * gap
+    return _Decomposition(views, code_ab, size_b, M, U, s, Vt, Q, Qinv, gap, score, snr)
 
 
 def solve_triple(
@@ -241,44 +312,38 @@ def solve_triple(
     *,
     rng: np.random.Generator,
     n_draws: int = 10,
+    design: RowDesign | None = None,
 ) -> TripleFit:
     """Decompose the tensor of one triple of views and read out every variable.
+
+    The whitened slices and the read-out of every variable outside the views
+    come from one pass over the unique rows: row ``s`` contributes
+    ``(c_s / N) (Q^{-1} S^{-1/2} U^T e_{a_s}) * (Q^T S^{-1/2} V^T e_{b_s})``
+    to the level ``x_sl`` of every variable ``l`` (the diagonal of
+    ``Q^{-1} W_l Q``), so no three-way table beyond the pivot's is built.
 
     Raises :class:`IdentifiabilityError` when ``P(X_A, X_B)`` has rank below
     ``k`` (the views are too weak for ``k`` components).
     """
+    if design is None:
+        design = RowDesign(values, n_levels, counts)
     k = int(n_components)
+    dec = _decompose(design, counts, n_levels, views, k, rng, n_draws)
+    return _read_out(design, counts, n_levels, dec, k)
+
+
+def _read_out(
+    design: RowDesign,
+    counts: FloatArray,
+    n_levels: Sequence[int],
+    dec: _Decomposition,
+    k: int,
+) -> TripleFit:
+    """Weights and every variable's conditionals from a decomposition."""
+    views, U, s, Vt, Q, Qinv = dec.views, dec.U, dec.s, dec.Vt, dec.Q, dec.Qinv
     n = len(n_levels)
-    T = joint_table(values, counts, [views.a, views.b, views.pivot], n_levels)
-    M = T.sum(axis=2)
-    U, s, Vt = np.linalg.svd(M, full_matrices=False)
-    if s.shape[0] < k or s[k - 1] <= 1e-14 * max(float(s[0]), 1e-300):
-        raise IdentifiabilityError(
-            f"P(X_A, X_B) for views {views.a} and {views.b} has rank below {k} "
-            f"(singular values {np.round(s[: k + 1], 8).tolist()}); these views cannot "
-            f"separate {k} classes"
-        )
+    total = float(counts.sum())
     root = np.sqrt(s[:k])
-    left = U[:, :k].T / root[:, None]  # S^-1/2 U^T
-    right = Vt[:k].T / root[None, :]  # V S^-1/2
-
-    def whiten(table: FloatArray) -> FloatArray:
-        # slices W[v] = left @ table[:, :, v] @ right
-        return np.einsum("ia,abv,bj->vij", left, table, right, optimize=True)
-
-    W = whiten(T)
-    Q, gap = _best_contraction(W, rng, n_draws)
-    try:
-        Qinv = np.linalg.inv(Q)
-    except np.linalg.LinAlgError:
-        raise IdentifiabilityError(
-            f"the pivot {views.pivot} does not separate the classes (repeated eigenvalues)"
-        ) from None
-
-    def read(table: FloatArray) -> FloatArray:
-        Wt = whiten(table)
-        return np.einsum("ui,vij,ju->uv", Qinv, Wt, Q, optimize=True)  # (k, d)
-
     probs: list[FloatArray | None] = [None] * n
     A = (U[:, :k] * root[None, :]) @ Q
     B = (Vt[:k].T * root[None, :]) @ Qinv.T
@@ -294,29 +359,28 @@ def solve_triple(
         probs[c] = arr
     for c, arr in zip(views.b, _marginals(B / col_b[None, :], views.b, n_levels), strict=True):
         probs[c] = arr
-    pivot_table = read(T)  # (k, D_pivot)
-    for c, arr in zip(views.pivot, _marginals(pivot_table.T, views.pivot, n_levels), strict=True):
-        probs[c] = arr
-    used = set(views.a) | set(views.b) | set(views.pivot)
+    # every variable outside the two views (the pivot included): row s adds
+    # share_s * (Q^-1 left[a_s]) * (Q^T right[b_s]) to the level it takes
+    left = U[:, :k] / root[None, :]
+    right = Vt[:k].T / root[None, :]
+    cell = (left @ Qinv.T)[:, None, :] * (right @ Q)[None, :, :]
+    z = cell.reshape(-1, k).T[:, dec.code_ab] * (counts / total)[None, :]
+    read = np.split(design.level_counts(z), design.offsets[1:], axis=1)
+    used = set(views.a) | set(views.b)
     for col in range(n):
         if col not in used:
-            probs[col] = read(joint_table(values, counts, [views.a, views.b, [col]], n_levels))
+            probs[col] = read[col]
     # weights by non-negative least squares on M = sum_u pi_u a_u b_u^T (exact in population)
     a_n = np.clip(A / col_a[None, :], 0.0, None)
     b_n = np.clip(B / col_b[None, :], 0.0, None)
-    design = np.einsum("au,bu->abu", a_n, b_n).reshape(-1, k)
-    nnls_w, _ = optimize.nnls(design, M.reshape(-1))
+    design_w = np.einsum("au,bu->abu", a_n, b_n).reshape(-1, k)
+    nnls_w, _ = optimize.nnls(design_w, dec.M.reshape(-1))
     if nnls_w.sum() > 0:
         weights = project_simplex(nnls_w / nnls_w.sum())
     else:
         weights = project_simplex(weights / weights.sum())
-    ratio = float(s[k - 1] / s[0])
     done = [p if p is not None else np.zeros((k, int(n_levels[j]))) for j, p in enumerate(probs)]
-    total = float(counts.sum())
-    noise = (np.sqrt(M.sum(axis=1).max()) + np.sqrt(M.sum(axis=0).max())) / np.sqrt(total)
-    integral = bool(np.all(counts == np.round(counts)))  # population tables carry no noise
-    snr = float(s[k - 1] / noise) if integral and total > 0 else float("inf")
-    return TripleFit(views, weights, done, s, gap, ratio * gap, snr)
+    return TripleFit(views, weights, done, s, dec.gap, dec.score, dec.signal_to_noise)
 
 
 def _align(reference: TripleFit, other: TripleFit) -> NDArray[np.intp]:
@@ -338,6 +402,7 @@ def fit_product_mixture(
     n_triples: int = 5,
     n_candidates: int = 20,
     guaranteed: bool = True,
+    design: RowDesign | None = None,
 ) -> ProductMomentResult:
     """Latent class parameters from low-order tables by the three-view tensor method.
 
@@ -362,13 +427,16 @@ def fit_product_mixture(
         is the median over them.
     guaranteed : bool
         Build views by the guaranteed rank bound (default) or by joint states.
+    design : RowDesign, optional
+        The rows' design (:class:`kmix.solvers.latent_class.RowDesign`), when
+        the caller has built it already.
 
     Returns
     -------
     ProductMomentResult
         Probabilities clipped to ``[1e-6, 1]`` and renormalised; weights on
         the simplex. The answer is the likelihood-best of the median over the
-        kept triples and each triple alone (all exact on population tables).
+        kept triples and each kept triple alone (all exact on population tables).
         ``out_of_range`` reports how far the raw read-out left [0, 1].
     """
     k = int(n_components)
@@ -392,19 +460,35 @@ def fit_product_mixture(
             f"no split of the {len(n_levels)} variables into two views and a pivot can carry "
             f"{k} classes"
         )
-    fits: list[TripleFit] = []
     errors: list[str] = []
+    if design is None:
+        design = RowDesign(values, n_levels, counts)
+    decs: list[_Decomposition] = []
     for v in triples_in:
         try:
-            fits.append(solve_triple(values, counts, n_levels, v, k, rng=rng))
+            decs.append(_decompose(design, counts, n_levels, v, k, rng, 10))
         except IdentifiabilityError as exc:
             errors.append(str(exc))
-    if not fits:
+    if not decs:
         raise IdentifiabilityError(errors[0])
-    fits.sort(key=lambda f: -f.score)
+    decs.sort(key=lambda d: -d.score)
     # views whose k-th singular value is within 3x the noise level are used only as a last resort
-    strong = [f for f in fits if f.signal_to_noise >= 3.0]
-    kept = (strong or fits)[: max(1, int(n_triples))]
+    strong = [d for d in decs if d.signal_to_noise >= 3.0]
+    n_keep = max(1, int(n_triples))
+    chosen = (strong or decs)[:n_keep]
+    # with one triple kept, the next best ones stand as candidates of their own
+    others = decs[:n_keep] if len(chosen) == 1 else chosen
+    read: dict[Views, TripleFit] = {}
+    for d in [*chosen, *others]:
+        if d.views not in read:
+            try:
+                read[d.views] = _read_out(design, counts, n_levels, d, k)
+            except IdentifiabilityError as exc:
+                errors.append(str(exc))
+    kept = [read[d.views] for d in chosen if d.views in read]
+    alternates = [read[d.views] for d in others if d.views in read]
+    if not kept:
+        raise IdentifiabilityError(errors[-1])
     aligned_w = []
     aligned_p: list[list[FloatArray]] = [[] for _ in n_levels]
     for f in kept:
@@ -414,11 +498,12 @@ def fit_product_mixture(
             aligned_p[j].append(p[perm])
     raw = [np.median(np.array(ps), axis=0) for ps in aligned_p]
     excess = max(float(np.maximum(-p.min(), p.max() - 1.0)) for p in raw)
-    # candidates: the median over the kept triples and every triple on its own; the data
+    # candidates: the median over the kept triples and every kept (or alternate) triple on
+    # its own; the data
     # decide between them by their likelihood (sampling noise, not the method, separates them)
     candidates = [(project_simplex(np.median(np.array(aligned_w), axis=0)), _clean(raw))]
-    candidates += [(f.weights, _clean(f.probs)) for f in fits]
-    lls = _logliks(values, counts, n_levels, candidates)
+    candidates += [(f.weights, _clean(f.probs)) for f in alternates]
+    lls = log_likelihoods(values, counts, n_levels, candidates, design=design)
     ranked = [(candidates[i][0], candidates[i][1], lls[i]) for i in np.argsort(lls)[::-1]]
     weights, probs, _ = ranked[0]
     return ProductMomentResult(weights, probs, kept, max(excess, 0.0), ranked)
@@ -430,37 +515,6 @@ def _clean(probs: Sequence[FloatArray]) -> list[FloatArray]:
     for p in probs:
         clipped = np.clip(p, PROB_FLOOR, 1.0)
         out.append(clipped / clipped.sum(axis=1, keepdims=True))
-    return out
-
-
-def _logliks(
-    values: FloatArray,
-    counts: FloatArray,
-    n_levels: Sequence[int],
-    candidates: Sequence[tuple[FloatArray, Sequence[FloatArray]]],
-) -> list[float]:
-    """``sum_s c_s log sum_u pi_u prod_j P(X_j = x_sj | u)`` of every candidate at once.
-
-    One sparse product of the rows' one-hot design with the stacked
-    log-probabilities of all candidates.
-    """
-    m, n = values.shape
-    offsets = np.concatenate([[0], np.cumsum(n_levels)[:-1]]).astype(np.int64)
-    cols = (values.astype(np.int64) + offsets[None, :]).reshape(-1)
-    design = sparse.csr_matrix(
-        (np.ones(m * n), cols, np.arange(0, m * n + 1, n)), shape=(m, int(sum(n_levels)))
-    )
-    k = candidates[0][0].shape[0]
-    stacked = np.concatenate(
-        [np.log(np.concatenate(list(p), axis=1)) for _, p in candidates], axis=0
-    )  # (C * k, sum of levels)
-    log_f = np.asarray(design @ stacked.T)  # (m, C * k)
-    out = []
-    for c, (w, _) in enumerate(candidates):
-        with np.errstate(divide="ignore"):
-            joint = log_f[:, c * k : (c + 1) * k] + np.log(np.maximum(w, 0.0))[None, :]
-        top = joint.max(axis=1, keepdims=True)
-        out.append(float(counts @ (np.log(np.exp(joint - top).sum(axis=1)) + top[:, 0])))
     return out
 
 

@@ -32,26 +32,29 @@ def _integer_codes(X: NDArray[np.generic]) -> tuple[NDArray[np.int64], NDArray[n
     is_int = np.issubdtype(X.dtype, np.integer) or X.dtype == np.bool_
     if not is_int and not np.all(np.isfinite(X)):
         return None
-    lo = X.min(axis=0)
-    if np.any(lo < 0):
-        return None
-    hi = X.max(axis=0)
-    if np.any(hi >= _MAX_CODE):
+    lo_all, hi_all = X.min(), X.max()
+    if lo_all < 0 or hi_all >= _MAX_CODE:
         return None
     if not is_int and not np.array_equal(X, np.floor(X)):
         return None
-    radix_sizes = hi.astype(np.int64) + 1
+    n = X.shape[1]
+    if (float(hi_all) + 1.0) ** n <= min(max(_BINCOUNT_FLOOR, 4 * X.shape[0]), _BINCOUNT_CAP):
+        # one radix for every column (two global reductions instead of per-column ones)
+        # when its code range is still small enough to count by bincount
+        radix_sizes = np.full(n, int(hi_all) + 1, dtype=np.int64)
+    else:
+        radix_sizes = X.max(axis=0).astype(np.int64) + 1
     total = 1.0
     for r in radix_sizes.tolist():
         total *= float(r)
     if total >= _MAX_CODE:
         return None
-    radix = np.ones(X.shape[1], dtype=np.int64)
-    for j in range(X.shape[1] - 2, -1, -1):
+    radix = np.ones(n, dtype=np.int64)
+    for j in range(n - 2, -1, -1):
         radix[j] = radix[j + 1] * radix_sizes[j + 1]
-    if total < 2.0**52:
-        # exact in float64, and BLAS makes the product fast
-        codes = (X.astype(np.float64, copy=False) @ radix.astype(np.float64)).astype(np.int64)
+    if not is_int and total < 2.0**52:
+        # exact in float64 below 2**52, and BLAS makes the product fast
+        codes = (X @ radix.astype(np.float64)).astype(np.int64)
     else:
         codes = X.astype(np.int64, copy=False) @ radix
     return codes, radix
@@ -89,6 +92,7 @@ def compress_rows(
     if w is not None and w.shape[0] != arr.shape[0]:
         raise DataError(f"weights has {w.shape[0]} entries but X has {arr.shape[0]} rows")
     coded = _integer_codes(arr)
+    counts = None
     if coded is None:
         values, inverse = np.unique(arr.astype(np.float64, copy=False), axis=0, return_inverse=True)
         inverse = inverse.reshape(-1)
@@ -96,16 +100,20 @@ def compress_rows(
         codes, radix = coded
         top = int(codes.max()) + 1
         if top <= min(max(_BINCOUNT_FLOOR, 4 * codes.shape[0]), _BINCOUNT_CAP):
-            present = np.bincount(codes, minlength=top) > 0
+            tally = np.bincount(codes, minlength=top)
+            present = tally > 0
             uniq = np.flatnonzero(present).astype(np.int64)
             lookup = np.cumsum(present) - 1
             inverse = lookup[codes]
+            if w is None:
+                counts = tally[uniq].astype(np.float64)
         else:
             uniq, inverse = np.unique(codes, return_inverse=True)
         sizes = np.concatenate([[np.iinfo(np.int64).max], radix[:-1] // radix[1:]])
         values = ((uniq[:, None] // radix[None, :]) % sizes[None, :]).astype(np.float64)
-    inverse = inverse.astype(np.intp)
-    counts = np.bincount(inverse, weights=w, minlength=values.shape[0]).astype(np.float64)
+    inverse = inverse.astype(np.intp, copy=False)
+    if counts is None:
+        counts = np.bincount(inverse, weights=w, minlength=values.shape[0]).astype(np.float64)
     return values, counts, inverse
 
 

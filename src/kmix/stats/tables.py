@@ -10,6 +10,7 @@ linear in the counts, so the table of merged statistics
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -24,7 +25,7 @@ MAX_CELLS = 1 << 26
 
 
 def mixed_radix_codes(
-    values: FloatArray, cols: Sequence[int], n_levels: Sequence[int]
+    values: NDArray[Any], cols: Sequence[int], n_levels: Sequence[int]
 ) -> tuple[NDArray[np.int64], int]:
     """One integer per row for the levels of ``cols`` (the first column varies slowest).
 
@@ -34,7 +35,7 @@ def mixed_radix_codes(
     size = 1
     for c in cols:
         d = int(n_levels[c])
-        code = code * d + values[:, c].astype(np.int64)
+        code = code * d + values[:, c].astype(np.int64, copy=False)
         size *= d
     return code, size
 

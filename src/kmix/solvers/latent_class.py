@@ -1,0 +1,434 @@
+"""EM for latent class models from many starts at once, accelerated by SQUAREM.
+
+The model is ``P(x) = sum_u pi_u prod_j P(X_j = x_j | u)`` over discrete
+variables. One EM map ``F`` (Dempster, Laird & Rubin 1977; for latent class
+models Goodman, "Exploratory latent structure analysis using both
+identifiable and unidentifiable models", Biometrika 61, 1974) is
+
+.. math::
+   r_{su} \\propto \\pi_u \\prod_j P(x_{sj} \\mid u), \\qquad
+   \\pi_u \\leftarrow \\frac{\\sum_s c_s r_{su}}{N}, \\qquad
+   P(X_j = v \\mid u) \\leftarrow
+   \\frac{\\sum_s c_s r_{su} [x_{sj} = v]}{\\sum_s c_s r_{su}},
+
+over the unique rows ``s`` with counts ``c_s``. EM converges linearly, and
+slowly where the likelihood is flat (nearly saturated tables, ``n = 2k - 1``).
+SQUAREM (Varadhan & Roland, "Simple and globally convergent methods for
+accelerating the convergence of any EM algorithm", Scand. J. Statist. 35,
+2008; scheme S3) extrapolates two EM steps,
+
+.. math::
+   r = F(\\theta) - \\theta, \\quad v = F(F(\\theta)) - 2F(\\theta) + \\theta, \\quad
+   \\alpha = -\\lVert r \\rVert / \\lVert v \\rVert, \\quad
+   \\theta' = \\theta - 2\\alpha r + \\alpha^2 v,
+
+projects ``theta'`` back onto the parameter space, takes one stabilising EM
+step from it, and keeps the plain two-step point instead whenever the
+extrapolation would lower the likelihood, so the objective never decreases.
+
+All starts run together: their classes are stacked, so one product of the
+rows' design with the stacked log-probabilities serves every start.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy import optimize, sparse
+
+from ..exceptions import DataError
+from .linalg import best_permutation
+
+__all__ = [
+    "LatentClassFit",
+    "RowDesign",
+    "em_latent_class",
+    "log_likelihoods",
+    "polish_latent_class",
+    "random_starts",
+]
+
+FloatArray = NDArray[np.float64]
+#: log(0) is replaced by log of this, so that 0 * log(0) = 0 in the products.
+_LOG_FLOOR = 1e-300
+#: Extrapolated weights are kept at least this large (a class at weight 0 never returns).
+_WEIGHT_FLOOR = 1e-12
+#: A start this close (largest parameter difference after matching classes) to a start
+#: with a higher log-likelihood is in the same basin: it stops and defers to that one.
+MERGE_TOL = 1e-4
+
+
+@dataclass(frozen=True)
+class LatentClassFit:
+    """One EM run.
+
+    Attributes
+    ----------
+    weights : ndarray of shape (k,)
+    probs : list of ndarray
+        ``probs[j][u, v] = P(X_j = v | u)``.
+    log_likelihood : float
+        ``sum_s c_s log P(x_s)`` at the returned parameters.
+    converged : bool
+        The log-likelihood rose by at most ``tol * |log-likelihood|`` over
+        the last cycle.
+    n_iter : int
+        EM maps evaluated (three per SQUAREM cycle).
+    merged : bool
+        Stopped early because it came within ``MERGE_TOL`` of a start with
+        a higher log-likelihood (both climb to the same maximum).
+    """
+
+    weights: FloatArray
+    probs: list[FloatArray]
+    log_likelihood: float
+    converged: bool
+    n_iter: int
+    merged: bool = False
+
+
+class RowDesign:
+    """The unique rows in the form the E- and M-steps need.
+
+    Binary items use the dense 0/1 matrix (one BLAS product gives every log
+    density); others a sparse one-hot design with one 1 per variable.
+    ``codes`` holds the rows as int64; ``integral`` says whether the counts
+    (if given) are whole numbers, i.e. sampled data rather than a population
+    table.
+    """
+
+    def __init__(
+        self, values: NDArray[Any], n_levels: Sequence[int], counts: FloatArray | None = None
+    ) -> None:
+        self.n_levels = np.asarray([int(d) for d in n_levels], dtype=np.int64)
+        self.offsets = np.concatenate([[0], np.cumsum(self.n_levels)[:-1]]).astype(np.int64)
+        self.width = int(self.n_levels.sum())
+        self.binary = bool(np.all(self.n_levels == 2))
+        m, n = values.shape
+        self.codes = np.asfortranarray(values, dtype=np.int64)  # contiguous columns
+        self.integral = bool(np.all(counts == np.round(counts))) if counts is not None else True
+        if self.binary:
+            self.x = np.ascontiguousarray(values, dtype=np.float64)
+            self.xt = np.ascontiguousarray(self.x.T)
+        else:
+            cols = (self.codes + self.offsets[None, :]).reshape(-1)
+            self.onehot = sparse.csr_matrix(
+                (np.ones(m * n), cols, np.arange(0, m * n + 1, n)), shape=(m, self.width)
+            )
+            self.onehot_t = self.onehot.T.tocsr()
+
+    def log_f(self, P: FloatArray) -> FloatArray:
+        """``(R, m)`` log densities of the ``R`` stacked classes ``P`` of shape (R, width)."""
+        logP = np.log(np.maximum(P, _LOG_FLOOR))
+        if self.binary:
+            lo, hi = logP[:, 0::2], logP[:, 1::2]
+            out: FloatArray = (hi - lo) @ self.xt
+            out += lo.sum(axis=1)[:, None]
+            return out
+        return np.ascontiguousarray(np.asarray(self.onehot @ logP.T).T)
+
+    def level_counts(self, resp_w: FloatArray) -> FloatArray:
+        """``(R, width)`` expected counts of every level from row weights ``(R, m)``."""
+        if self.binary:
+            ones = (self.xt @ resp_w.T).T  # (R, n); this orientation avoids a slow BLAS path
+            out = np.empty((resp_w.shape[0], self.width))
+            out[:, 1::2] = ones
+            out[:, 0::2] = resp_w.sum(axis=1)[:, None] - ones
+            return out
+        return np.asarray(self.onehot_t @ resp_w.T).T
+
+    def normalise(self, P: FloatArray) -> FloatArray:
+        """Rows of ``P`` clipped at 0 and renormalised within every variable's block."""
+        P = np.maximum(P, 0.0)
+        sums = np.add.reduceat(P, self.offsets, axis=-1)
+        sums = np.where(sums > 0, sums, 1.0)
+        return P / np.repeat(sums, self.n_levels, axis=-1)
+
+
+def _responsibilities(
+    design: RowDesign, counts: FloatArray, W: FloatArray, P: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """``c_s r_su`` of shape (C, k, m) and the log-likelihoods (C,) of ``C`` stacked starts.
+
+    Rows run along the last, contiguous axis, so every step is a pass over
+    contiguous memory.
+    """
+    C, k, width = P.shape
+    joint = design.log_f(P.reshape(C * k, width)).reshape(C, k, -1)
+    with np.errstate(divide="ignore"):
+        joint += np.log(W)[:, :, None]
+    top = joint[:, 0, :].copy()
+    for u in range(1, k):
+        np.maximum(top, joint[:, u, :], out=top)
+    top[~np.isfinite(top)] = 0.0
+    joint -= top[:, None, :]
+    np.exp(joint, out=joint)
+    total = joint.sum(axis=1)  # (C, m)
+    with np.errstate(divide="ignore"):
+        ll = (np.log(total) + top) @ counts
+    joint *= (counts[None, :] / np.maximum(total, _LOG_FLOOR))[:, None, :]
+    return joint, ll
+
+
+def log_likelihoods(
+    values: FloatArray,
+    counts: FloatArray,
+    n_levels: Sequence[int],
+    candidates: Sequence[tuple[FloatArray, Sequence[FloatArray]]],
+    *,
+    design: RowDesign | None = None,
+) -> FloatArray:
+    """``sum_s c_s log sum_u pi_u prod_j P(X_j = x_sj | u)`` of every candidate at once.
+
+    ``design``: the rows' :class:`RowDesign`, when the caller has it already.
+    """
+    if design is None:
+        design = RowDesign(values, n_levels)
+    W, P = _stack(candidates, design.width)
+    return _responsibilities(design, np.asarray(counts, dtype=np.float64), W, P)[1]
+
+
+def _stack(
+    starts: Sequence[tuple[FloatArray, Sequence[FloatArray]]], width: int
+) -> tuple[FloatArray, FloatArray]:
+    """Weights (C, k) and concatenated probabilities (C, k, width) of ``C`` starts."""
+    ws = [np.asarray(w, dtype=np.float64) for w, _ in starts]
+    ps = [np.concatenate([np.asarray(p, dtype=np.float64) for p in pr], axis=1) for _, pr in starts]
+    k = ws[0].shape
+    if any(w.shape != k for w in ws) or any(p.shape != (*k, width) for p in ps):
+        raise DataError(
+            f"starts must share one number of classes and {width} levels in all; got "
+            f"weights of shapes {sorted({w.shape for w in ws})} and probabilities of shapes "
+            f"{sorted({p.shape for p in ps})}"
+        )
+    return np.array(ws), np.array(ps)
+
+
+def _em_map(
+    design: RowDesign, counts: FloatArray, W: FloatArray, P: FloatArray
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """One EM map for ``C`` starts at once.
+
+    ``W`` (C, k) weights, ``P`` (C, k, width) probabilities. Returns the new
+    ``(W, P)`` and the log-likelihood of each start at the *input* point.
+    """
+    C, k, width = P.shape
+    resp, ll = _responsibilities(design, counts, W, P)
+    resp_w = resp.reshape(C * k, -1)
+    nk = resp_w.sum(axis=1)
+    W_new = (nk / counts.sum()).reshape(C, k)
+    stats = design.level_counts(resp_w)  # (C * k, width)
+    filled = nk > 0
+    P_new = P.reshape(C * k, width).copy()
+    P_new[filled] = stats[filled] / nk[filled, None]
+    return W_new, P_new.reshape(C, k, width), ll
+
+
+def _twins(W: FloatArray, P: FloatArray, ll: FloatArray) -> NDArray[np.bool_]:
+    """Starts within ``MERGE_TOL`` of the start with the highest log-likelihood."""
+    lead = int(np.argmax(ll))
+    out = np.zeros(W.shape[0], dtype=bool)
+    for c in range(W.shape[0]):
+        if c == lead:
+            continue
+        cost = np.abs(P[lead][:, None, :] - P[c][None, :, :]).max(axis=2)
+        perm = best_permutation(cost)
+        gap = max(
+            float(np.abs(W[lead] - W[c][perm]).max()), float(np.abs(P[lead] - P[c][perm]).max())
+        )
+        out[c] = gap <= MERGE_TOL
+    return out
+
+
+def random_starts(
+    n_levels: Sequence[int], n_components: int, n_starts: int, rng: np.random.Generator
+) -> list[tuple[FloatArray, list[FloatArray]]]:
+    """Starts drawn uniformly: weights and every ``P(X_j | u)`` from flat Dirichlets."""
+    out = []
+    for _ in range(int(n_starts)):
+        w = rng.dirichlet(np.ones(n_components))
+        probs = [rng.dirichlet(np.ones(int(d)), size=n_components) for d in n_levels]
+        out.append((w, probs))
+    return out
+
+
+def em_latent_class(
+    values: NDArray[Any],
+    counts: FloatArray,
+    n_levels: Sequence[int],
+    starts: Sequence[tuple[FloatArray, Sequence[FloatArray]]],
+    *,
+    tol: float = 1e-10,
+    max_iter: int = 1000,
+    accelerate: bool = True,
+    design: RowDesign | None = None,
+) -> list[LatentClassFit]:
+    """Maximum-likelihood EM for a latent class model from several starts at once.
+
+    Parameters
+    ----------
+    values : ndarray of shape (m, n_features)
+        Unique rows of integer codes ``0 .. n_levels[j] - 1``.
+    counts : ndarray of shape (m,)
+        Their counts (or weights).
+    n_levels : sequence of int
+    starts : sequence of (weights, probs)
+        Starting points, each ``weights`` of shape (k,) and ``probs`` one
+        (k, n_levels_j) array per variable.
+    tol : float
+        A start stops when one plain EM map raises its log-likelihood by at
+        most ``tol * |log-likelihood|`` (the rule of unaccelerated EM), or a
+        whole cycle does.
+    max_iter : int
+        EM maps per start (checked after each cycle, so an accelerated run
+        may take up to two maps more).
+    accelerate : bool
+        SQUAREM (default) or plain EM.
+    design : RowDesign, optional
+        The rows' design, when the caller has built it already.
+
+    Returns
+    -------
+    list of LatentClassFit
+        One per start, in the order given.
+    """
+    if not starts:
+        raise DataError("em_latent_class needs at least one start")
+    counts = np.asarray(counts, dtype=np.float64)
+    if design is None:
+        design = RowDesign(values, n_levels)
+    W, P = _stack(starts, design.width)
+    C, k = W.shape
+    ll = np.full(C, -np.inf)
+    done = np.zeros(C, dtype=bool)
+    n_iter = np.zeros(C, dtype=np.int64)
+    merged = np.zeros(C, dtype=bool)
+    active = np.arange(C)
+    while active.size:
+        Wa, Pa = W[active], P[active]
+        W1, P1, ll0 = _em_map(design, counts, Wa, Pa)
+        n_iter[active] += 1
+        # the stopping rule of plain EM: one map gains at most tol * |log-likelihood|
+        settled = (ll0 - ll[active]) <= tol * np.abs(ll0)
+        ll[active] = ll0
+        if not accelerate:
+            W[active], P[active] = W1, P1
+        else:
+            W2, P2, ll1 = _em_map(design, counts, W1, P1)
+            n_iter[active] += 1
+            settled |= (ll1 - ll0) <= tol * np.abs(ll1)
+            theta0 = np.concatenate([Wa, Pa.reshape(len(active), -1)], axis=1)
+            theta1 = np.concatenate([W1, P1.reshape(len(active), -1)], axis=1)
+            theta2 = np.concatenate([W2, P2.reshape(len(active), -1)], axis=1)
+            r = theta1 - theta0
+            v = theta2 - 2.0 * theta1 + theta0
+            rn, vn = np.linalg.norm(r, axis=1), np.linalg.norm(v, axis=1)
+            alpha = np.where(vn > 0, -rn / np.where(vn > 0, vn, 1.0), -1.0)
+            alpha = np.minimum(alpha, -1.0)  # alpha = -1 is the plain two-step point
+            ext = theta0 - 2.0 * alpha[:, None] * r + (alpha**2)[:, None] * v
+            We = np.maximum(ext[:, :k], _WEIGHT_FLOOR)
+            We /= We.sum(axis=1, keepdims=True)
+            Pe = design.normalise(ext[:, k:].reshape(len(active), k, -1))
+            W3, P3, ll_e = _em_map(design, counts, We, Pe)
+            n_iter[active] += 1
+            # keep the extrapolation only where it does not lose against plain EM
+            good = np.isfinite(ll_e) & (ll_e >= ll1)
+            W[active] = np.where(good[:, None], W3, W2)
+            P[active] = np.where(good[:, None, None], P3, P2)
+        finished = settled | (n_iter[active] >= max_iter)
+        done[active] = settled
+        if active.size > 1:
+            twins = _twins(W[active], P[active], ll[active])
+            merged[active[twins]] = True
+            finished |= twins
+        active = active[~finished]
+    # the log-likelihood at the returned point
+    ll_final = _responsibilities(design, counts, W, P)[1]
+    fits = []
+    for c in range(C):
+        probs = np.split(P[c], design.offsets[1:], axis=1)
+        fits.append(
+            LatentClassFit(
+                W[c], probs, float(ll_final[c]), bool(done[c]), int(n_iter[c]), bool(merged[c])
+            )
+        )
+    return fits
+
+
+def polish_latent_class(
+    values: NDArray[Any],
+    counts: FloatArray,
+    n_levels: Sequence[int],
+    start: tuple[FloatArray, Sequence[FloatArray]],
+    *,
+    max_iter: int = 2000,
+    design: RowDesign | None = None,
+) -> LatentClassFit:
+    """Quasi-Newton finish of an EM fit, for likelihoods too flat for EM to settle.
+
+    Where the maximum lies on the boundary (a probability or weight of 0) or
+    on a nearly flat ridge, EM converges sublinearly. L-BFGS-B (Byrd, Lu,
+    Nocedal & Zhu, "A limited memory algorithm for bound constrained
+    optimization", SIAM J. Sci. Comput. 16, 1995) on unnormalised positive
+    parameters ``pi_u = v_u / sum v`` and ``P(X_j = l | u) = q_ujl / sum_l q_ujl``
+    reaches the boundary and crosses the ridge in a few dozen steps. The
+    gradient needs only EM's expected counts ``N_u = sum_s c_s r_su`` and
+    ``n_ujl = sum_s c_s r_su [x_sj = l]``:
+
+    .. math::
+       \\frac{\\partial \\ell}{\\partial v_u} = \\frac{N_u / \\pi_u - N}{\\sum v},
+       \\qquad
+       \\frac{\\partial \\ell}{\\partial q_{ujl}}
+       = \\frac{n_{ujl} / P(X_j = l \\mid u) - N_u}{\\sum_{l'} q_{ujl'}}.
+
+    Returns the polished fit when its log-likelihood is not lower than the
+    start's, else the start; ``converged`` is L-BFGS-B's own verdict
+    (projected gradient below its tolerance).
+    """
+    counts = np.asarray(counts, dtype=np.float64)
+    if design is None:
+        design = RowDesign(values, n_levels)
+    W0, P0 = _stack([start], design.width)
+    k, width = P0.shape[1], design.width
+    total = float(counts.sum())
+    lower = 1e-12
+
+    def unpack(z: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+        v, q = z[:k], z[k:].reshape(k, width)
+        vs = v.sum()
+        sums = np.repeat(np.add.reduceat(q, design.offsets, axis=1), design.n_levels, axis=1)
+        return v / vs, q / sums, np.full(k, vs), sums
+
+    def objective(z: FloatArray) -> tuple[float, FloatArray]:
+        w, P, vs, sums = unpack(z)
+        resp, ll = _responsibilities(design, counts, w[None], P[None])
+        resp_w = resp.reshape(k, -1)
+        nk = resp_w.sum(axis=1)
+        n = design.level_counts(resp_w)
+        gv = (nk / w - total) / vs
+        gq = (n / P - nk[:, None]) / sums
+        grad = np.concatenate([gv, gq.ravel()])
+        return -float(ll[0]) / total, -grad / total
+
+    z0 = np.concatenate([W0[0], P0[0].ravel()])
+    z0 = np.maximum(z0, lower)
+    ll0 = float(_responsibilities(design, counts, W0, P0)[1][0])
+    res = optimize.minimize(
+        objective,
+        z0,
+        jac=True,
+        method="L-BFGS-B",
+        bounds=[(lower, None)] * z0.shape[0],
+        options={"maxiter": int(max_iter), "ftol": 1e-15, "gtol": 1e-10},
+    )
+    w, P, _, _ = unpack(np.asarray(res.x, dtype=np.float64))
+    ll = float(_responsibilities(design, counts, w[None], P[None])[1][0])
+    if not np.isfinite(ll) or ll < ll0:
+        probs0 = np.split(P0[0], design.offsets[1:], axis=1)
+        return LatentClassFit(W0[0], probs0, ll0, False, 0)
+    probs = np.split(P, design.offsets[1:], axis=1)
+    return LatentClassFit(w, probs, ll, bool(res.success), int(res.nit))
