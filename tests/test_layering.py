@@ -26,7 +26,7 @@ ALLOWED_INTERNAL: dict[str, set[str]] = {
     "estimators": {"exceptions", "params", "stats", "solvers", "components"},
     "causal": {"exceptions", "params", "solvers"},
     "data": {"exceptions", "stats"},
-    "datasets": {"exceptions", "params", "components"},
+    "datasets": {"exceptions", "params", "components", "solvers"},
     "metrics": {"exceptions", "params", "solvers"},
     "io": {"exceptions", "params", "stats", "components", "estimators"},
     "plotting": {"exceptions", "params", "estimators", "metrics"},

@@ -10,12 +10,16 @@
 * :func:`make_mixture`: a random mixture of any family and a sample from it.
 * :func:`random_coins` and :func:`coin_flips`: the k-coin problem (k-MixIID):
   random separated biases and weights, and head counts drawn from them.
+* :func:`bayesnet_mixture` and :func:`random_sparse_dag`: a mixture of
+  Bayesian networks on a known DAG (the hidden source is a parent of every
+  node) with separated random CPTs, and random degree-bounded DAGs.
 * :func:`stouffer_toby` and :func:`carcinoma`: two classic binary surveys with
   published latent class estimates, bundled with the package.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -35,15 +39,20 @@ from .params import (
     PoissonParams,
     check_weights,
 )
+from .solvers.bnmodel import BayesNetMixtureParams
+from .solvers.bnmodel import sample as sample_bayesnet
+from .solvers.graph import DAG
 
 __all__ = [
     "SurveyData",
+    "bayesnet_mixture",
     "carcinoma",
     "coin_flips",
     "make_mixture",
     "marbles",
     "random_coins",
     "random_params",
+    "random_sparse_dag",
     "stouffer_toby",
 ]
 
@@ -280,6 +289,189 @@ def coin_flips(
     t = np.broadcast_to(np.asarray(n_trials, dtype=np.int64), labels.shape)
     heads = rng.binomial(t, p[labels]).astype(np.int64)
     return (heads, labels) if return_labels else heads
+
+
+def random_sparse_dag(n_nodes: int, max_degree: int = 2, *, random_state: Any = None) -> DAG:
+    """A random DAG on ``V0 .. V{n-1}`` whose every node has at most ``max_degree`` edges.
+
+    Nodes are visited in index order; node ``j`` draws a number of parents
+    uniformly from ``0 .. min(max_degree, #eligible)`` and picks them
+    uniformly among the earlier nodes that still have fewer than
+    ``max_degree`` edges. Edges therefore point from lower to higher index
+    (``V0 .. V{n-1}`` is a topological order), and every node's total degree
+    (parents plus children), hence also its in-degree, is at most
+    ``max_degree``.
+
+    Parameters
+    ----------
+    n_nodes : int
+    max_degree : int
+        Bound on the total degree of every node (``DAG.max_degree``).
+    random_state : int, Generator or None
+
+    Returns
+    -------
+    DAG
+
+    Examples
+    --------
+    >>> g = random_sparse_dag(6, 2, random_state=0)
+    >>> g.nodes[:3], g.max_degree <= 2
+    (('V0', 'V1', 'V2'), True)
+    """
+    for name, value, low in (("n_nodes", n_nodes, 1), ("max_degree", max_degree, 0)):
+        if isinstance(value, bool) or int(value) != value or value < low:
+            raise DataError(f"{name} must be an integer >= {low}; got {value!r}")
+    rng = _rng(random_state)
+    n = int(n_nodes)
+    names = [f"V{i}" for i in range(n)]
+    degree = np.zeros(n, dtype=np.int64)
+    parents: dict[str, tuple[str, ...]] = {}
+    for j in range(n):
+        eligible = np.flatnonzero(degree[:j] < max_degree)
+        m = int(rng.integers(0, min(int(max_degree), eligible.size) + 1))
+        chosen = np.sort(rng.choice(eligible, size=m, replace=False)) if m else eligible[:0]
+        degree[chosen] += 1
+        degree[j] += m
+        parents[names[j]] = tuple(names[i] for i in chosen)
+    return DAG(tuple(names), parents)
+
+
+def _separated_rows(
+    shape: tuple[int, int, int],
+    separation: float,
+    low: float,
+    high: float,
+    rng: np.random.Generator,
+) -> NDArray[np.float64]:
+    """(rows, k, d) level probabilities; sources of a row at least ``separation`` apart."""
+    rows, k, d = shape
+    if d == 2:
+        room = (high - low) - (k - 1) * separation
+        p1 = low + np.sort(rng.uniform(0.0, room, (rows, k)), axis=1) + separation * np.arange(k)
+        p1 = rng.permuted(p1, axis=1)
+        return np.stack([1.0 - p1, p1], axis=-1)
+    floor = low / d
+    out = floor + (1.0 - low) * rng.dirichlet(np.ones(d), size=(rows, k))
+    if k == 1 or separation <= 0:
+        return out
+    upper = np.triu(np.ones((k, k), dtype=bool), 1)
+    for _ in range(1000):
+        gap = np.abs(out[:, :, None, :] - out[:, None, :, :]).max(axis=-1)  # (rows, k, k)
+        bad = (gap[:, upper] < separation).any(axis=1)
+        if not bad.any():
+            return out
+        out[bad] = floor + (1.0 - low) * rng.dirichlet(np.ones(d), size=(int(bad.sum()), k))
+    raise DataError(
+        f"could not draw {k} sources with {d}-level rows at least separation={separation} "
+        "apart; lower separation"
+    )
+
+
+def bayesnet_mixture(
+    dag: DAG,
+    n_components: int = 2,
+    n_samples: int = 10_000,
+    *,
+    n_levels: int | Sequence[int] = 2,
+    separation: float = 0.1,
+    weight_concentration: float = 2.0,
+    min_weight: float = 0.05,
+    low: float = 0.1,
+    high: float = 0.9,
+    random_state: Any = None,
+    return_labels: bool = False,
+) -> Any:
+    """Sample a random mixture of Bayesian networks on a known DAG.
+
+    Every node has the hidden source ``U`` as an extra parent:
+    ``P(v) = sum_u pi_u prod_V P_u(v_V | pa(V))``.
+
+    CPTs. For a binary node, each parent configuration draws the ``k``
+    values ``P_u(V = 1 | pa)`` as in :func:`random_coins`: sorted uniforms on
+    ``[low, high]`` shortened by ``(k - 1) * separation``, spread by
+    ``separation``, then shuffled across sources independently per row, so
+    every two sources differ by at least ``separation`` in every entry. A
+    node with ``d > 2`` levels draws each row as
+    ``low / d + (1 - low) * Dirichlet(1, ..., 1)`` and redraws rows until
+    every two sources differ by at least ``separation`` in some level (at
+    most 1000 rounds, else :class:`DataError`). Weights are
+    ``min_weight + (1 - k * min_weight) * Dirichlet(weight_concentration)``.
+
+    Parameters
+    ----------
+    dag : DAG
+        A :class:`kmix.solvers.graph.DAG` (see :func:`kmix.causal.as_dag`
+        and :func:`random_sparse_dag`).
+    n_components : int
+        Number of sources ``k``.
+    n_samples : int
+    n_levels : int or sequence of int
+        Levels per node (in ``dag.nodes`` order); an int applies to all.
+    separation : float
+        Minimum gap between sources' CPT entries (see above); binary nodes
+        need ``(k - 1) * separation <= high - low``.
+    weight_concentration, min_weight : float
+    low, high : float
+        Range of the binary nodes' ``P_u(V = 1 | pa)``.
+    random_state : int, Generator or None
+    return_labels : bool
+        Also return the source of each row.
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, n_nodes), int64
+        Level codes; column ``j`` is node ``dag.nodes[j]``.
+    truth : BayesNetMixtureParams
+    labels : ndarray of shape (n_samples,), only with ``return_labels``
+
+    Examples
+    --------
+    >>> from kmix.solvers.graph import DAG
+    >>> g = DAG.from_edges(None, [("A", "B"), ("B", "C")])
+    >>> X, truth = bayesnet_mixture(g, 2, 100, random_state=0)
+    >>> X.shape, truth.columns, truth.n_parameters
+    ((100, 3), ('A', 'B', 'C'), 11)
+    """
+    if not isinstance(dag, DAG):
+        raise DataError(
+            f"dag must be a kmix DAG; got {type(dag).__name__}. Build one with "
+            "kmix.causal.as_dag(...) or kmix.datasets.random_sparse_dag(...)"
+        )
+    k = int(n_components)
+    if k < 1 or k != n_components:
+        raise DataError(f"n_components must be a positive integer; got {n_components!r}")
+    if isinstance(n_samples, bool) or int(n_samples) != n_samples or n_samples < 0:
+        raise DataError(f"n_samples must be a non-negative integer; got {n_samples!r}")
+    if not 0.0 <= low < high <= 1.0:
+        raise DataError(f"need 0 <= low < high <= 1; got low={low}, high={high}")
+    if separation < 0:
+        raise DataError(f"separation must be >= 0; got {separation}")
+    if k * min_weight > 1 or min_weight < 0:
+        raise DataError(f"min_weight={min_weight} must lie in [0, 1/k] for k={k}")
+    raw: Any = n_levels
+    levels = (int(raw),) * dag.n_nodes if np.ndim(raw) == 0 else tuple(int(d) for d in raw)
+    if len(levels) != dag.n_nodes or min(levels, default=2) < 2:
+        raise DataError(
+            f"n_levels must be one int >= 2 or one per node ({dag.n_nodes}); got {n_levels!r}"
+        )
+    if 2 in levels and (k - 1) * separation > high - low:
+        raise DataError(
+            f"{k} sources {separation} apart do not fit in [{low}, {high}]; use "
+            f"separation <= {(high - low) / max(k - 1, 1):.3g} or fewer components"
+        )
+    rng = _rng(random_state)
+    card = dict(zip(dag.nodes, levels, strict=True))
+    cpts = []
+    for v in dag.nodes:
+        pa_shape = tuple(card[p] for p in dag.parents[v])
+        rows = int(np.prod(pa_shape, dtype=np.int64))
+        table = _separated_rows((rows, k, card[v]), separation, low, high, rng)
+        cpts.append(np.moveaxis(table, 1, 0).reshape((k, *pa_shape, card[v])))
+    w = min_weight + (1.0 - k * min_weight) * rng.dirichlet(np.full(k, weight_concentration))
+    truth = BayesNetMixtureParams(dag, levels, w / w.sum(), tuple(cpts))
+    X, labels = sample_bayesnet(truth, int(n_samples), rng=rng)
+    return (X, truth, labels) if return_labels else (X, truth)
 
 
 @dataclass(frozen=True)
