@@ -226,3 +226,41 @@ def test_product_mixture_start_counts_follow_n_init():
     assert big.n_starts_ == 1 and big.n_polish_iter_ == 0
     with pytest.raises(DataError, match="n_init"):
         ProductMixture(2, init="random", n_init=0).fit(values, sample_weight=counts)
+
+
+def test_pairwise_misfit_separates_a_good_fit_from_a_wrong_one():
+    """Reference: at the true parameters the residuals are sampling noise (|z| of a few);
+    one class fitted to three-class data leaves margins many standard errors off."""
+    from kmix.solvers.latent_class import RowDesign, pairwise_misfit
+
+    for levels in (2, 3):
+        values, counts, w, probs = sampled(3, 8, 50_000, 21, levels)
+        design = RowDesign(values, [levels] * 8, counts)
+        assert pairwise_misfit(design, counts, w, probs) < 5.0
+        pooled = [(w @ p)[None, :] for p in probs]  # the single-class fit: the margins
+        assert pairwise_misfit(design, counts, np.ones(1), pooled) > 10.0
+
+
+def planted(k, n, N, seed):
+    """Weights ~ Dirichlet(2), P(X_j = 1 | u) ~ U(0.05, 0.95): the latent class benchmark's
+    instances (``benchmarks/product_peers.make_instance``)."""
+    rng = np.random.default_rng(seed)
+    w = rng.dirichlet(np.full(k, 2.0))
+    P = rng.uniform(0.05, 0.95, size=(k, n))
+    z = rng.choice(k, size=N, p=w)
+    return (rng.random((N, n)) < P[z]).astype(np.int8), w, P
+
+
+def test_a_misfit_after_the_moment_start_brings_in_more_starts():
+    """Benchmark instance 133 (k = 4, n = 12, a class of weight 0.09): the moment step's
+    best candidate climbs to a local maximum 4,400 nats below the truth's likelihood; the
+    misfit check notices and the extra starts find the maximum (above the truth's)."""
+    X, w, P = planted(4, 12, 100_000, 20261124 + 1000 * 133)
+    values, counts, _ = compress_rows(X)
+    model = ProductMixture(4, random_state=0).fit(values, sample_weight=counts)
+    truth = log_likelihoods(
+        values, counts, [2] * 12, [(w, [np.stack([1 - P[:, j], P[:, j]], 1) for j in range(12)])]
+    )[0]
+    assert model.n_starts_ > 1  # escalated from the single moment start
+    assert model.restart_log_likelihoods_[0] < truth - 1000.0  # where that start ended
+    assert model.log_likelihood_ >= truth and model.misfit_ < 3.0

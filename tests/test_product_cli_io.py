@@ -362,6 +362,9 @@ def test_round_trip_reproduces_the_model(kind: str, tmp_path: Path) -> None:
         "n_rows_dropped_",
         "views_",
         "restart_log_likelihoods_",
+        "n_starts_",
+        "misfit_",
+        "n_polish_iter_",
         "n_features_in_",
     ):
         assert getattr(loaded, name) == getattr(model, name), name

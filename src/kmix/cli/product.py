@@ -142,6 +142,9 @@ def _diagnostics(model: ProductMixture, columns: Sequence[str]) -> list[list[str
         ["identifiability", str(model.identifiability_)],
         ["EM", em if model.refine is not None else "not run (refine=None)"],
     ]
+    if getattr(model, "misfit_", None) is not None:
+        verdict = "good" if model.misfit_ <= 5.0 else "poor: more classes, or other starts?"
+        rows.append(["two-way margins", f"largest |z| {model.misfit_:.2f} ({verdict})"])
     if not model.views_:
         rows.append(["moment step", "did not run (EM started from random responsibilities)"])
         return rows

@@ -19,6 +19,7 @@ from ..solvers.latent_class import (
     RowDesign,
     em_latent_class,
     log_likelihoods,
+    pairwise_misfit,
     polish_latent_class,
     random_starts,
 )
@@ -36,6 +37,9 @@ MOMENT_STARTS = 3
 AUTO_RANDOM_STARTS = 10
 #: "Cheap": unique rows x levels in all x classes at most this (about a millisecond an EM map)
 CHEAP_WORK = 250_000
+#: A two-way margin this many standard errors off the fitted model is a misfit
+#: (``kmix.solvers.latent_class.pairwise_misfit``)
+MISFIT_Z = 5.0
 REFINE = ("em", None)
 MISSING = ("error", "drop")
 
@@ -46,6 +50,28 @@ def _missing_mask(arr: NDArray[Any]) -> NDArray[np.bool_]:
     if arr.dtype.kind == "f":
         return np.isnan(arr)
     return np.zeros(arr.shape, dtype=bool)
+
+
+def _codes_already(
+    raw: NDArray[Any],
+) -> tuple[FloatArray, list[NDArray[Any]]] | None:
+    """Rows whose columns already hold every code ``0 .. d_j - 1`` (and nothing else).
+
+    Then the codes are the values and each column's levels are ``0 .. d_j - 1``: one
+    ``bincount`` over all columns checks it, instead of naming levels column by column.
+    """
+    if raw.dtype.kind not in "iub" or raw.size == 0:
+        return None
+    lo, hi = raw.min(axis=0), raw.max(axis=0)
+    if np.any(lo != 0):
+        return None
+    sizes = hi.astype(np.int64) + 1
+    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    seen = np.bincount((raw.astype(np.int64) + offsets[None, :]).ravel(), minlength=sizes.sum())
+    if not np.all(seen > 0):
+        return None
+    cats = [np.arange(d, dtype=raw.dtype) for d in sizes.tolist()]
+    return raw.astype(np.float64), cats
 
 
 class ProductMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
@@ -117,6 +143,13 @@ class ProductMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         then the random starts.
     n_starts_ : int
         EM starts run.
+    misfit_ : float
+        Largest standardised residual of the fitted model's two-way margins
+        (:func:`kmix.solvers.latent_class.pairwise_misfit`); about 3 or less
+        at a good fit, large when the fit is a poor local maximum or ``k``
+        is too small. On large tables, where one EM run starts from the
+        moment step, a value above 5 brings in the other starts of
+        ``n_init``'s small-table rule.
     n_polish_iter_ : int
         Quasi-Newton steps after EM (0 when EM settled on its own on a large
         table, or the finish did not improve it).
@@ -229,7 +262,7 @@ class ProductMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
             raw, counts, _ = compress_rows(arr, w)
             used = counts > 0
             raw, counts = raw[used].astype(arr.dtype), counts[used]
-            values, cats = encode_categories(raw, None)
+            values, cats = _codes_already(raw) or encode_categories(raw, None)
         else:
             codes, cats = encode_categories(arr, None)
             values, counts, _ = compress_rows(codes, w)
@@ -361,6 +394,7 @@ class ProductMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
             self.moment_probs_ = self._public([p[order] for p in start[1]])
         self.probs_ = self._public(self._probs)
         self.log_likelihood_ = loglik
+        self.misfit_ = pairwise_misfit(design, counts, self.weights_, self._probs)
 
     def bootstrap(
         self,
@@ -489,19 +523,24 @@ class ProductMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         if start is not None:
             starts = [start, *self._extra_starts] if n_random >= 0 else [start]
         starts += random_starts(n_levels, k, max(n_random, 0), rng)
-        fits = em_latent_class(
-            design.codes.astype(np.float64),
-            counts,
-            n_levels,
-            starts,
-            tol=tol,
-            max_iter=max_iter,
-            design=design,
-        )
-        self.restart_log_likelihoods_ = [f.log_likelihood for f in fits]
-        self.n_starts_ = len(fits)
+
+        def run(group: list[tuple[FloatArray, list[FloatArray]]]) -> list[LatentClassFit]:
+            return em_latent_class(
+                design.codes, counts, n_levels, group, tol=tol, max_iter=max_iter, design=design
+            )
+
+        fits = run(starts)
         # a merged start stopped inside a better start's basin, which went on climbing
         best = max((f for f in fits if not f.merged), key=lambda f: f.log_likelihood)
+        misfit = pairwise_misfit(design, counts, best.weights, best.probs)
+        if n_random < 0 and misfit > MISFIT_Z:
+            # the single moment start ended at a visible misfit (a poor local maximum when k
+            # is right): fall back on every moment candidate and random starts
+            more = run([*self._extra_starts, *random_starts(n_levels, k, AUTO_RANDOM_STARTS, rng)])
+            fits += more
+            best = max((f for f in fits if not f.merged), key=lambda f: f.log_likelihood)
+        self.restart_log_likelihoods_ = [f.log_likelihood for f in fits]
+        self.n_starts_ = len(fits)
         self.n_iter_, self.n_polish_iter_ = best.n_iter, 0
         if cheap or not best.converged:
             # flat likelihoods (few variables, maxima on the boundary) defeat EM's linear

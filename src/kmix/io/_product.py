@@ -55,6 +55,8 @@ _OPTIONAL = (
     "singular_values_",
     "eigengap_",
     "restart_log_likelihoods_",
+    "misfit_",
+    "n_polish_iter_",
 )
 
 
@@ -116,6 +118,10 @@ def _dump_product_mixture(model: ProductMixture) -> dict[str, Any]:
         fitted["restart_log_likelihoods_"] = to_json_value(
             np.asarray(model.restart_log_likelihoods_, dtype=np.float64)
         )
+    if hasattr(model, "misfit_"):
+        fitted["misfit_"] = float(model.misfit_)
+    if hasattr(model, "n_polish_iter_"):
+        fitted["n_polish_iter_"] = int(model.n_polish_iter_)
     return fitted
 
 
@@ -287,6 +293,10 @@ def _load_product_mixture(model: ProductMixture, reader: FieldReader) -> None:
         if "restart_log_likelihoods_" in data
         else None
     )
+    misfit = reader.number("misfit_") if "misfit_" in data else None
+    if misfit is not None and not misfit >= 0:
+        raise DataError(f"{reader.where}.misfit_ must be >= 0; got {misfit!r}")
+    n_polish = reader.integer("n_polish_iter_", low=0) if "n_polish_iter_" in data else None
     converged = reader.boolean("converged_")
     n_iter = reader.integer("n_iter_", low=0)
     n_dropped = reader.integer("n_rows_dropped_", low=0)
@@ -318,6 +328,10 @@ def _load_product_mixture(model: ProductMixture, reader: FieldReader) -> None:
     if restarts is not None:
         model.restart_log_likelihoods_ = [float(v) for v in restarts]
         model.n_starts_ = len(model.restart_log_likelihoods_)
+    if misfit is not None:
+        model.misfit_ = misfit
+    if n_polish is not None:
+        model.n_polish_iter_ = n_polish
 
 
 #: The registered codec of :class:`~kmix.estimators.ProductMixture`.

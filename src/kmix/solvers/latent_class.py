@@ -48,6 +48,7 @@ __all__ = [
     "RowDesign",
     "em_latent_class",
     "log_likelihoods",
+    "pairwise_misfit",
     "polish_latent_class",
     "random_starts",
 ]
@@ -172,6 +173,44 @@ def _responsibilities(
         ll = (np.log(total) + top) @ counts
     joint *= (counts[None, :] / np.maximum(total, _LOG_FLOOR))[:, None, :]
     return joint, ll
+
+
+def pairwise_misfit(
+    design: RowDesign,
+    counts: FloatArray,
+    weights: FloatArray,
+    probs: Sequence[FloatArray],
+) -> float:
+    """Largest standardised residual of the two-way margins of distinct variables.
+
+    .. math::
+       z = \\frac{\\hat P(X_j = a, X_l = b) - \\sum_u \\pi_u P(X_j = a \\mid u)
+               P(X_l = b \\mid u)}{\\sqrt{\\hat P (1 - \\hat P) / N}},
+       \\qquad j \\ne l.
+
+    At the maximum-likelihood fit of a model with enough classes these are
+    about standard normal (a little narrower, the fit having used the data),
+    so a maximum of 5 or more over a few hundred margins is a misfit: a local
+    maximum far from the global one, or too few classes. The same second
+    moments drive the tensor method; the check costs one product of the
+    design with itself.
+    """
+    total = float(counts.sum())
+    if design.binary:
+        ones = design.xt @ (design.x * (counts / total)[:, None])  # (n, n): P(X_j = 1, X_l = 1)
+        P1 = np.stack([p[:, 1] for p in probs], axis=1)  # (k, n)
+        model = (P1 * weights[:, None]).T @ P1
+        emp = ones
+    else:
+        weighted = design.onehot.multiply((counts / total)[:, None]).tocsr()
+        emp = np.asarray((design.onehot_t @ weighted).todense())
+        full = np.concatenate(list(probs), axis=1)
+        model = (full * weights[:, None]).T @ full
+    owner = np.repeat(np.arange(design.n_levels.shape[0]), 1 if design.binary else design.n_levels)
+    distinct = owner[:, None] != owner[None, :]
+    se = np.sqrt(np.maximum(emp * (1.0 - emp), 1.0 / total**2) / total)
+    z = np.abs(emp - model) / se
+    return float(z[distinct].max()) if np.any(distinct) else 0.0
 
 
 def log_likelihoods(
