@@ -23,7 +23,8 @@ ALLOWED_INTERNAL: dict[str, set[str]] = {
     # solvers read sufficient statistics (a lower layer): tables from unique rows
     "solvers": {"exceptions", "params", "stats"},
     "components": {"exceptions", "params"},
-    "estimators": {"exceptions", "params", "stats", "solvers", "components"},
+    # the fitted BayesNetMixture answers causal queries and reads DAGs through kmix.causal
+    "estimators": {"exceptions", "params", "stats", "solvers", "components", "causal"},
     "causal": {"exceptions", "params", "solvers"},
     "data": {"exceptions", "stats"},
     "datasets": {"exceptions", "params", "components", "solvers"},
@@ -45,7 +46,8 @@ ALLOWED_INTERNAL: dict[str, set[str]] = {
 # third-party packages each layer may import; the numerical core is numpy/scipy only
 ALLOWED_EXTERNAL: dict[str, set[str]] = {layer: {"numpy", "scipy"} for layer in ALLOWED_INTERNAL}
 # threadpoolctl (a scikit-learn dependency) keeps BLAS single-threaded on tiny problems
-ALLOWED_EXTERNAL["estimators"] |= {"sklearn", "threadpoolctl"}
+# pgmpy: BayesNetMixture.to_pgmpy only, imported inside it (an optional extra)
+ALLOWED_EXTERNAL["estimators"] |= {"sklearn", "threadpoolctl", "pgmpy"}
 ALLOWED_EXTERNAL["data"] |= {"pandas"}
 ALLOWED_EXTERNAL["plotting"] |= {"matplotlib"}
 ALLOWED_EXTERNAL["causal"] |= {"networkx"}

@@ -11,6 +11,7 @@ from typing import Any
 __version__ = "0.1.0"
 
 _LAZY = {
+    "BayesNetMixture": "kmix.estimators",
     "CoinMixture": "kmix.estimators",
     "FiniteMixture": "kmix.estimators",
     "ProductMixture": "kmix.estimators",
@@ -22,7 +23,16 @@ _LAZY = {
     "KmixError": "kmix.exceptions",
     "Mixture": "kmix.params",
 }
-_SUBMODULES = ("datasets", "io", "metrics", "stats", "solvers", "components", "params")
+_SUBMODULES = (
+    "causal",
+    "datasets",
+    "io",
+    "metrics",
+    "stats",
+    "solvers",
+    "components",
+    "params",
+)
 
 __all__ = sorted([*_LAZY, *_SUBMODULES, "__version__"])
 

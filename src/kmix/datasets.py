@@ -44,6 +44,7 @@ from .solvers.bnmodel import sample as sample_bayesnet
 from .solvers.graph import DAG
 
 __all__ = [
+    "HOSPITALS_DAG",
     "SurveyData",
     "bayesnet_mixture",
     "carcinoma",
@@ -54,6 +55,7 @@ __all__ = [
     "random_params",
     "random_sparse_dag",
     "stouffer_toby",
+    "two_hospitals",
 ]
 
 
@@ -569,3 +571,63 @@ def carcinoma() -> SurveyData:
         },
     }
     return SurveyData(patterns, counts, columns, published, "Landis & Koch (1977); Agresti (2002)")
+
+
+#: Severity A drives treatment X and recovery Y; C, D, E are routine readings. The hidden
+#: hospital U (not in the file) points at every node.
+HOSPITALS_DAG = "A -> X\nA -> Y\nX -> Y\nC\nD\nE"
+_HOSPITAL_NODES = ("A", "X", "Y", "C", "D", "E")
+_HOSPITAL_EDGES = (("A", "X"), ("A", "Y"), ("X", "Y"))
+
+
+def _hospitals() -> BayesNetMixtureParams:
+    """Two hospitals: one treats most patients and gets the severe cases, one treats few.
+
+    Within each hospital treatment helps (Y = 1 is recovery); pooled, the treated
+    recover less often, because the hospital that treats is the one with the
+    sicker patients.
+    """
+    dag = DAG.from_edges(list(_HOSPITAL_NODES), list(_HOSPITAL_EDGES))
+    tables = {
+        # P(node = 1 | parents) per hospital, indexed by the parents' values
+        "A": [np.array(0.7), np.array(0.2)],
+        "X": [np.array([0.6, 0.9]), np.array([0.1, 0.3])],
+        "Y": [  # [A][X]
+            np.array([[0.5, 0.7], [0.2, 0.4]]),
+            np.array([[0.8, 0.95], [0.5, 0.7]]),
+        ],
+        "C": [np.array(0.8), np.array(0.2)],
+        "D": [np.array(0.7), np.array(0.3)],
+        "E": [np.array(0.9), np.array(0.15)],
+    }
+    cpts = []
+    for v in dag.nodes:
+        p1 = np.stack(tables[v])
+        if v == "Y" and dag.parents["Y"] == ("X", "A"):
+            p1 = np.swapaxes(p1, 1, 2)
+        cpts.append(np.stack([1.0 - p1, p1], axis=-1))
+    return BayesNetMixtureParams(dag, (2,) * dag.n_nodes, np.array([0.55, 0.45]), tuple(cpts))
+
+
+def two_hospitals(
+    n_samples: int = 100_000, *, random_state: Any = None
+) -> tuple[NDArray[np.intp], BayesNetMixtureParams]:
+    """Patients of two hospitals pooled without the hospital label (Simpson's paradox).
+
+    DAG inside each hospital (:data:`HOSPITALS_DAG`): severity ``A -> X``
+    (treatment), ``A -> Y`` (recovery), ``X -> Y``, and routine readings ``C``,
+    ``D``, ``E``; the hidden hospital points at every node. Treatment helps
+    within each hospital (ATE about +0.18 overall), yet the pooled contrast
+    ``P(Y | X = 1) - P(Y | X = 0)`` is negative: the hospital that treats most
+    also receives the severe cases.
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, 6)
+        0/1 codes, columns in ``truth.columns`` order.
+    truth : BayesNetMixtureParams
+        The simulating model (shares 0.55 and 0.45).
+    """
+    truth = _hospitals()
+    codes, _ = sample_bayesnet(truth, int(n_samples), rng=np.random.default_rng(random_state))
+    return codes, truth

@@ -246,7 +246,8 @@ def check_dag_columns(
         if not ignore_extra:
             raise DataError(
                 message + "; add them to the DAG (a lone name is an isolated node), drop them "
-                "from the data, or pass ignore_extra=True"
+                "from the data, or pass ignore_extra=True (BayesNetMixture: "
+                "ignore_extra_columns=True)"
             )
         warnings.warn(message + "; they are ignored", UserWarning, stacklevel=2)
     return tuple(cols.index(v) for v in dag.nodes)

@@ -229,6 +229,32 @@ def _add_predict(sub: argparse._SubParsersAction[_Parser]) -> None:
     p.set_defaults(handler=predict)
 
 
+def _add_effect(sub: argparse._SubParsersAction[_Parser]) -> None:
+    from .effect import effect
+
+    p = sub.add_parser(
+        "effect",
+        help="causal effect of a treatment on an outcome despite hidden populations",
+    )
+    p.add_argument("data", help="CSV file, one column per DAG node (codes or labels)")
+    p.add_argument("--dag", required=True, help="DAG file: 'A -> B' lines or a two-column CSV")
+    p.add_argument("-k", "--n-components", type=_positive_int, default=2, help="default 2")
+    p.add_argument("--treatment", required=True, help="binary treatment node")
+    p.add_argument("--outcome", required=True, help="outcome node")
+    p.add_argument(
+        "--n-boot", type=_non_negative_int, default=50, help="bootstrap resamples (default 50)"
+    )
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument(
+        "--ignore-extra-columns",
+        action="store_true",
+        help="leave out (with a warning) data columns that are not DAG nodes",
+    )
+    p.add_argument("--latent-name", default="U", help="name of the hidden population (default U)")
+    _header_options(p)
+    p.set_defaults(handler=effect)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``kmix`` argument parser with its subcommands."""
     parser = _Parser(
@@ -238,7 +264,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"kmix {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for add in (_add_demo, _add_fit, _add_select_k, _add_simulate, _add_predict):
+    for add in (_add_demo, _add_fit, _add_select_k, _add_simulate, _add_predict, _add_effect):
         add(sub)
     return parser
 
@@ -282,7 +308,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else 0
     handler: Handler | None = getattr(args, "handler", None)
     if handler is None:
-        _error(err, "choose a command: demo, fit, select-k, simulate or predict (see kmix --help)")
+        _error(
+            err,
+            "choose a command: demo, fit, select-k, simulate, predict or effect (see kmix --help)",
+        )
         return 2
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UserWarning)

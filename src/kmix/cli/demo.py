@@ -20,6 +20,7 @@ from ..exceptions import DataError
 from ..metrics import parameter_errors
 from ..params import BernoulliParams, BinomialParams, Mixture
 from ..stats import CoinCounts
+from .demo_effect import causal_effects
 from .display import format_table, section
 
 __all__ = [
@@ -385,6 +386,7 @@ SECTIONS: list[Section] = [
     Section("n-factories", n_factories),
     Section("coins", coins),
     Section("latent-classes", latent_classes),
+    Section("effects", causal_effects),
 ]
 
 

@@ -48,6 +48,7 @@ __all__ = [
     "RowDesign",
     "em_latent_class",
     "log_likelihoods",
+    "near_twins",
     "pairwise_misfit",
     "polish_latent_class",
     "random_starts",
@@ -267,7 +268,7 @@ def _em_map(
     return W_new, P_new.reshape(C, k, width), ll
 
 
-def _twins(W: FloatArray, P: FloatArray, ll: FloatArray) -> NDArray[np.bool_]:
+def near_twins(W: FloatArray, P: FloatArray, ll: FloatArray) -> NDArray[np.bool_]:
     """Starts within ``MERGE_TOL`` of the start with the highest log-likelihood."""
     lead = int(np.argmax(ll))
     out = np.zeros(W.shape[0], dtype=bool)
@@ -381,7 +382,7 @@ def em_latent_class(
         finished = settled | (n_iter[active] >= max_iter)
         done[active] = settled
         if active.size > 1:
-            twins = _twins(W[active], P[active], ll[active])
+            twins = near_twins(W[active], P[active], ll[active])
             merged[active[twins]] = True
             finished |= twins
         active = active[~finished]

@@ -1,0 +1,444 @@
+"""``BayesNetMixture``: a mixture of Bayesian networks on a known DAG, and its causal queries."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from sklearn.base import BaseEstimator, DensityMixin
+from sklearn.utils.validation import check_is_fitted
+
+from ..causal.dag import as_dag, check_dag_columns
+from ..exceptions import ConvergenceWarning, DataError
+from ..solvers import bnmodel
+from ..solvers.bayesnet import fit_bayesnet_reduction
+from ..solvers.bn_em import em_bayesnet_mixture, random_bn_starts
+from ..solvers.bnmodel import BayesNetMixtureParams
+from ..solvers.em import log_mixture
+from ..stats import compress_rows
+from ._checks import check_int, check_real, check_sample_weight, encode_categories, rng_from
+
+__all__ = ["BayesNetMixture"]
+
+FloatArray = NDArray[np.float64]
+INIT = ("reduction", "random")
+
+
+def _table(X: Any, columns: Sequence[str] | None) -> tuple[NDArray[Any], list[str]]:
+    """A 2-d array and its column names from a DataFrame, a mapping or an array."""
+    if hasattr(X, "columns") and hasattr(X, "to_numpy"):
+        names = [str(c) for c in X.columns]
+        arr = np.asarray(X.to_numpy())
+    elif isinstance(X, Mapping):
+        names = [str(c) for c in X]
+        cols = [np.asarray(v) for v in X.values()]
+        if len({c.shape for c in cols}) > 1:
+            raise DataError("the columns of X have different lengths")
+        arr = np.stack(cols, axis=1) if cols else np.empty((0, 0))
+    else:
+        arr = np.asarray(X)
+        if columns is None:
+            raise DataError(
+                "X has no column names: pass a DataFrame, a mapping {name: column}, or "
+                "columns=[...] naming its columns as the DAG's nodes"
+            )
+        names = [str(c) for c in columns]
+    if arr.ndim != 2:
+        raise DataError(f"X must be 2-d (rows, columns); got shape {arr.shape}")
+    if columns is not None and len(columns) != arr.shape[1]:
+        raise DataError(f"columns names {len(columns)} columns but X has {arr.shape[1]}")
+    if columns is not None and not hasattr(X, "columns") and not isinstance(X, Mapping):
+        names = [str(c) for c in columns]
+    return arr, names
+
+
+class BayesNetMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
+    """Mixture of discrete Bayesian networks on a known DAG, with a hidden source ``U``.
+
+    ``P(v) = sum_u pi_u prod_V P_u(v_V | pa(V))``: inside each source the
+    variables follow the DAG; the source label is hidden and points at every
+    node, so it confounds every causal relation. ``fit`` starts from the
+    reduction to latent class models (runs of k-MixProd on conditioned
+    strata, source alignment, Bayesian unzipping;
+    :func:`kmix.solvers.bayesnet.fit_bayesnet_reduction`) and climbs to the
+    maximum-likelihood estimate by accelerated EM over the whole mixture
+    (:func:`kmix.solvers.bn_em.em_bayesnet_mixture`). With ``P(U)`` and every
+    source's CPTs known, interventional queries are computed by the
+    truncated factorisation summed over ``U`` (Pearl, *Causality*, 2009).
+
+    Parameters
+    ----------
+    dag : DAG, networkx DiGraph, pgmpy model, edge-list text, pairs or path
+        The known graph over the observed variables (see
+        :func:`kmix.causal.as_dag`); ``U`` is implicit.
+    n_components : int, default 2
+        Number of sources ``k``.
+    init : {"reduction", "random"}, default "reduction"
+        EM start: the reduction, or random CPTs only.
+    n_init : int, default 0
+        Random EM starts added to the reduction's (at least 1 with
+        ``init="random"``); the highest likelihood wins.
+    tol, max_iter : float, int
+        EM stopping rule (relative gain of one EM map) and cap.
+    alpha : float, default 0
+        Dirichlet pseudo-count added to every CPT cell in EM (0: maximum likelihood).
+    ignore_extra_columns : bool, default False
+        Data columns that are not DAG nodes: an error, or (True) left out with a warning.
+    latent_name : str, default "U"
+        Name reserved for the hidden source; no node may carry it.
+    random_state : None, int or numpy Generator
+
+    Attributes
+    ----------
+    dag_ : kmix.solvers.graph.DAG
+    columns_ : list of str
+        Node names in ``dag_.nodes`` order (the order of every array below).
+    categories_ : dict of str to ndarray
+        Levels of each node, in code order.
+    params_ : BayesNetMixtureParams
+        Sources ordered by weight, largest first.
+    weights_ : ndarray of shape (k,)
+    cpds_ : dict of str to ndarray
+        ``cpds_[v][u, pa..., x] = P_u(v = x | PA(v) = pa)`` (parents in
+        ``dag_.parents[v]`` order, levels in ``categories_`` order).
+    reduction_ : BayesNetReduction or None
+        The reduction's runs, CPT support and alignment diagnostics.
+    log_likelihood_, converged_, n_iter_ : of the winning EM run.
+    n_samples_ : float
+    """
+
+    def __init__(
+        self,
+        dag: Any = None,
+        n_components: int = 2,
+        *,
+        init: str = "reduction",
+        n_init: int = 0,
+        tol: float = 1e-10,
+        max_iter: int = 1000,
+        alpha: float = 0.0,
+        ignore_extra_columns: bool = False,
+        latent_name: str = "U",
+        random_state: Any = None,
+    ) -> None:
+        self.dag = dag
+        self.n_components = n_components
+        self.init = init
+        self.n_init = n_init
+        self.tol = tol
+        self.max_iter = max_iter
+        self.alpha = alpha
+        self.ignore_extra_columns = ignore_extra_columns
+        self.latent_name = latent_name
+        self.random_state = random_state
+
+    categories_: dict[str, NDArray[Any]]
+    columns_: list[str]
+
+    # ---------------------------------------------------------------- input
+    def _coded(self, X: Any, columns: Sequence[str] | None, *, reset: bool) -> NDArray[np.int64]:
+        arr, names = _table(X, columns)
+        if reset:
+            dag = as_dag(self.dag, latent_name=self.latent_name)
+            pos = check_dag_columns(
+                dag, names, ignore_extra=self.ignore_extra_columns, latent_name=self.latent_name
+            )
+            self.dag_ = dag
+            self.columns_ = list(dag.nodes)
+        else:
+            missing = [v for v in self.columns_ if v not in names]
+            if missing:
+                raise DataError(f"X lacks the DAG node(s) {missing}")
+            pos = tuple(names.index(v) for v in self.columns_)
+        arr = arr[:, list(pos)]
+        if arr.dtype.kind == "f":
+            finite = np.isfinite(arr)
+            frac = finite & (arr != np.floor(np.where(finite, arr, 0.0)))
+            if np.any(frac):
+                i, j = (int(v) for v in np.argwhere(frac)[0])
+                raise DataError(
+                    f"node {self.columns_[j]!r} holds {arr[i, j].item()!r} at row {i}: the "
+                    "nodes must be discrete (integer codes or labels); bin the column first"
+                )
+        cats = None if reset else [self.categories_[v] for v in self.columns_]
+        codes, learned = encode_categories(arr, cats)
+        if reset:
+            self.categories_ = dict(zip(self.columns_, learned, strict=True))
+            for v, levels in self.categories_.items():
+                if len(levels) < 2:
+                    raise DataError(
+                        f"node {v!r} is constant (only level {levels[0]!r}): it carries no "
+                        "information; drop it from the DAG and the data"
+                    )
+        return codes.astype(np.int64)
+
+    # ------------------------------------------------------------------ fit
+    def fit(
+        self,
+        X: Any,
+        y: Any = None,
+        *,
+        columns: Sequence[str] | None = None,
+        sample_weight: ArrayLike | None = None,
+    ) -> BayesNetMixture:
+        """Fit the mixture to discrete data whose columns are the DAG's nodes.
+
+        Parameters
+        ----------
+        X : DataFrame, mapping {name: column} or 2-d array
+            One column per DAG node (integer codes or labels).
+        y : ignored
+        columns : sequence of str, optional
+            Column names of an array ``X``.
+        sample_weight : array-like of shape (n_samples,), optional
+            Frequency weights.
+        """
+        k = check_int(self.n_components, "n_components", low=1)
+        n_init = check_int(self.n_init, "n_init", low=0 if self.init == "reduction" else 1)
+        tol = check_real(self.tol, "tol", low=0.0)
+        max_iter = check_int(self.max_iter, "max_iter", low=1)
+        alpha = check_real(self.alpha, "alpha", low=0.0)
+        if self.init not in INIT:
+            raise DataError(f"init={self.init!r} is not valid; choose one of {INIT}")
+        rng = rng_from(self.random_state)
+        codes = self._coded(X, columns, reset=True)
+        w = check_sample_weight(sample_weight, codes.shape[0])
+        values, counts, _ = compress_rows(codes, w)
+        keep = counts > 0
+        codes_u = values[keep].astype(np.int64)
+        self._fit_counts(codes_u, counts[keep], k, n_init, tol, max_iter, alpha, rng)
+        return self
+
+    def _fit_counts(
+        self,
+        values: NDArray[np.int64],
+        counts: FloatArray,
+        k: int,
+        n_init: int,
+        tol: float,
+        max_iter: int,
+        alpha: float,
+        rng: np.random.Generator,
+    ) -> None:
+        """Reduction and EM on unique coded rows with counts; sets the fitted attributes."""
+        levels = [len(self.categories_[v]) for v in self.columns_]
+        starts: list[BayesNetMixtureParams] = []
+        self.reduction_ = None
+        if self.init == "reduction":
+            self.reduction_ = fit_bayesnet_reduction(values, counts, self.dag_, levels, k, rng=rng)
+            starts.append(self.reduction_.params)
+        starts += random_bn_starts(self.dag_, levels, k, n_init, rng)
+        fits = em_bayesnet_mixture(
+            values, counts, self.dag_, levels, starts, tol=tol, max_iter=max_iter, alpha=alpha
+        )
+        best = max((f for f in fits if not f.merged), key=lambda f: f.objective)
+        if not best.converged:
+            warnings.warn(
+                f"EM stopped at max_iter={max_iter} before the log-likelihood settled to "
+                f"tol={tol:g}; raise max_iter",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+        order = np.argsort(-best.params.weights, kind="stable")
+        self.params_ = best.params.permute(order)
+        self.weights_ = self.params_.weights
+        self.cpds_ = dict(zip(self.columns_, self.params_.cpts, strict=True))
+        self.log_likelihood_ = float(best.log_likelihood)
+        self.restart_log_likelihoods_ = [float(f.log_likelihood) for f in fits]
+        self.converged_, self.n_iter_ = bool(best.converged), int(best.n_iter)
+        self.n_samples_ = float(counts.sum())
+        self._values, self._counts = values, counts
+
+    # ------------------------------------------------------------ inference
+    def _log_joint(self, X: Any, columns: Sequence[str] | None) -> FloatArray:
+        check_is_fitted(self, "params_")
+        codes = self._coded(X, columns, reset=False)
+        return bnmodel.log_prob_rows(self.params_, codes)
+
+    def score_samples(self, X: Any, columns: Sequence[str] | None = None) -> FloatArray:
+        """Log-likelihood ``log P(x)`` of each row."""
+        with np.errstate(divide="ignore"):
+            return log_mixture(self._log_joint(X, columns), np.log(self.weights_))[0]
+
+    def score(self, X: Any, y: Any = None, columns: Sequence[str] | None = None) -> float:
+        """Mean log-likelihood per row."""
+        return float(np.mean(self.score_samples(X, columns)))
+
+    def predict_proba(self, X: Any, columns: Sequence[str] | None = None) -> FloatArray:
+        """Posterior source membership ``P(u | x) ∝ pi_u prod_V P_u(x_V | pa(V))`` per row."""
+        with np.errstate(divide="ignore"):
+            return np.exp(log_mixture(self._log_joint(X, columns), np.log(self.weights_))[1])
+
+    def predict(self, X: Any, columns: Sequence[str] | None = None) -> NDArray[np.intp]:
+        """Most probable source of each row."""
+        return np.asarray(np.argmax(self.predict_proba(X, columns), axis=1), dtype=np.intp)
+
+    def sample(self, n_samples: int = 1) -> tuple[dict[str, NDArray[Any]], NDArray[np.intp]]:
+        """``n`` rows (a mapping node -> labels) and their sources, by ancestral sampling."""
+        check_is_fitted(self, "params_")
+        n = check_int(n_samples, "n_samples", low=1)
+        codes, labels = bnmodel.sample(self.params_, n, rng=rng_from(self.random_state))
+        out = {v: self.categories_[v][codes[:, j]] for j, v in enumerate(self.columns_)}
+        return out, labels
+
+    def n_parameters(self) -> int:
+        """Free parameters: ``k - 1`` plus ``k (d_V - 1)`` per parent assignment of every node."""
+        check_is_fitted(self, "params_")
+        return int(self.params_.n_parameters)
+
+    def bic(self, X: Any = None, columns: Sequence[str] | None = None) -> float:
+        """``-2 log L + p log N`` on ``X`` (default: the training data)."""
+        ll, n = self._total(X, columns)
+        return -2.0 * ll + self.n_parameters() * np.log(n)
+
+    def aic(self, X: Any = None, columns: Sequence[str] | None = None) -> float:
+        """``-2 log L + 2 p`` on ``X`` (default: the training data)."""
+        ll, _ = self._total(X, columns)
+        return -2.0 * ll + 2.0 * self.n_parameters()
+
+    def _total(self, X: Any, columns: Sequence[str] | None) -> tuple[float, float]:
+        check_is_fitted(self, "params_")
+        if X is None:
+            return self.log_likelihood_, self.n_samples_
+        s = self.score_samples(X, columns)
+        return float(s.sum()), float(s.shape[0])
+
+    def cpd_table(self, node: str) -> dict[str, NDArray[Any]]:
+        """Tidy columns (source, each parent, value, probability) of one node's CPTs."""
+        check_is_fitted(self, "params_")
+        if node not in self.cpds_:
+            raise DataError(f"{node!r} is not a node of the DAG; nodes: {self.columns_}")
+        cpt = self.cpds_[node]
+        parents = list(self.dag_.parents[node])
+        grid = np.indices(cpt.shape).reshape(cpt.ndim, -1)
+        out: dict[str, NDArray[Any]] = {"source": grid[0]}
+        for i, p in enumerate(parents):
+            out[p] = self.categories_[p][grid[1 + i]]
+        out[node] = self.categories_[node][grid[-1]]
+        out["probability"] = cpt.reshape(-1)
+        return out
+
+    # --------------------------------------------------------------- causal
+    def _code(self, node: str, value: Any) -> int:
+        if node not in self.categories_:
+            raise DataError(f"{node!r} is not a node of the DAG; nodes: {self.columns_}")
+        levels = self.categories_[node]
+        hits = np.flatnonzero(levels == value)
+        if hits.size == 0:
+            raise DataError(f"{value!r} is not a level of {node!r}; levels: {levels.tolist()}")
+        return int(hits[0])
+
+    def _codes(self, values: Mapping[str, Any] | None) -> dict[str, int]:
+        return {v: self._code(v, x) for v, x in (values or {}).items()}
+
+    def interventional(
+        self,
+        outcome: str,
+        do: Mapping[str, Any],
+        given: Mapping[str, Any] | None = None,
+        *,
+        per_source: bool = False,
+    ) -> FloatArray:
+        """``P(outcome | do(X = x), Z = z)`` over the outcome's levels (``categories_`` order).
+
+        The truncated factorisation summed over the sources (spec D2):
+        ``P(y | do(x)) = sum_u pi_u P_u(y | do(x))``. ``per_source=True``
+        gives the (k, levels) array of ``P_u(y | do(x))``.
+        """
+        check_is_fitted(self, "params_")
+        return bnmodel.interventional(
+            self.params_, outcome, self._codes(do), self._codes(given), per_source=per_source
+        )
+
+    def _values_of(self, node: str) -> FloatArray:
+        levels = self.categories_[node]
+        if levels.dtype.kind in "biuf":
+            return levels.astype(np.float64)
+        return np.arange(len(levels), dtype=np.float64)  # labels: their codes 0, 1, ...
+
+    def _treatment_levels(self, treatment: str) -> tuple[Any, Any]:
+        levels = self.categories_[treatment]
+        if len(levels) != 2:
+            raise DataError(
+                f"ate needs a binary treatment; {treatment!r} has {len(levels)} levels "
+                f"{levels.tolist()}: compare two with interventional(...)"
+            )
+        return levels[0], levels[1]
+
+    def ate(self, treatment: str, outcome: str, *, per_source: bool = False) -> Any:
+        """``E[Y | do(T = t1)] - E[Y | do(T = t0)]`` (``t0 < t1`` the treatment's two levels).
+
+        ``Y``'s numeric levels are its values (text levels count as their
+        codes 0, 1, ...). ``per_source=True``: the (k,) effects within each source.
+        """
+        t0, t1 = self._treatment_levels(treatment)
+        y = self._values_of(outcome)
+        hi = self.interventional(outcome, {treatment: t1}, per_source=per_source)
+        lo = self.interventional(outcome, {treatment: t0}, per_source=per_source)
+        diff = (hi - lo) @ y
+        return diff if per_source else float(diff)
+
+    def naive(self, outcome: str, given: Mapping[str, Any]) -> FloatArray:
+        """The confounded ``P(outcome | given)`` of the training data, for contrast.
+
+        Conditioning is not intervening: the hidden source shifts both.
+        """
+        check_is_fitted(self, "params_")
+        mask = np.ones(self._values.shape[0], dtype=bool)
+        for v, code in self._codes(given).items():
+            mask &= self._values[:, self.columns_.index(v)] == code
+        if not np.any(mask):
+            raise DataError(f"no training rows have {dict(given)}")
+        j = self.columns_.index(outcome)
+        d = len(self.categories_[outcome])
+        tally = np.bincount(self._values[mask, j], weights=self._counts[mask], minlength=d)
+        return tally / tally.sum()
+
+    def naive_ate(self, treatment: str, outcome: str) -> float:
+        """``E[Y | T = t1] - E[Y | T = t0]`` in the training data (confounded by the source)."""
+        t0, t1 = self._treatment_levels(treatment)
+        y = self._values_of(outcome)
+        return float(
+            (self.naive(outcome, {treatment: t1}) - self.naive(outcome, {treatment: t0})) @ y
+        )
+
+    def to_pgmpy(self, source: int) -> Any:
+        """One source's network as a pgmpy ``DiscreteBayesianNetwork`` (``pip install pgmpy``)."""
+        check_is_fitted(self, "params_")
+        k = self.weights_.shape[0]
+        s = check_int(source, "source", low=0, high=k - 1)
+        try:
+            from pgmpy.factors.discrete import TabularCPD
+            from pgmpy.models import DiscreteBayesianNetwork
+        except ImportError:  # pragma: no cover - optional extra
+            raise ImportError("to_pgmpy needs pgmpy: pip install kmix[pgmpy]") from None
+        model = DiscreteBayesianNetwork(list(self.dag_.edges))
+        model.add_nodes_from(self.columns_)
+        for v in self.columns_:
+            cpt = self.cpds_[v][s]
+            parents = list(self.dag_.parents[v])
+            d = cpt.shape[-1]
+            table = cpt.reshape(-1, d).T  # pgmpy: rows are the node's states
+            model.add_cpds(
+                TabularCPD(
+                    v,
+                    d,
+                    table,
+                    evidence=parents or None,
+                    evidence_card=[cpt.shape[1 + i] for i in range(len(parents))] or None,
+                    state_names={n: self.categories_[n].tolist() for n in [v, *parents]},
+                )
+            )
+        return model
+
+    def bootstrap(self, n_boot: int = 100, *, random_state: Any = None) -> Any:
+        """Refit the whole pipeline on ``n_boot`` resamples of the training data.
+
+        See :func:`kmix.estimators.bayesnet_bootstrap.bootstrap`.
+        """
+        from .bayesnet_bootstrap import bootstrap
+
+        return bootstrap(self, n_boot, random_state=random_state)

@@ -1,0 +1,646 @@
+"""Mixtures of Bayesian networks on a known DAG by reduction to latent class models (k-MixBND).
+
+Every node of the known DAG ``G`` has the hidden source ``U`` as an extra
+parent, ``P(v) = sum_u pi_u prod_V P_u(v_V | pa(V))``. The reduction of
+Gordon, Mazaheri, Rabani & Schulman (2023) recovers ``pi`` and every CPT in
+four steps:
+
+1. **Runs** (:mod:`kmix.solvers.bayesnet_runs`). Each run ``(I, COND, c)``
+   restricts the data to ``COND = c``, where the members ``I`` are
+   independent given ``U``: a k-MixProd instance whose answer is
+   ``P(u | c)`` and, per member, ``P_u(W | S_W = c|S_W)`` with ``S_W`` the
+   parents (a CPT row) or the Markov boundary of ``W``.
+2. **Solve** every run by the three-view tensor method
+   (:func:`kmix.solvers.product.fit_product_mixture`), optionally tightened
+   by latent-class EM (:func:`kmix.solvers.latent_class.em_latent_class`)
+   and, once aligned, re-fitted with its shared keys held at their pooled
+   values (a source rare in one run is known from the others).
+3. **Align** the runs' labels: two runs sharing a key ``(W, S_W, s)`` return
+   the same ``k`` vectors permuted. The permutation is the Hungarian
+   assignment (Kuhn 1955) for the cost
+
+   .. math:: C_{uv} = \\sum_{\\text{shared keys}} \\lVert\\theta^r_u - \\theta^{r'}_v\\rVert_1,
+
+   propagated from the largest run along a spanning tree grown by the
+   largest margin (second-best assignment cost minus the best, Murty 1968).
+4. **Unzip** Markov-boundary conditionals into CPTs in reverse topological
+   order (children first); for any alphabet
+
+   .. math::
+      P_u(V = v \\mid pa) \\propto
+      \\frac{P_u(V = v \\mid mb)}{\\prod_{C \\in CH(V)} P_u(c \\mid V = v, pa(C) \\setminus V)},
+
+   because ``P_u(v | mb) ∝ P_u(v | pa) prod_C P_u(c | v, ...)``; the
+   normalised log-conditionals are averaged over the assignments of the rest
+   of ``MB(V)``. Then ``pi`` maximises the likelihood of all the data with the
+   recovered per-source networks held fixed (a concave problem).
+
+On exact population tables every step is exact, so the CPTs and weights come
+back to machine precision up to one relabelling of the sources.
+
+References
+----------
+S. L. Gordon, B. Mazaheri, Y. Rabani, L. J. Schulman, "Causal inference
+despite limited global confounding via mixture models", CLeaR 2023
+(arXiv 2112.11602; v1 "Identifying mixtures of Bayesian network
+distributions"). H. W. Kuhn, "The Hungarian method for the assignment
+problem", Naval Res. Logist. Quart. 2, 1955. K. G. Murty, "An algorithm for
+ranking all the assignments in order of increasing cost", Oper. Res. 16,
+1968.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import heapq
+import itertools
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from scipy.special import logsumexp
+
+from ..exceptions import DataError, IdentifiabilityError
+from ..stats.rows import compress_rows
+from .bayesnet_runs import Key, Run, RunPlan, balanced_defaults, plan_runs
+from .bnmodel import BayesNetMixtureParams, log_prob_rows
+from .graph import DAG
+from .latent_class import em_latent_class
+from .linalg import best_permutation
+from .product import fit_product_mixture
+from .weights import polish_weights
+
+__all__ = ["BayesNetReduction", "Key", "Run", "align_runs", "fit_bayesnet_reduction"]
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+#: CPT entries are clipped to [CPT_FLOOR, 1] and renormalised.
+CPT_FLOOR = 1e-6
+#: A class's share of a run below this is treated as this when weighting estimates.
+_SHARE_FLOOR = 1e-9
+#: All permutations of k <= 5 labels, for the alignment margins.
+_PERMS = {k: np.array(list(itertools.permutations(range(k)))) for k in range(2, 6)}
+
+
+@dataclass(frozen=True)
+class BayesNetReduction:
+    """Outcome of :func:`fit_bayesnet_reduction`.
+
+    Attributes
+    ----------
+    params : BayesNetMixtureParams
+        Weights and CPTs in one labelling of the sources.
+    runs : list of Run
+        The solved runs, their ``weights`` (``P(u | c)``) and ``probs`` in the
+        labelling of ``params``.
+    cpt_support : dict str -> int
+        Per node, the number of runs that supplied its CPT entries.
+    spread : dict Key -> float
+        Per key estimated by several runs, the largest absolute difference
+        between one run's aligned estimate and their weighted mean (0 for keys
+        from one run): the runs' disagreement, an uncertainty diagnostic.
+    defaults : dict str -> int
+        The default level each conditioning node is held at.
+    dropped : list of Run
+        Runs not used: too few rows, a failed solve, or no link to the others.
+    alignment_conflicts : int
+        Pairs of runs sharing keys, off the spanning tree, whose best matching
+        disagrees with the propagated labels (0 when the alignment is consistent).
+    uncovered : list of (str, tuple of int)
+        ``(node, parent levels)`` whose CPT row no run could estimate (set uniform).
+    """
+
+    params: BayesNetMixtureParams
+    runs: list[Run]
+    cpt_support: dict[str, int]
+    spread: dict[Key, float]
+    defaults: dict[str, int]
+    dropped: list[Run] = field(default_factory=list)
+    alignment_conflicts: int = 0
+    uncovered: list[tuple[str, tuple[int, ...]]] = field(default_factory=list)
+
+
+def _check_inputs(
+    values: ArrayLike, counts: ArrayLike | None, dag: DAG, n_levels: Any, k: Any
+) -> tuple[IntArray, FloatArray, tuple[int, ...], int]:
+    """Codes, counts, levels and ``k``, or a :class:`DataError` naming what is wrong."""
+    if not isinstance(dag, DAG):
+        raise DataError(
+            f"dag must be a kmix DAG; got {type(dag).__name__} (convert with kmix.causal.as_dag)"
+        )
+    if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
+        raise DataError(f"n_components must be a positive integer; got {k!r}")
+    n = dag.n_nodes
+    raw: Any = n_levels
+    levels = (int(raw),) * n if np.ndim(raw) == 0 else tuple(int(d) for d in raw)
+    if len(levels) != n or min(levels, default=2) < 2:
+        raise DataError(
+            f"n_levels must be one int >= 2 or one per node in dag.nodes order ({n}); got {raw!r}"
+        )
+    arr = np.asarray(values)
+    if arr.ndim != 2 or arr.shape[1] != n:
+        raise DataError(f"values must have shape (n_rows, {n}), columns {list(dag.nodes)}")
+    if arr.dtype.kind not in "iubf" or not np.all(np.isfinite(arr) & (arr == np.round(arr))):
+        raise DataError("values must be integer level codes 0 .. n_levels - 1")
+    codes = arr.astype(np.int64)
+    bad = (codes < 0) | (codes >= np.asarray(levels)[None, :])
+    if np.any(bad):
+        r, c = (int(i) for i in np.argwhere(bad)[0])
+        raise DataError(
+            f"row {r}, column {dag.nodes[c]!r} has value {int(codes[r, c])}; its levels are "
+            f"0 .. {levels[c] - 1} (pass n_levels to allow more)"
+        )
+    w = np.ones(codes.shape[0]) if counts is None else np.asarray(counts, dtype=np.float64)
+    if w.shape != (codes.shape[0],) or not np.all(np.isfinite(w)) or np.any(w < 0):
+        raise DataError(
+            f"counts must be {codes.shape[0]} finite non-negative numbers, one per row; "
+            f"got shape {w.shape}"
+        )
+    if w.sum() <= 0:
+        raise DataError("counts sum to 0: there are no data to fit")
+    return codes, w, levels, int(k)
+
+
+def _answer(run: Run) -> tuple[FloatArray, Mapping[str, FloatArray]]:
+    """A solved run's ``P(u | c)`` and member conditionals."""
+    if run.weights is None or run.probs is None:
+        raise DataError(f"the run {run.describe()} has not been solved yet")
+    return run.weights, run.probs
+
+
+def _ident(run: Run) -> tuple[tuple[str, ...], tuple[str, ...], tuple[int, ...]]:
+    """What makes a run: its members, conditioning set and assignment."""
+    return run.members, run.cond, run.assignment
+
+
+def _rows(
+    run: Run, codes: IntArray, counts: FloatArray, col: Mapping[str, int]
+) -> tuple[IntArray, FloatArray]:
+    """The members' unique rows (and counts) among the rows with ``COND = c``."""
+    cols = [col[x] for x in run.cond]
+    mask = np.all(codes[:, cols] == np.asarray(run.assignment, dtype=np.int64)[None, :], axis=1)
+    vals, cnts, _ = compress_rows(codes[mask][:, [col[w] for w in run.members]], counts[mask])
+    return vals.astype(np.int64), cnts
+
+
+def _anchored_refit(
+    run: Run,
+    fixed: Mapping[str, FloatArray],
+    vals: IntArray,
+    cnts: FloatArray,
+    *,
+    max_iter: int = 2000,
+    tol: float = 1e-11,
+) -> Run:
+    """Re-fit an aligned run by EM with its shared keys held at their pooled values.
+
+    A run held where one source is rare (``P(u | c)`` near 0) estimates that
+    source's parameters from few rows, and the three-view method is badly
+    conditioned there. Its shared keys are known from the other runs, so
+    only ``P(u | c)`` and the run's own keys are re-estimated (EM with some
+    components fixed, in the global labels). Exact on population tables.
+    """
+    start_w, start_p = _answer(run)
+    probs = {w: np.asarray(fixed.get(w, start_p[w]), dtype=np.float64) for w in run.members}
+    free = [j for j, w in enumerate(run.members) if w not in fixed]
+    weights = np.maximum(start_w, 1e-6)
+    weights = weights / weights.sum()
+    total = float(cnts.sum())
+    last = -np.inf
+    for _ in range(max_iter):
+        logp = np.log(np.maximum(weights, 1e-300))[None, :] + sum(
+            np.log(np.maximum(probs[w], 1e-300))[:, vals[:, j]].T for j, w in enumerate(run.members)
+        )
+        top = logp.max(axis=1, keepdims=True)
+        norm = top + np.log(np.exp(logp - top).sum(axis=1, keepdims=True))
+        ll = float(cnts @ norm[:, 0])
+        resp = np.exp(logp - norm) * cnts[:, None]  # (m, k): c_s r_su
+        weights = resp.sum(axis=0) / total
+        for j in free:
+            w = run.members[j]
+            onehot = vals[:, j][:, None] == np.arange(probs[w].shape[1])[None, :]
+            tally = resp.T @ onehot  # (k, d)
+            probs[w] = tally / np.maximum(tally.sum(axis=1, keepdims=True), 1e-300)
+        if not free or ll - last <= tol * abs(ll):
+            break
+        last = ll
+    return dataclasses.replace(run, weights=weights, probs=probs, log_likelihood=ll)
+
+
+def _solve_run(
+    run: Run,
+    vals: IntArray,
+    cnts: FloatArray,
+    levels: Mapping[str, int],
+    k: int,
+    rng: np.random.Generator,
+    refine: bool,
+) -> Run:
+    """The latent class fit of the members on their rows ``vals`` (with ``COND = c``)."""
+    lv = [levels[w] for w in run.members]
+    res = fit_product_mixture(vals.astype(np.float64), cnts, lv, k, rng=rng, n_candidates=8)
+    weights, probs = res.weights, res.probs
+    ll = res.candidates[0][2] if res.candidates else float("nan")
+    if refine:
+        starts = [(w, p) for w, p, _ in res.candidates[:3]] or [(weights, probs)]
+        best = max(em_latent_class(vals, cnts, lv, starts), key=lambda f: f.log_likelihood)
+        if not np.isfinite(ll) or best.log_likelihood >= ll:
+            weights, probs, ll = best.weights, best.probs, best.log_likelihood
+    return dataclasses.replace(
+        run,
+        weights=np.asarray(weights, dtype=np.float64),
+        probs={w: np.asarray(p, dtype=np.float64) for w, p in zip(run.members, probs, strict=True)},
+        log_likelihood=float(ll),
+    )
+
+
+def _margin(cost: FloatArray, perm: NDArray[np.intp]) -> float:
+    """Second-best assignment cost minus the best (Murty 1968: forbid one pair at a time)."""
+    k = cost.shape[0]
+    if k == 1:
+        return float("inf")
+    if k <= 5:  # every permutation at once
+        totals = np.sort(cost[np.arange(k), _PERMS[k]].sum(axis=1))
+        return float(totals[1] - totals[0])
+    best = float(cost[np.arange(k), perm].sum())
+    big = 10.0 * float(np.abs(cost).max()) + 1.0
+    second = np.inf
+    for u in range(k):
+        forbidden = cost.copy()
+        forbidden[u, perm[u]] = big
+        alt = best_permutation(forbidden)
+        second = min(second, float(cost[np.arange(k), alt].sum()))
+    return second - best
+
+
+def align_runs(runs: Sequence[Run], n_components: int) -> tuple[list[NDArray[np.intp] | None], int]:
+    """Labels of every run relative to the largest one, by Hungarian matching on shared keys.
+
+    Parameters
+    ----------
+    runs : sequence of Run
+        Solved runs (``probs`` set), in their own labellings.
+    n_components : int
+
+    Returns
+    -------
+    perms : list of (ndarray of shape (k,) or None)
+        ``perms[r][g]`` is run ``r``'s label of global source ``g``; ``None``
+        for runs with no chain of shared keys to the root run.
+    conflicts : int
+        Off-tree pairs whose own best matching disagrees with the propagated labels.
+
+    Notes
+    -----
+    For runs ``r, r'`` sharing keys, ``sigma`` minimises
+    ``sum_u C[u, sigma(u)]`` with ``C[u, v] = sum_keys |theta^r_u - theta^r'_v|_1``
+    (Kuhn 1955). The spanning tree is grown from the run with the largest
+    effective sample size (Prim's order), always by the edge of largest
+    margin between the best and second-best assignment, so the least
+    ambiguous matchings fix the labels.
+    """
+    k = int(n_components)
+    by_key: dict[Key, list[int]] = {}
+    for i, run in enumerate(runs):
+        for key in run.keys.values():
+            by_key.setdefault(key, []).append(i)
+    shared: dict[tuple[int, int], list[Key]] = {}
+    for key, idx in by_key.items():
+        for i, j in itertools.combinations(idx, 2):
+            shared.setdefault((i, j), []).append(key)
+    edges: dict[int, list[tuple[int, float, NDArray[np.intp]]]] = {i: [] for i in range(len(runs))}
+    for (i, j), keys in shared.items():
+        pi, pj = _answer(runs[i])[1], _answer(runs[j])[1]
+        cost = np.zeros((k, k))
+        for key in keys:
+            a, b = pi[key.node], pj[key.node]
+            cost += np.abs(a[:, None, :] - b[None, :, :]).sum(axis=2)
+        sigma = best_permutation(cost)  # j's label matched with i's label u
+        margin = _margin(cost, sigma)
+        inverse = np.empty(k, dtype=np.intp)
+        inverse[sigma] = np.arange(k)
+        edges[i].append((j, margin, sigma))
+        edges[j].append((i, margin, inverse))
+    perms: list[NDArray[np.intp] | None] = [None] * len(runs)
+    if not runs:
+        return perms, 0
+    root = int(np.argmax([r.ess for r in runs]))
+    perms[root] = np.arange(k)
+    tree: set[frozenset[int]] = set()
+    heap = [(-m, next_i, root, s.tolist()) for next_i, m, s in edges[root]]
+    heapq.heapify(heap)
+    while heap:
+        _, j, i, sigma = heapq.heappop(heap)
+        parent = perms[i]
+        if perms[j] is not None or parent is None:
+            continue
+        perms[j] = np.asarray(sigma, dtype=np.intp)[parent]
+        tree.add(frozenset((i, j)))
+        for nxt, m, s in edges[j]:
+            if perms[nxt] is None:
+                heapq.heappush(heap, (-m, nxt, j, s.tolist()))
+    conflicts = 0
+    for i, out in edges.items():
+        for j, _, sigma in out:
+            pi_, pj_ = perms[i], perms[j]
+            if i < j and frozenset((i, j)) not in tree and pi_ is not None and pj_ is not None:
+                conflicts += int(not np.array_equal(sigma[pi_], pj_))
+    return perms, conflicts
+
+
+@dataclass
+class _Pooled:
+    """A key's estimate pooled over runs: per-class weighted mean, weights, runs."""
+
+    mean: FloatArray
+    weight: FloatArray
+    runs: set[int]
+    spread: float
+
+
+def _pool(runs: Sequence[Run]) -> dict[Key, _Pooled]:
+    """Average every key over the runs that estimate it.
+
+    Class ``u``'s estimate from run ``r`` is weighted by its effective sample
+    size there, ``N P(c) P(u | c)``, so a class a run barely contains does not
+    pull the average.
+    """
+    acc: dict[Key, list[tuple[int, FloatArray, FloatArray]]] = {}
+    for i, run in enumerate(runs):
+        weights, probs = _answer(run)
+        share = run.ess * np.maximum(weights, _SHARE_FLOOR)
+        for w, key in run.keys.items():
+            acc.setdefault(key, []).append((i, probs[w], share))
+    out: dict[Key, _Pooled] = {}
+    for key, items in acc.items():
+        thetas = np.array([t for _, t, _ in items])  # (R, k, d)
+        wts = np.array([s for _, _, s in items])  # (R, k)
+        mean = (wts[:, :, None] * thetas).sum(axis=0) / wts.sum(axis=0)[:, None]
+        spread = float(np.abs(thetas - mean[None]).max())
+        out[key] = _Pooled(mean, wts.sum(axis=0), {i for i, _, _ in items}, spread)
+    return out
+
+
+def _assemble_cpts(
+    dag: DAG, levels: Mapping[str, int], k: int, pooled: Mapping[Key, _Pooled]
+) -> tuple[list[FloatArray], dict[str, int], list[tuple[str, tuple[int, ...]]]]:
+    """CPTs from parents keys directly and from Markov-boundary keys by unzipping.
+
+    Nodes are processed in reverse topological order, so every child's CPT is
+    final before its parent is unzipped. A row with a parents-key estimate
+    takes it; otherwise the unzipped rows of every boundary assignment with
+    these parent levels are averaged in log space, weighted per class by the
+    pooled effective sample sizes, and renormalised.
+    """
+    order = {v: i for i, v in enumerate(dag.nodes)}
+    mb = {v: tuple(sorted(dag.markov_boundary(v), key=order.__getitem__)) for v in dag.nodes}
+    by_node: dict[str, list[tuple[Key, _Pooled]]] = {v: [] for v in dag.nodes}
+    for key, est in pooled.items():
+        by_node[key.node].append((key, est))
+    cpts: dict[str, FloatArray] = {}
+    support: dict[str, int] = {}
+    uncovered: list[tuple[str, tuple[int, ...]]] = []
+    for v in reversed(dag.nodes):
+        pa = dag.parents[v]
+        shape = (k, *[levels[p] for p in pa], levels[v])
+        table = np.full(shape, np.nan)
+        log_acc = np.zeros(shape)
+        w_acc = np.zeros(shape[:-1])
+        used: set[int] = set()
+        for key, est in by_node[v]:
+            if key.given == pa:
+                here: tuple[Any, ...] = (slice(None), *key.assignment)
+                table[here] = est.mean
+                used |= est.runs
+        for key, est in by_node[v]:
+            if key.given != mb[v] or mb[v] == pa:
+                continue
+            a = dict(zip(key.given, key.assignment, strict=True))
+            row: tuple[Any, ...] = (slice(None), *(a[p] for p in pa))
+            if not np.isnan(table[row][0, 0]):
+                continue
+            logq = np.log(np.maximum(est.mean, CPT_FLOOR))  # (k, d_v)
+            for c in dag.children(v):
+                index = [a[p] if p != v else slice(None) for p in dag.parents[c]]
+                at: tuple[Any, ...] = (slice(None), *index, a[c])
+                logq -= np.log(cpts[c][at])  # (k, d_v): V's levels are the free axis
+            logq -= logsumexp(logq, axis=1, keepdims=True)
+            log_acc[row] += est.weight[:, None] * logq
+            w_acc[row] += est.weight
+            used |= est.runs
+        unzip = (w_acc > 0) & np.isnan(table[..., 0])
+        if np.any(unzip):
+            mean_log = log_acc / np.where(w_acc > 0, w_acc, 1.0)[..., None]
+            soft = np.exp(mean_log - logsumexp(mean_log, axis=-1, keepdims=True))
+            table[unzip] = soft[unzip]
+        for combo in itertools.product(*(range(levels[p]) for p in pa)):
+            cell: tuple[Any, ...] = (slice(None), *combo)
+            if np.isnan(table[cell][0, 0]):
+                uncovered.append((v, combo))
+                table[cell] = 1.0 / levels[v]
+        table = np.clip(table, CPT_FLOOR, 1.0)
+        cpts[v] = table / table.sum(axis=-1, keepdims=True)
+        support[v] = len(used)
+    return [cpts[v] for v in dag.nodes], {v: support[v] for v in dag.nodes}, uncovered
+
+
+def _fit_weights(
+    dag: DAG,
+    levels: tuple[int, ...],
+    cpts: Sequence[FloatArray],
+    codes: IntArray,
+    counts: FloatArray,
+    start: FloatArray,
+) -> FloatArray:
+    """``pi`` maximising ``sum_s c_s log sum_u pi_u P_u(x_s)`` with the networks fixed.
+
+    The problem is concave in ``pi``: the active-set Newton method of
+    :func:`kmix.solvers.weights.polish_weights`, from the runs' mean ``P(u | c)``.
+    """
+    k = start.shape[0]
+    fixed = BayesNetMixtureParams(dag, levels, np.full(k, 1.0 / k), tuple(cpts))
+    pi = np.maximum(start, 1e-3)
+    pi = polish_weights(log_prob_rows(fixed, codes), counts, pi / pi.sum())
+    return np.asarray(pi / pi.sum(), dtype=np.float64)
+
+
+def fit_bayesnet_reduction(
+    values: ArrayLike,
+    counts: ArrayLike | None,
+    dag: DAG,
+    n_levels: int | Sequence[int],
+    n_components: int,
+    *,
+    rng: np.random.Generator,
+    min_run_size: float | None = None,
+    refine_runs: bool = True,
+) -> BayesNetReduction:
+    """Weights and per-source CPTs of a mixture of Bayesian networks on a known DAG.
+
+    .. math::
+       P(v) = \\sum_u \\pi_u \\prod_V P_u(v_V \\mid \\mathrm{pa}(V))
+
+    by the run / align / unzip reduction to latent class models (Gordon,
+    Mazaheri, Rabani & Schulman 2023; see the module docstring).
+
+    Parameters
+    ----------
+    values : array-like of shape (m, n_nodes)
+        Integer level codes, columns in ``dag.nodes`` order (raw rows or
+        unique rows).
+    counts : array-like of shape (m,) or None
+        Count (or probability mass) of each row; ``None`` counts each once.
+        Exact population tables may be passed as probabilities times a large
+        total (the effective sample sizes are then in those units).
+    dag : DAG
+    n_levels : int or sequence of int
+        Levels per node (an int applies to all).
+    n_components : int
+        Number of sources ``k``.
+    rng : numpy.random.Generator
+        For the random contractions of the tensor method.
+    min_run_size : float, optional
+        Leave out runs whose effective sample size ``N P(COND = c)`` is below
+        this (default: only runs without rows).
+    refine_runs : bool
+        Tighten every run by latent-class EM from the tensor method's best
+        candidates and, after alignment, re-fit it with its shared keys held
+        at their pooled values (only ``P(u | c)`` and its own keys free).
+
+    Returns
+    -------
+    BayesNetReduction
+
+    Raises
+    ------
+    IdentifiabilityError
+        When the DAG is too dense for runs of enough independent members
+        (the message names every such node), when the runs cannot be linked
+        by shared keys, or when no run could be solved.
+
+    Warns
+    -----
+    UserWarning
+        For runs with an effective sample size below ``50 * 2^|I|``, runs
+        that could not be solved or aligned, and CPT rows no run estimated
+        (set uniform; the warning names node and parent levels).
+
+    Notes
+    -----
+    Two passes. The pilot holds conditioning nodes at their modal levels
+    (:func:`~kmix.solvers.bayesnet_runs.default_assignment`); that pattern is
+    typical of the largest source, so the others are rare in the runs held
+    there. The final pass re-solves the same designs held at the levels
+    that maximise the smallest source's share of the runs under the pilot
+    fit (:func:`~kmix.solvers.bayesnet_runs.balanced_defaults`).
+
+    ``pi`` is fitted by maximum likelihood on all the data with the recovered
+    networks fixed (rather than averaging ``P(u | c) / P_u(c)`` over runs): it
+    uses every row, and is exact on population tables.
+    """
+    codes_in, w_in, levels, k = _check_inputs(values, counts, dag, n_levels, n_components)
+    uniq, cnt, _ = compress_rows(codes_in, weights=w_in)
+    keep = cnt > 0
+    codes, cnt = uniq[keep].astype(np.int64), cnt[keep]
+    if k == 1:  # nothing to balance or align
+        plan = plan_runs(dag, codes, cnt, levels, k, min_run_size=min_run_size)
+        return _reduce(plan, codes, cnt, levels, k, rng, False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the pilot's diagnostics concern runs that are redone
+        pilot_plan = plan_runs(dag, codes, cnt, levels, k, min_run_size=min_run_size)
+        pilot = _reduce(pilot_plan, codes, cnt, levels, k, rng, refine_runs)
+    held = balanced_defaults(pilot_plan.designs, pilot.params, pilot.defaults)
+    plan = plan_runs(
+        dag,
+        codes,
+        cnt,
+        levels,
+        k,
+        min_run_size=min_run_size,
+        defaults=held,
+        designs=pilot_plan.designs,
+    )
+    return _reduce(plan, codes, cnt, levels, k, rng, refine_runs)
+
+
+def _reduce(
+    plan: RunPlan,
+    codes: IntArray,
+    cnt: FloatArray,
+    levels: tuple[int, ...],
+    k: int,
+    rng: np.random.Generator,
+    refine_runs: bool,
+) -> BayesNetReduction:
+    """Solve, align, pool and unzip the runs of a plan; then fit the weights."""
+    dag = plan.dag
+    col = {v: j for j, v in enumerate(dag.nodes)}
+    lv = dict(zip(dag.nodes, levels, strict=True))
+    solved: list[Run] = []
+    dropped = list(plan.dropped)
+    failed: list[str] = []
+    rows = {_ident(run): _rows(run, codes, cnt, col) for run in plan.runs}
+    for run in plan.runs:
+        try:
+            solved.append(_solve_run(run, *rows[_ident(run)], lv, k, rng, refine_runs))
+        except IdentifiabilityError as exc:
+            dropped.append(run)
+            failed.append(f"{run.describe()}: {exc}")
+    if failed:
+        warnings.warn(
+            f"{len(failed)} runs could not be solved and were left out: " + "; ".join(failed[:5]),
+            UserWarning,
+            stacklevel=3,
+        )
+    if not solved:
+        raise IdentifiabilityError("no run could be solved; see the warnings for each run")
+    perms, conflicts = align_runs(solved, k)
+    aligned: list[Run] = []
+    for run, perm in zip(solved, perms, strict=True):
+        if perm is None:
+            dropped.append(run)
+            continue
+        weights, probs = _answer(run)
+        aligned.append(
+            dataclasses.replace(
+                run, weights=weights[perm], probs={w: p[perm] for w, p in probs.items()}
+            )
+        )
+    if len(aligned) < len(solved):
+        warnings.warn(
+            f"{len(solved) - len(aligned)} solved runs share no key with the main part of the "
+            "alignment graph (a run they depended on was left out) and were dropped",
+            UserWarning,
+            stacklevel=3,
+        )
+    pooled = _pool(aligned)
+    if refine_runs:
+        shared = {key: est for key, est in pooled.items() if len(est.runs) > 1}
+        aligned = [
+            _anchored_refit(
+                run,
+                {w: shared[key].mean for w, key in run.keys.items() if key in shared},
+                *rows[_ident(run)],
+            )
+            for run in aligned
+        ]
+        pooled = {**_pool(aligned), **shared}
+    cpts, support, uncovered = _assemble_cpts(dag, lv, k, pooled)
+    if uncovered:
+        listed = ", ".join(f"{v} at parents {row}" for v, row in uncovered[:20])
+        warnings.warn(
+            f"{len(uncovered)} CPT rows had no run with data and were set uniform: {listed}; "
+            "more data (or a smaller min_run_size) would cover them",
+            UserWarning,
+            stacklevel=3,
+        )
+    start = np.mean([_answer(r)[0] for r in aligned], axis=0)
+    pi = _fit_weights(dag, levels, cpts, codes, cnt, start)
+    params = BayesNetMixtureParams(dag, levels, pi, tuple(cpts))
+    spread = {key: est.spread for key, est in pooled.items()}
+    return BayesNetReduction(
+        params, aligned, support, spread, plan.defaults, dropped, conflicts, uncovered
+    )
