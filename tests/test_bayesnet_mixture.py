@@ -119,6 +119,8 @@ def test_bad_input_is_named():
     cols = list(truth.columns)
     with pytest.raises(DataError, match="no column names"):
         BayesNetMixture(dag).fit(X)
+    with pytest.raises(DataError, match="needs the DAG"):
+        BayesNetMixture().fit(X, columns=cols)
     with pytest.raises(DataError, match="cycle"):
         BayesNetMixture("A -> B\nB -> A").fit({"A": [0, 1], "B": [1, 0]})
     with pytest.raises(DataError, match=cols[0]):
@@ -158,3 +160,38 @@ def test_two_hospitals_text_dag_matches_the_simulator():
     parsed = as_dag(HOSPITALS_DAG)
     assert set(parsed.edges) == set(truth.dag.edges) and set(parsed.nodes) == set(truth.columns)
     assert X.shape == (100, 6)
+
+
+def test_dense_dag_and_thin_strata_are_reported():
+    from itertools import combinations
+
+    from kmix.exceptions import IdentifiabilityError
+
+    nodes = [f"V{i}" for i in range(5)]
+    complete = "\n".join(f"{a} -> {b}" for a, b in combinations(nodes, 2))
+    X = np.random.default_rng(0).integers(0, 2, size=(500, 5))
+    with pytest.raises(IdentifiabilityError, match="V0"):
+        BayesNetMixture(complete, 2).fit(X, columns=nodes)
+    dag = random_sparse_dag(6, 2, random_state=3)
+    X, truth = bayesnet_mixture(dag, 2, 1_500, separation=0.2, random_state=3)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        BayesNetMixture(dag, 2, random_state=0).fit(X, columns=list(truth.columns))
+    assert any("effective sample size" in str(w.message) for w in caught)
+
+
+def test_to_pgmpy_exports_one_population():
+    """Reference: pgmpy's own inference on the exported network vs kmix's exact P_u(Y)."""
+    pytest.importorskip("pgmpy")
+    from pgmpy.inference import VariableElimination
+
+    dag = random_sparse_dag(8, 3, random_state=4)  # nodes with two and three parents
+    X, truth = bayesnet_mixture(dag, 2, 20_000, separation=0.2, random_state=3)
+    model = BayesNetMixture(dag, 2, random_state=0).fit(X, columns=list(truth.columns))
+    for source in (0, 1):
+        net = model.to_pgmpy(source)
+        assert net.check_model()
+        for v in model.columns_:
+            got = VariableElimination(net).query([v], show_progress=False).values
+            want = model.interventional(v, {}, per_source=True)[source]
+            np.testing.assert_allclose(got, want, atol=1e-10)

@@ -142,6 +142,11 @@ class BayesNetMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
     def _coded(self, X: Any, columns: Sequence[str] | None, *, reset: bool) -> NDArray[np.int64]:
         arr, names = _table(X, columns)
         if reset:
+            if self.dag is None:
+                raise DataError(
+                    "BayesNetMixture needs the DAG: pass dag= as 'A -> B' lines, a file, a "
+                    "networkx DiGraph, a pgmpy model or (parent, child) pairs"
+                )
             dag = as_dag(self.dag, latent_name=self.latent_name)
             pos = check_dag_columns(
                 dag, names, ignore_extra=self.ignore_extra_columns, latent_name=self.latent_name
