@@ -97,7 +97,11 @@ def test_inference_and_tables(fitted):
     parents = model.dag_.parents[node]
     assert set(table) == {"source", *parents, node, "probability"}
     assert table["probability"].shape == (2 * 2 ** (len(parents) + 1),)
-    assert model.bic() > -2 * model.log_likelihood_
+    n_par = 1 + sum(2 ** len(model.dag_.parents[v]) for v in model.columns_) * 2
+    assert model.n_parameters() == n_par  # k - 1 + k * (levels - 1) per parent pattern
+    assert model.bic() == pytest.approx(
+        -2 * model.log_likelihood_ + n_par * np.log(model.n_samples_)
+    )
     p = model.interventional(node, {parents[0]: "yes"})
     assert p.shape == (2,) and p.sum() == pytest.approx(1.0)
     assert model.interventional(node, {parents[0]: "yes"}, per_source=True).shape == (2, 2)
@@ -111,6 +115,92 @@ def test_bootstrap_interval_covers_the_estimate(fitted):
     assert lo <= est <= hi and hi - lo < 0.2
     w, wlo, whi = boot.weights()
     assert np.all(wlo <= w + 1e-9) and np.all(w <= whi + 1e-9)
+    # every replicate's sources are matched to the fit's: each CPT entry near the fit's own
+    # (a swapped replicate would be off by the sources' separation, 0.2 or more)
+    for rep in boot.replicates:
+        for v, cpt in zip(model.columns_, rep.cpts, strict=True):
+            assert np.abs(cpt - model.cpds_[v]).max() < 0.15, v
+
+
+def test_bootstrap_redraws_as_many_rows_as_were_fitted():
+    """Weights on any scale: the resamples have the data's row count, not the weights' sum."""
+    dag = random_sparse_dag(6, 2, random_state=3)
+    X, truth = bayesnet_mixture(dag, 2, 8_000, separation=0.2, random_state=4)
+    w = np.full(X.shape[0], 1.0 / X.shape[0])  # weights summing to 1
+    model = BayesNetMixture(dag, 2, random_state=0).fit(
+        X, columns=list(truth.columns), sample_weight=w
+    )
+    assert model.n_rows_ == 8_000
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        boot = model.bootstrap(n_boot=3, random_state=0)
+    assert len(boot.replicates) == 3
+
+
+def test_pickle_and_clone_keep_the_model():
+    import pickle
+
+    from sklearn.base import clone
+
+    dag = random_sparse_dag(6, 2, random_state=3)
+    X, truth = bayesnet_mixture(dag, 2, 5_000, separation=0.2, random_state=3)
+    model = BayesNetMixture(dag, 2, random_state=0).fit(X, columns=list(truth.columns))
+    x, y = next(iter(dag.edges))
+    again = pickle.loads(pickle.dumps(model))
+    assert again.ate(x, y) == model.ate(x, y)
+    assert clone(model).dag == dag
+
+
+def test_ate_arms_and_text_levels():
+    """Reference: the same model on 0/1 codes; swapping the arms flips the sign."""
+    dag = random_sparse_dag(6, 2, random_state=3)
+    X, truth = bayesnet_mixture(dag, 2, 20_000, separation=0.2, random_state=3)
+    cols = list(truth.columns)
+    x, y = next(iter(dag.edges))
+    coded = BayesNetMixture(dag, 2, random_state=0).fit(X, columns=cols)
+    text = {c: np.where(X[:, j] == 1, "drug", "placebo") for j, c in enumerate(cols)}
+    named = BayesNetMixture(dag, 2, random_state=0).fit(text)
+    # "drug" < "placebo": the default arms are drug (control, code 1) and placebo (treated,
+    # code 0), and the outcome's text levels count as their codes (drug = 0 for code 1):
+    # both flips together give the coded model's effect back
+    assert named.ate(x, y) == pytest.approx(coded.ate(x, y), abs=1e-6)
+    assert named.ate(x, y) == pytest.approx(-coded.ate(x, y, treated=0, control=1), abs=1e-6)
+    assert named.ate(x, y, treated="drug", control="placebo") == pytest.approx(
+        -named.ate(x, y), abs=1e-12
+    )
+    with pytest.raises(DataError, match="'dose' is not a level"):
+        named.ate(x, y, treated="dose", control="drug")
+
+
+def test_options_reach_the_reduction_and_bad_ones_are_named(monkeypatch):
+    import kmix.estimators.bayesnet as est
+
+    seen = {}
+    real = est.fit_bayesnet_reduction
+
+    def spy(*args, **kwargs):
+        seen.update(kwargs)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(est, "fit_bayesnet_reduction", spy)
+    dag = random_sparse_dag(6, 2, random_state=3)
+    X, truth = bayesnet_mixture(dag, 2, 5_000, separation=0.2, random_state=3)
+    cols = list(truth.columns)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        BayesNetMixture(dag, 2, min_run_size=10, refine_runs=False, random_state=0).fit(
+            X, columns=cols
+        )
+    assert seen["min_run_size"] == 10 and seen["refine_runs"] is False
+    for kwargs, match in (
+        ({"init": "moments"}, "init='moments' is not valid"),
+        ({"n_components": 0}, "n_components"),
+        ({"tol": -1.0}, "tol"),
+        ({"min_run_size": -5}, "min_run_size"),
+        ({"init": "random", "n_init": 0}, "n_init"),
+    ):
+        with pytest.raises(DataError, match=match):
+            BayesNetMixture(dag, **kwargs).fit(X, columns=cols)
 
 
 def test_bad_input_is_named():

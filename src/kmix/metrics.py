@@ -16,7 +16,13 @@ from .exceptions import DataError
 from .params import ComponentParams, Mixture
 from .solvers.linalg import best_permutation
 
-__all__ = ["ParameterErrors", "align", "parameter_errors", "transport_distance"]
+__all__ = [
+    "ParameterErrors",
+    "align",
+    "best_permutation",
+    "parameter_errors",
+    "transport_distance",
+]
 
 
 def _flat(params: ComponentParams) -> NDArray[np.float64]:

@@ -10,6 +10,7 @@ import numpy as np
 from .. import causal
 from ..datasets import HOSPITALS_DAG, two_hospitals
 from ..estimators.bayesnet import BayesNetMixture
+from ..metrics import best_permutation
 from .display import format_table, section
 
 __all__ = ["causal_effects"]
@@ -54,7 +55,10 @@ def causal_effects(out: TextIO, seed: int) -> dict[str, float]:
         ],
     ]
     out.write(format_table(["effect of X on Y (ATE)", "value", "error"], rows) + "\n\n")
-    order = np.argsort(-truth.weights, kind="stable")
+    # match recovered hospitals to true ones by their CPTs (Hungarian), not by their order
+    true_flat = np.concatenate([c.reshape(2, -1) for c in truth.cpts], axis=1)
+    fit_flat = np.concatenate([c.reshape(2, -1) for c in model.params_.cpts], axis=1)
+    order = best_permutation(np.abs(fit_flat[:, None, :] - true_flat[None, :, :]).sum(axis=2))
     out.write(
         f"  hospital shares recovered: {np.round(model.weights_, 3).tolist()} (true "
         f"{np.round(truth.weights[order], 3).tolist()});\n  per-hospital effects "

@@ -65,7 +65,10 @@ def effect_report(
     if boot is not None:
         _, lo_a, hi_a = boot.ate(treatment, outcome, level=level)
         interval = f"[{lo_a:.4f}, {hi_a:.4f}]"
-    rows.append([f"ATE of {treatment} on {outcome}", f"{ate:+.4f}", interval, f"{naive_ate:+.4f}"])
+    arms = f"({treatment}={level_name(t1)} vs {level_name(t0)})"
+    rows.append(
+        [f"ATE of {treatment} on {outcome} {arms}", f"{ate:+.4f}", interval, f"{naive_ate:+.4f}"]
+    )
     header = ["", "kmix (causal)", f"{pct} interval" if boot is not None else "", "naive"]
     lines = [format_table(header, rows), ""]
     shares = []
@@ -112,7 +115,16 @@ def effect(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     boot = None
     if args.n_boot > 0:
         err.write(f"bootstrap: refitting {args.n_boot} resamples ...\n")
-        boot = model.bootstrap(args.n_boot, random_state=args.seed)
+        tty = err.isatty()
+
+        def progress(done: int, total: int) -> None:
+            if tty:
+                err.write(f"\r  resample {done}/{total}")
+                if done == total:
+                    err.write("\n")
+                err.flush()
+
+        boot = model.bootstrap(args.n_boot, random_state=args.seed, callback=progress)
     n_rows = round(model.n_samples_)
     out.write(
         section(

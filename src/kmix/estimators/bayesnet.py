@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import time
 import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -12,7 +14,7 @@ from sklearn.base import BaseEstimator, DensityMixin
 from sklearn.utils.validation import check_is_fitted
 
 from ..causal.dag import as_dag, check_dag_columns
-from ..exceptions import ConvergenceWarning, DataError
+from ..exceptions import ConvergenceWarning, DataError, IdentifiabilityError
 from ..solvers import bnmodel
 from ..solvers.bayesnet import fit_bayesnet_reduction
 from ..solvers.bn_em import em_bayesnet_mixture, random_bn_starts
@@ -25,6 +27,7 @@ __all__ = ["BayesNetMixture"]
 
 FloatArray = NDArray[np.float64]
 INIT = ("reduction", "random")
+logger = logging.getLogger("kmix")
 
 
 def _table(X: Any, columns: Sequence[str] | None) -> tuple[NDArray[Any], list[str]]:
@@ -85,6 +88,11 @@ class BayesNetMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         EM stopping rule (relative gain of one EM map) and cap.
     alpha : float, default 0
         Dirichlet pseudo-count added to every CPT cell in EM (0: maximum likelihood).
+    min_run_size : float, optional
+        Leave out runs (conditioned strata) with fewer rows than this; by
+        default only empty ones.
+    refine_runs : bool, default True
+        Refine each run's moment solution by EM before the runs are aligned.
     ignore_extra_columns : bool, default False
         Data columns that are not DAG nodes: an error, or (True) left out with a warning.
     latent_name : str, default "U"
@@ -108,6 +116,9 @@ class BayesNetMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         The reduction's runs, CPT support and alignment diagnostics.
     log_likelihood_, converged_, n_iter_ : of the winning EM run.
     n_samples_ : float
+        Total weight of the rows.
+    n_rows_ : int
+        Rows fitted (positive weight); the bootstrap redraws this many.
     """
 
     def __init__(
@@ -120,6 +131,8 @@ class BayesNetMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         tol: float = 1e-10,
         max_iter: int = 1000,
         alpha: float = 0.0,
+        min_run_size: float | None = None,
+        refine_runs: bool = True,
         ignore_extra_columns: bool = False,
         latent_name: str = "U",
         random_state: Any = None,
@@ -131,6 +144,8 @@ class BayesNetMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         self.tol = tol
         self.max_iter = max_iter
         self.alpha = alpha
+        self.min_run_size = min_run_size
+        self.refine_runs = refine_runs
         self.ignore_extra_columns = ignore_extra_columns
         self.latent_name = latent_name
         self.random_state = random_state
@@ -201,19 +216,22 @@ class BayesNetMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         sample_weight : array-like of shape (n_samples,), optional
             Frequency weights.
         """
+        if self.init not in INIT:
+            raise DataError(f"init={self.init!r} is not valid; choose one of {INIT}")
         k = check_int(self.n_components, "n_components", low=1)
         n_init = check_int(self.n_init, "n_init", low=0 if self.init == "reduction" else 1)
         tol = check_real(self.tol, "tol", low=0.0)
         max_iter = check_int(self.max_iter, "max_iter", low=1)
         alpha = check_real(self.alpha, "alpha", low=0.0)
-        if self.init not in INIT:
-            raise DataError(f"init={self.init!r} is not valid; choose one of {INIT}")
+        if self.min_run_size is not None:
+            check_real(self.min_run_size, "min_run_size", low=0.0)
         rng = rng_from(self.random_state)
         codes = self._coded(X, columns, reset=True)
         w = check_sample_weight(sample_weight, codes.shape[0])
         values, counts, _ = compress_rows(codes, w)
         keep = counts > 0
         codes_u = values[keep].astype(np.int64)
+        self.n_rows_ = int(codes.shape[0] if w is None else np.count_nonzero(w > 0))
         self._fit_counts(codes_u, counts[keep], k, n_init, tol, max_iter, alpha, rng)
         return self
 
@@ -232,12 +250,41 @@ class BayesNetMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         levels = [len(self.categories_[v]) for v in self.columns_]
         starts: list[BayesNetMixtureParams] = []
         self.reduction_ = None
+        t0 = time.perf_counter()
         if self.init == "reduction":
-            self.reduction_ = fit_bayesnet_reduction(values, counts, self.dag_, levels, k, rng=rng)
+            try:
+                self.reduction_ = fit_bayesnet_reduction(
+                    values,
+                    counts,
+                    self.dag_,
+                    levels,
+                    k,
+                    rng=rng,
+                    min_run_size=self.min_run_size,
+                    refine_runs=bool(self.refine_runs),
+                )
+            except IdentifiabilityError as exc:
+                raise IdentifiabilityError(
+                    f"{exc}. init='random' fits by EM alone, without the guarantee that the "
+                    "populations are identified"
+                ) from None
             starts.append(self.reduction_.params)
+            logger.info(
+                "k-MixBND reduction: %d runs of k-MixProd on %d distinct rows, %.2f s",
+                len(self.reduction_.runs),
+                values.shape[0],
+                time.perf_counter() - t0,
+            )
         starts += random_bn_starts(self.dag_, levels, k, n_init, rng)
+        t1 = time.perf_counter()
         fits = em_bayesnet_mixture(
             values, counts, self.dag_, levels, starts, tol=tol, max_iter=max_iter, alpha=alpha
+        )
+        logger.info(
+            "EM over the mixture of networks: %d start(s), %d maps in the best, %.2f s",
+            len(fits),
+            max(f.n_iter for f in fits),
+            time.perf_counter() - t1,
         )
         best = max((f for f in fits if not f.merged), key=lambda f: f.objective)
         if not best.converged:
@@ -364,22 +411,44 @@ class BayesNetMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
             return levels.astype(np.float64)
         return np.arange(len(levels), dtype=np.float64)  # labels: their codes 0, 1, ...
 
-    def _treatment_levels(self, treatment: str) -> tuple[Any, Any]:
+    def _treatment_levels(
+        self, treatment: str, treated: Any = None, control: Any = None
+    ) -> tuple[Any, Any]:
+        """``(control, treated)``: given, or the two levels of a binary treatment in order."""
+        check_is_fitted(self, "params_")
+        if treatment not in self.categories_:
+            raise DataError(f"{treatment!r} is not a node of the DAG; nodes: {self.columns_}")
         levels = self.categories_[treatment]
-        if len(levels) != 2:
-            raise DataError(
-                f"ate needs a binary treatment; {treatment!r} has {len(levels)} levels "
-                f"{levels.tolist()}: compare two with interventional(...)"
-            )
-        return levels[0], levels[1]
+        if treated is None or control is None:
+            if len(levels) != 2:
+                raise DataError(
+                    f"{treatment!r} has {len(levels)} levels {levels.tolist()}: name the two "
+                    "to compare with treated=... and control=..."
+                )
+            control = levels[0] if control is None else control
+            treated = levels[1] if treated is None else treated
+        for arm in (control, treated):
+            self._code(treatment, arm)  # each must be a level: the error names the levels
+        return control, treated
 
-    def ate(self, treatment: str, outcome: str, *, per_source: bool = False) -> Any:
-        """``E[Y | do(T = t1)] - E[Y | do(T = t0)]`` (``t0 < t1`` the treatment's two levels).
+    def ate(
+        self,
+        treatment: str,
+        outcome: str,
+        *,
+        treated: Any = None,
+        control: Any = None,
+        per_source: bool = False,
+    ) -> Any:
+        """``E[Y | do(T = treated)] - E[Y | do(T = control)]``.
 
-        ``Y``'s numeric levels are its values (text levels count as their
-        codes 0, 1, ...). ``per_source=True``: the (k,) effects within each source.
+        By default ``control`` and ``treated`` are a binary treatment's first
+        and second level (``categories_`` order, e.g. 0 and 1). ``Y``'s numeric
+        levels are its values (text levels count as their codes 0, 1, ...);
+        :func:`kmix.causal.ate` on ``params_`` always uses the codes.
+        ``per_source=True``: the (k,) effects within each source.
         """
-        t0, t1 = self._treatment_levels(treatment)
+        t0, t1 = self._treatment_levels(treatment, treated, control)
         y = self._values_of(outcome)
         hi = self.interventional(outcome, {treatment: t1}, per_source=per_source)
         lo = self.interventional(outcome, {treatment: t0}, per_source=per_source)
@@ -402,9 +471,11 @@ class BayesNetMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         tally = np.bincount(self._values[mask, j], weights=self._counts[mask], minlength=d)
         return tally / tally.sum()
 
-    def naive_ate(self, treatment: str, outcome: str) -> float:
-        """``E[Y | T = t1] - E[Y | T = t0]`` in the training data (confounded by the source)."""
-        t0, t1 = self._treatment_levels(treatment)
+    def naive_ate(
+        self, treatment: str, outcome: str, *, treated: Any = None, control: Any = None
+    ) -> float:
+        """``E[Y | T = treated] - E[Y | T = control]`` in the training data (confounded)."""
+        t0, t1 = self._treatment_levels(treatment, treated, control)
         y = self._values_of(outcome)
         return float(
             (self.naive(outcome, {treatment: t1}) - self.naive(outcome, {treatment: t0})) @ y
@@ -439,11 +510,13 @@ class BayesNetMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
             )
         return model
 
-    def bootstrap(self, n_boot: int = 100, *, random_state: Any = None) -> Any:
+    def bootstrap(
+        self, n_boot: int = 100, *, random_state: Any = None, callback: Any = None
+    ) -> Any:
         """Refit the whole pipeline on ``n_boot`` resamples of the training data.
 
         See :func:`kmix.estimators.bayesnet_bootstrap.bootstrap`.
         """
         from .bayesnet_bootstrap import bootstrap
 
-        return bootstrap(self, n_boot, random_state=random_state)
+        return bootstrap(self, n_boot, random_state=random_state, callback=callback)

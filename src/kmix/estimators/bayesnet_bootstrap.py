@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from ..exceptions import KmixError
 from ..solvers import bnmodel
 from ..solvers.bnmodel import BayesNetMixtureParams
 from ..solvers.linalg import best_permutation
@@ -21,6 +22,8 @@ if TYPE_CHECKING:
 __all__ = ["BayesNetBootstrap", "bootstrap"]
 
 FloatArray = NDArray[np.float64]
+#: Refits allowed to fail (left out, with a warning) before the bootstrap gives up.
+MAX_FAILED_SHARE = 0.1
 
 
 def _flat(params: BayesNetMixtureParams) -> FloatArray:
@@ -67,11 +70,17 @@ class BayesNetBootstrap:
         return m.interventional(outcome, do, given), lo, hi
 
     def ate(
-        self, treatment: str, outcome: str, *, level: float = 0.95
+        self,
+        treatment: str,
+        outcome: str,
+        *,
+        treated: Any = None,
+        control: Any = None,
+        level: float = 0.95,
     ) -> tuple[float, float, float]:
-        """``(estimate, lower, upper)`` of the average treatment effect."""
+        """``(estimate, lower, upper)`` of the average treatment effect (see ``model.ate``)."""
         m = self.model
-        t0, t1 = m._treatment_levels(treatment)
+        t0, t1 = m._treatment_levels(treatment, treated, control)
         y = m._values_of(outcome)
         c0, c1 = m._code(treatment, t0), m._code(treatment, t1)
         draws = np.array(
@@ -85,7 +94,7 @@ class BayesNetBootstrap:
             ]
         )
         lo, hi = self._interval(draws, level)
-        return m.ate(treatment, outcome), float(lo), float(hi)
+        return m.ate(treatment, outcome, treated=t1, control=t0), float(lo), float(hi)
 
     def weights(self, *, level: float = 0.95) -> tuple[FloatArray, FloatArray, FloatArray]:
         """``(estimate, lower, upper)`` of the source shares."""
@@ -95,7 +104,11 @@ class BayesNetBootstrap:
 
 
 def bootstrap(
-    model: BayesNetMixture, n_boot: int = 100, *, random_state: Any = None
+    model: BayesNetMixture,
+    n_boot: int = 100,
+    *,
+    random_state: Any = None,
+    callback: Callable[[int, int], None] | None = None,
 ) -> BayesNetBootstrap:
     """Nonparametric bootstrap of the whole pipeline (reduction, alignment, EM).
 
@@ -103,6 +116,7 @@ def bootstrap(
     rows with their counts as frequencies) and refits with the model's
     settings; its sources are matched to the model's. Efron & Tibshirani,
     *An Introduction to the Bootstrap*, 1993 (percentile intervals).
+    ``callback(done, n_boot)`` is called after every replicate (progress).
     """
     from sklearn.utils.validation import check_is_fitted
 
@@ -111,29 +125,52 @@ def bootstrap(
     rng = rng_from(random_state)
     values, counts = model._values, model._counts
     total = float(counts.sum())
-    n_draw = round(total)
+    # as many draws as the data had rows, whatever scale the sample weights were on
+    n_draw = int(model.n_rows_)
     ref = _flat(model.params_)
     k = model.weights_.shape[0]
     settings = model.get_params()
-    out = []
-    for _ in range(n_boot):
+    out: list[BayesNetMixtureParams] = []
+    failures: list[str] = []
+    for b in range(n_boot):
         draw = rng.multinomial(n_draw, counts / total).astype(np.float64) * (total / n_draw)
         rows = draw > 0
         twin = type(model)(**settings)
         twin.dag_, twin.columns_, twin.categories_ = model.dag_, model.columns_, model.categories_
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            twin._fit_counts(
-                values[rows],
-                draw[rows],
-                k,
-                int(model.n_init),
-                float(model.tol),
-                int(model.max_iter),
-                float(model.alpha),
-                rng,
-            )
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                twin._fit_counts(
+                    values[rows],
+                    draw[rows],
+                    k,
+                    int(model.n_init),
+                    float(model.tol),
+                    int(model.max_iter),
+                    float(model.alpha),
+                    rng,
+                )
+        except KmixError as exc:  # e.g. a resample that empties a conditioned stratum
+            failures.append(str(exc))
+            if len(failures) > MAX_FAILED_SHARE * n_boot:
+                raise KmixError(
+                    f"{len(failures)} of {b + 1} bootstrap refits failed so far (first: "
+                    f"{failures[0]}); the intervals would rest on the resamples that happen "
+                    "to work. Use more data or fewer sources"
+                ) from None
+            if callback is not None:
+                callback(b + 1, n_boot)
+            continue
         est = _flat(twin.params_)
         perm = best_permutation(np.abs(ref[:, None, :] - est[None, :, :]).sum(axis=2))
         out.append(twin.params_.permute(perm))
+        if callback is not None:
+            callback(b + 1, n_boot)
+    if failures:
+        warnings.warn(
+            f"{len(failures)} of {n_boot} bootstrap refits failed and were left out (first: "
+            f"{failures[0]})",
+            UserWarning,
+            stacklevel=2,
+        )
     return BayesNetBootstrap(model, out)

@@ -91,7 +91,10 @@ MAX_BRIDGE_TRIES = 200
 class Key(NamedTuple):
     """One conditional a run estimates: ``P_u(node | given = assignment)``.
 
-    ``given`` lists the key set in topological order; ``assignment`` its levels.
+    ``given`` lists the key set: for a parents key exactly ``dag.parents[node]``
+    (the order of the CPT's axes, which the assembly of CPTs relies on), for a
+    Markov-boundary key the boundary in topological order; ``assignment``
+    holds their levels.
     """
 
     node: str

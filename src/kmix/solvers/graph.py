@@ -29,6 +29,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from types import MappingProxyType
+from typing import Any
 
 from ..exceptions import DataError
 
@@ -153,6 +154,10 @@ class DAG:
 
     def __hash__(self) -> int:
         return hash((self.nodes, tuple(self.parents[v] for v in self.nodes)))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # the read-only parents mapping cannot be pickled itself: rebuild from plain values
+        return (DAG, (self.nodes, {v: self.parents[v] for v in self.nodes}))
 
     @classmethod
     def from_edges(cls, nodes: Iterable[str] | None, edges: Iterable[tuple[str, str]]) -> DAG:
