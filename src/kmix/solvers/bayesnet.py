@@ -193,7 +193,7 @@ def _anchored_refit(
     cnts: FloatArray,
     *,
     max_iter: int = 2000,
-    tol: float = 1e-11,
+    tol: float = 1e-9,
 ) -> Run:
     """Re-fit an aligned run by EM with its shared keys held at their pooled values.
 
@@ -210,10 +210,15 @@ def _anchored_refit(
     weights = weights / weights.sum()
     total = float(cnts.sum())
     last = -np.inf
+    # the fixed members' log-probabilities do not change: sum them once
+    held = np.zeros((vals.shape[0], weights.shape[0]))
+    for j, w in enumerate(run.members):
+        if j not in free:
+            held += np.log(np.maximum(probs[w], 1e-300))[:, vals[:, j]].T
     for _ in range(max_iter):
-        logp = np.log(np.maximum(weights, 1e-300))[None, :] + sum(
-            np.log(np.maximum(probs[w], 1e-300))[:, vals[:, j]].T for j, w in enumerate(run.members)
-        )
+        logp = held + np.log(np.maximum(weights, 1e-300))[None, :]
+        for j in free:
+            logp += np.log(np.maximum(probs[run.members[j]], 1e-300))[:, vals[:, j]].T
         top = logp.max(axis=1, keepdims=True)
         norm = top + np.log(np.exp(logp - top).sum(axis=1, keepdims=True))
         ll = float(cnts @ norm[:, 0])
