@@ -24,7 +24,12 @@ from typing import Any
 from common import RESULTS_DIR, log, write_json, write_text
 
 #: Benchmark name -> module (in this directory).
-BENCHMARKS = {"em": "bench_em", "kcoin": "bench_kcoin", "product": "bench_product"}
+BENCHMARKS = {
+    "em": "bench_em",
+    "kcoin": "bench_kcoin",
+    "product": "bench_product",
+    "bayesnet": "bench_bayesnet",
+}
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
