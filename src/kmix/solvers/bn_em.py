@@ -52,7 +52,7 @@ from numpy.typing import ArrayLike, NDArray
 from ..exceptions import DataError
 from .bnmodel import BayesNetMixtureParams
 from .graph import DAG
-from .latent_class import near_twins
+from .squarem import accelerated_em
 
 __all__ = [
     "GROUP_CELLS",
@@ -67,8 +67,6 @@ FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.intp]
 #: Largest joint table of CPT cells one node group may span (the E-step gathers from it).
 GROUP_CELLS = 4096
-#: Extrapolated weights are kept at least this large (a class at weight 0 never returns).
-_WEIGHT_FLOOR = 1e-12
 
 
 @dataclass(frozen=True)
@@ -88,7 +86,7 @@ class BayesNetEMFit:
     n_iter : int
         EM maps evaluated (three per SQUAREM cycle).
     merged : bool
-        Stopped early because it came within ``latent_class.MERGE_TOL`` of a
+        Stopped early because it came within ``squarem.MERGE_TOL`` of a
         start with a higher objective (both climb to the same maximum).
     history : tuple of float
         Objective at the start of every cycle (every map, for plain EM) on
@@ -468,53 +466,28 @@ def em_bayesnet_mixture(
         raise DataError("design was built for another DAG or other levels")
     c_all = _check_counts(counts, design.m)
     W, P = _check_starts(design, starts)
-    C, k = W.shape
-    obj = np.full(C, -np.inf)
-    done = np.zeros(C, dtype=bool)
-    merged = np.zeros(C, dtype=bool)
-    n_iter = np.zeros(C, dtype=np.int64)
+    C = W.shape[0]
     history: list[list[float]] = [[] for _ in range(C)]
-    active = np.arange(C)
-    while active.size:
-        Wa, Pa = W[active], P[active]
+
+    def em_map(Wa: FloatArray, Pa: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
         W1, P1, _, obj0 = _em_map(design, c_all, Wa, Pa, alpha)
-        n_iter[active] += 1
-        settled = (obj0 - obj[active]) <= tol * np.abs(obj0)
-        obj[active] = obj0
+        return W1, P1, obj0
+
+    def record(active: NDArray[np.intp], obj0: FloatArray) -> None:
         for c, val in zip(active, obj0, strict=True):
             history[c].append(float(val))
-        if not accelerate:
-            W[active], P[active] = W1, P1
-        else:
-            W2, P2, _, obj1 = _em_map(design, c_all, W1, P1, alpha)
-            n_iter[active] += 1
-            settled |= (obj1 - obj0) <= tol * np.abs(obj1)
-            n = len(active)
-            theta0 = np.concatenate([Wa, Pa.reshape(n, -1)], axis=1)
-            theta1 = np.concatenate([W1, P1.reshape(n, -1)], axis=1)
-            theta2 = np.concatenate([W2, P2.reshape(n, -1)], axis=1)
-            r = theta1 - theta0
-            v = theta2 - 2.0 * theta1 + theta0
-            rn, vn = np.linalg.norm(r, axis=1), np.linalg.norm(v, axis=1)
-            step = np.where(vn > 0, -rn / np.where(vn > 0, vn, 1.0), -1.0)
-            step = np.minimum(step, -1.0)  # step = -1 is the plain two-step point
-            ext = theta0 - 2.0 * step[:, None] * r + (step**2)[:, None] * v
-            We = np.maximum(ext[:, :k], _WEIGHT_FLOOR)
-            We /= We.sum(axis=1, keepdims=True)
-            Pe = design.normalise(ext[:, k:].reshape(n, k, -1), P2)
-            W3, P3, _, obj_e = _em_map(design, c_all, We, Pe, alpha)
-            n_iter[active] += 1
-            # keep the extrapolation only where it does not lose against plain EM
-            good = np.isfinite(obj_e) & (obj_e >= obj1)
-            W[active] = np.where(good[:, None], W3, W2)
-            P[active] = np.where(good[:, None, None], P3, P2)
-        finished = settled | (n_iter[active] >= max_iter)
-        done[active] = settled
-        if active.size > 1:
-            twins = near_twins(W[active], P[active], obj[active])
-            merged[active[twins]] = True
-            finished |= twins
-        active = active[~finished]
+
+    runs = accelerated_em(
+        W,
+        P,
+        em_map,
+        design.normalise,
+        tol=tol,
+        max_iter=max_iter,
+        accelerate=accelerate,
+        record=record,
+    )
+    W, P = runs.weights, runs.probs
     ll = _responsibilities(design, c_all, W, P)[1]
     final = ll + alpha * design.penalty(P.reshape(C, -1)) if alpha > 0 else ll
     return [
@@ -522,9 +495,9 @@ def em_bayesnet_mixture(
             params=design.unstack(W[c], P[c]),
             log_likelihood=float(ll[c]),
             objective=float(final[c]),
-            converged=bool(done[c]),
-            n_iter=int(n_iter[c]),
-            merged=bool(merged[c]),
+            converged=bool(runs.converged[c]),
+            n_iter=int(runs.n_iter[c]),
+            merged=bool(runs.merged[c]),
             history=(*history[c], float(final[c])),
         )
         for c in range(C)

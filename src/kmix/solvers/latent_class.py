@@ -41,14 +41,13 @@ from numpy.typing import NDArray
 from scipy import optimize, sparse
 
 from ..exceptions import DataError
-from .linalg import best_permutation
+from .squarem import accelerated_em
 
 __all__ = [
     "LatentClassFit",
     "RowDesign",
     "em_latent_class",
     "log_likelihoods",
-    "near_twins",
     "pairwise_misfit",
     "polish_latent_class",
     "random_starts",
@@ -57,11 +56,6 @@ __all__ = [
 FloatArray = NDArray[np.float64]
 #: log(0) is replaced by log of this, so that 0 * log(0) = 0 in the products.
 _LOG_FLOOR = 1e-300
-#: Extrapolated weights are kept at least this large (a class at weight 0 never returns).
-_WEIGHT_FLOOR = 1e-12
-#: A start this close (largest parameter difference after matching classes) to a start
-#: with a higher log-likelihood is in the same basin: it stops and defers to that one.
-MERGE_TOL = 1e-4
 
 
 @dataclass(frozen=True)
@@ -81,7 +75,7 @@ class LatentClassFit:
     n_iter : int
         EM maps evaluated (three per SQUAREM cycle).
     merged : bool
-        Stopped early because it came within ``MERGE_TOL`` of a start with
+        Stopped early because it came within ``squarem.MERGE_TOL`` of a start with
         a higher log-likelihood (both climb to the same maximum).
     """
 
@@ -268,22 +262,6 @@ def _em_map(
     return W_new, P_new.reshape(C, k, width), ll
 
 
-def near_twins(W: FloatArray, P: FloatArray, ll: FloatArray) -> NDArray[np.bool_]:
-    """Starts within ``MERGE_TOL`` of the start with the highest log-likelihood."""
-    lead = int(np.argmax(ll))
-    out = np.zeros(W.shape[0], dtype=bool)
-    for c in range(W.shape[0]):
-        if c == lead:
-            continue
-        cost = np.abs(P[lead][:, None, :] - P[c][None, :, :]).max(axis=2)
-        perm = best_permutation(cost)
-        gap = max(
-            float(np.abs(W[lead] - W[c][perm]).max()), float(np.abs(P[lead] - P[c][perm]).max())
-        )
-        out[c] = gap <= MERGE_TOL
-    return out
-
-
 def random_starts(
     n_levels: Sequence[int], n_components: int, n_starts: int, rng: np.random.Generator
 ) -> list[tuple[FloatArray, list[FloatArray]]]:
@@ -342,50 +320,21 @@ def em_latent_class(
     if design is None:
         design = RowDesign(values, n_levels)
     W, P = _stack(starts, design.width)
-    C, k = W.shape
-    ll = np.full(C, -np.inf)
-    done = np.zeros(C, dtype=bool)
-    n_iter = np.zeros(C, dtype=np.int64)
-    merged = np.zeros(C, dtype=bool)
-    active = np.arange(C)
-    while active.size:
-        Wa, Pa = W[active], P[active]
-        W1, P1, ll0 = _em_map(design, counts, Wa, Pa)
-        n_iter[active] += 1
-        # the stopping rule of plain EM: one map gains at most tol * |log-likelihood|
-        settled = (ll0 - ll[active]) <= tol * np.abs(ll0)
-        ll[active] = ll0
-        if not accelerate:
-            W[active], P[active] = W1, P1
-        else:
-            W2, P2, ll1 = _em_map(design, counts, W1, P1)
-            n_iter[active] += 1
-            settled |= (ll1 - ll0) <= tol * np.abs(ll1)
-            theta0 = np.concatenate([Wa, Pa.reshape(len(active), -1)], axis=1)
-            theta1 = np.concatenate([W1, P1.reshape(len(active), -1)], axis=1)
-            theta2 = np.concatenate([W2, P2.reshape(len(active), -1)], axis=1)
-            r = theta1 - theta0
-            v = theta2 - 2.0 * theta1 + theta0
-            rn, vn = np.linalg.norm(r, axis=1), np.linalg.norm(v, axis=1)
-            alpha = np.where(vn > 0, -rn / np.where(vn > 0, vn, 1.0), -1.0)
-            alpha = np.minimum(alpha, -1.0)  # alpha = -1 is the plain two-step point
-            ext = theta0 - 2.0 * alpha[:, None] * r + (alpha**2)[:, None] * v
-            We = np.maximum(ext[:, :k], _WEIGHT_FLOOR)
-            We /= We.sum(axis=1, keepdims=True)
-            Pe = design.normalise(ext[:, k:].reshape(len(active), k, -1))
-            W3, P3, ll_e = _em_map(design, counts, We, Pe)
-            n_iter[active] += 1
-            # keep the extrapolation only where it does not lose against plain EM
-            good = np.isfinite(ll_e) & (ll_e >= ll1)
-            W[active] = np.where(good[:, None], W3, W2)
-            P[active] = np.where(good[:, None, None], P3, P2)
-        finished = settled | (n_iter[active] >= max_iter)
-        done[active] = settled
-        if active.size > 1:
-            twins = near_twins(W[active], P[active], ll[active])
-            merged[active[twins]] = True
-            finished |= twins
-        active = active[~finished]
+
+    def em_map(Wa: FloatArray, Pa: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+        return _em_map(design, counts, Wa, Pa)
+
+    runs = accelerated_em(
+        W,
+        P,
+        em_map,
+        lambda Pe, _fallback: design.normalise(Pe),
+        tol=tol,
+        max_iter=max_iter,
+        accelerate=accelerate,
+    )
+    W, P = runs.weights, runs.probs
+    C = W.shape[0]
     # the log-likelihood at the returned point
     ll_final = _responsibilities(design, counts, W, P)[1]
     fits = []
@@ -393,7 +342,12 @@ def em_latent_class(
         probs = np.split(P[c], design.offsets[1:], axis=1)
         fits.append(
             LatentClassFit(
-                W[c], probs, float(ll_final[c]), bool(done[c]), int(n_iter[c]), bool(merged[c])
+                W[c],
+                probs,
+                float(ll_final[c]),
+                bool(runs.converged[c]),
+                int(runs.n_iter[c]),
+                bool(runs.merged[c]),
             )
         )
     return fits
