@@ -28,6 +28,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from pgmpy_em import run_pgmpy_em
+
 __all__ = [
     "PGMPY_ATOL",
     "PgmpyRun",
@@ -96,10 +98,6 @@ def score(values: NDArray[np.int64], counts: FloatArray, params: Any) -> float:
 
 
 # ---------------------------------------------------------------------------------- pgmpy
-class _Budget(Exception):
-    """Raised inside pgmpy's EM loop when its time budget is spent."""
-
-
 @dataclass
 class PgmpyRun:
     """One pgmpy EM fit (and, optionally, its do-queries).
@@ -232,15 +230,6 @@ def pgmpy_params(cpds: list[Any], dag: Any, k: int, levels: int = 2) -> tuple[An
     return BayesNetMixtureParams(dag, levels, weights / weights.sum(), tuple(tables)), n_nan
 
 
-def _caught(records: list[warnings.WarningMessage]) -> list[str]:
-    out: list[str] = []
-    for w in records:
-        text = f"{w.category.__name__}: {str(w.message).splitlines()[0][:160]}"
-        if text not in out:
-            out.append(text)
-    return out
-
-
 def fit_pgmpy_bn(
     X: NDArray[Any],
     dag: Any,
@@ -262,7 +251,6 @@ def fit_pgmpy_bn(
     ``x = 0, 1`` through ``CausalInference.query`` (timed as ``seconds_query``).
     """
     import pandas as pd
-    from pgmpy.estimators import ExpectationMaximization
 
     from kmix.causal import ate as exact_ate
 
@@ -270,52 +258,29 @@ def fit_pgmpy_bn(
     Xi = np.asarray(X, dtype=np.int64)
     data = pd.DataFrame(Xi, columns=cols)
     n_unique = int(unique_rows(Xi)[0].shape[0])
-    with warnings.catch_warnings(record=True) as records:
-        warnings.simplefilter("always")
-        t0 = time.perf_counter()
-        est = ExpectationMaximization(_network(dag), data)
-        t1 = time.perf_counter()
-        steps = [0]
-        converged = [False]
-        compute, is_converged = est._compute_weights, est._is_converged
-
-        def counted(*args: Any, **kwargs: Any) -> Any:
-            if budget_s is not None and steps[0] > 0 and time.perf_counter() - t1 > budget_s:
-                raise _Budget
-            steps[0] += 1
-            return compute(*args, **kwargs)
-
-        def check(*args: Any, **kwargs: Any) -> bool:
-            converged[0] = bool(is_converged(*args, **kwargs))
-            return converged[0]
-
-        est._compute_weights = counted
-        est._is_converged = check
-        budget_hit = False
-        try:
-            cpds = est.get_parameters(
-                latent_card={LATENT: k},
-                max_iter=max_iter,
-                atol=atol,
-                seed=seed,
-                show_progress=False,
-            )
-        except _Budget:
-            budget_hit = True
-            cpds = list(est.model_copy.cpds)
-        t2 = time.perf_counter()
+    em = run_pgmpy_em(
+        _network(dag),
+        data,
+        k,
+        max_iter=max_iter,
+        atol=atol,
+        seed=seed,
+        budget_s=budget_s,
+        latent=LATENT,
+    )
+    cpds = em.cpds
     run = PgmpyRun(
         None,
         int(Xi.shape[0]),
         n_unique,
         max_iter,
         atol,
-        steps[0],
-        converged[0] and not budget_hit,
-        budget_hit,
-        t1 - t0,
-        t2 - t1,
-        warnings=_caught(records),
+        em.n_iter,
+        em.rule_converged and not em.budget_hit,
+        em.budget_hit,
+        em.seconds_init,
+        em.seconds_fit,
+        warnings=em.warnings,
     )
     try:
         run.params, run.nan_rows = pgmpy_params(cpds, dag, k)

@@ -14,8 +14,6 @@ pomegranate's fitters come from :mod:`em_peers` unchanged.
 
 from __future__ import annotations
 
-import time
-import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +22,7 @@ from numpy.typing import NDArray
 from scipy.optimize import linear_sum_assignment
 
 from em_scoring import MixtureArrays, loglik_rows
+from pgmpy_em import run_pgmpy_em
 
 __all__ = [
     "Instance",
@@ -194,10 +193,6 @@ def fit_stepmix_weighted(
     )
 
 
-class _Budget(Exception):
-    """Raised inside pgmpy's EM loop when its time budget is spent."""
-
-
 @dataclass
 class PgmpyRun:
     """A pgmpy EM fit: parameters, iterations, and whether it stopped on its own rule.
@@ -264,47 +259,24 @@ def fit_pgmpy(
     completed iteration are returned.
     """
     import pandas as pd
-    from pgmpy.estimators import ExpectationMaximization
     from pgmpy.models import DiscreteBayesianNetwork
 
     n = X.shape[1]
     cols = [f"X{j}" for j in range(n)]
     data = pd.DataFrame(np.asarray(X, dtype=np.int64), columns=cols)
     model = DiscreteBayesianNetwork([("U", c) for c in cols], latents={"U"})
-    caught: list[str] = []
-    with warnings.catch_warnings(record=True) as records:
-        warnings.simplefilter("always")
-        t0 = time.perf_counter()
-        est = ExpectationMaximization(model, data)
-        t1 = time.perf_counter()
-        steps = [0]
-        compute = est._compute_weights
-
-        def counted(*args: Any, **kwargs: Any) -> Any:
-            if budget_s is not None and steps[0] > 0 and time.perf_counter() - t1 > budget_s:
-                raise _Budget
-            steps[0] += 1
-            return compute(*args, **kwargs)
-
-        est._compute_weights = counted
-        budget_hit = False
-        try:
-            cpds = est.get_parameters(
-                latent_card={"U": k},
-                max_iter=max_iter,
-                atol=atol,
-                seed=seed,
-                show_progress=False,
-            )
-        except _Budget:
-            budget_hit = True
-            cpds = list(est.model_copy.cpds)
-        t2 = time.perf_counter()
-    for w in records:
-        text = f"{w.category.__name__}: {str(w.message).splitlines()[0][:160]}"
-        if text not in caught:
-            caught.append(text)
+    em = run_pgmpy_em(model, data, k, max_iter=max_iter, atol=atol, seed=seed, budget_s=budget_s)
+    cpds, budget_hit = em.cpds, em.budget_hit
     weights, probs = _pgmpy_arrays(cpds, k, n)
     # get_parameters returns early only when the parameters stopped moving (atol)
-    converged = not budget_hit and steps[0] < max_iter
-    return PgmpyRun(weights, probs, steps[0], converged, budget_hit, t1 - t0, t2 - t1, caught)
+    converged = not budget_hit and em.n_iter < max_iter
+    return PgmpyRun(
+        weights,
+        probs,
+        em.n_iter,
+        converged,
+        budget_hit,
+        em.seconds_init,
+        em.seconds_fit,
+        em.warnings,
+    )
