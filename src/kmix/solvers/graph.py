@@ -240,26 +240,24 @@ class DAG:
 
         With ``inclusive=True`` the nodes of ``vs`` are included too.
         """
-        start = self._check(vs)
-        seen: set[str] = set()
-        stack = [p for v in start for p in self.parents[v]]
-        while stack:
-            v = stack.pop()
-            if v not in seen:
-                seen.add(v)
-                stack.extend(self.parents[v])
-        return frozenset(seen | set(start)) if inclusive else frozenset(seen)
+        return self._reach(self._check(vs), self.parents, inclusive)
 
     def descendants(self, v: str | Iterable[str], *, inclusive: bool = False) -> frozenset[str]:
         """Nodes reachable from ``v`` (a name or several) by a directed path."""
-        start = self._check(v)
+        return self._reach(self._check(v), self._children, inclusive)
+
+    @staticmethod
+    def _reach(
+        start: tuple[str, ...], step: Mapping[str, tuple[str, ...]], inclusive: bool
+    ) -> frozenset[str]:
+        """Nodes reached from ``start`` by one or more ``step`` moves (parents or children)."""
         seen: set[str] = set()
-        stack = [c for s in start for c in self._children[s]]
+        stack = [w for s in start for w in step[s]]
         while stack:
             w = stack.pop()
             if w not in seen:
                 seen.add(w)
-                stack.extend(self._children[w])
+                stack.extend(step[w])
         return frozenset(seen | set(start)) if inclusive else frozenset(seen)
 
     def markov_boundary(self, v: str) -> frozenset[str]:
