@@ -55,6 +55,18 @@ def check_finite(X: NDArray[np.float64], name: str = "X") -> None:
         )
 
 
+def first_fractional_cell(arr: NDArray[Any]) -> tuple[int, int] | None:
+    """``(row, column)`` of the first finite non-integer float, or None (codes must be whole)."""
+    if arr.dtype.kind != "f":
+        return None
+    finite = np.isfinite(arr)
+    frac = finite & (arr != np.floor(np.where(finite, arr, 0.0)))
+    if not np.any(frac):
+        return None
+    i, j = (int(v) for v in np.argwhere(frac)[0])
+    return i, j
+
+
 def first_text_cell(X: Any) -> tuple[tuple[int, int], Any] | None:
     """Position and value of the first cell that is not a number (error path only)."""
     arr = np.asarray(X, dtype=object)

@@ -21,7 +21,14 @@ from ..solvers.bn_em import em_bayesnet_mixture, random_bn_starts
 from ..solvers.bnmodel import BayesNetMixtureParams
 from ..solvers.em import log_mixture
 from ..stats import compress_rows
-from ._checks import check_int, check_real, check_sample_weight, encode_categories, rng_from
+from ._checks import (
+    check_int,
+    check_real,
+    check_sample_weight,
+    encode_categories,
+    first_fractional_cell,
+    rng_from,
+)
 
 __all__ = ["BayesNetMixture"]
 
@@ -53,8 +60,6 @@ def _table(X: Any, columns: Sequence[str] | None) -> tuple[NDArray[Any], list[st
         raise DataError(f"X must be 2-d (rows, columns); got shape {arr.shape}")
     if columns is not None and len(columns) != arr.shape[1]:
         raise DataError(f"columns names {len(columns)} columns but X has {arr.shape[1]}")
-    if columns is not None and not hasattr(X, "columns") and not isinstance(X, Mapping):
-        names = [str(c) for c in columns]
     return arr, names
 
 
@@ -174,15 +179,13 @@ class BayesNetMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
                 raise DataError(f"X lacks the DAG node(s) {missing}")
             pos = tuple(names.index(v) for v in self.columns_)
         arr = arr[:, list(pos)]
-        if arr.dtype.kind == "f":
-            finite = np.isfinite(arr)
-            frac = finite & (arr != np.floor(np.where(finite, arr, 0.0)))
-            if np.any(frac):
-                i, j = (int(v) for v in np.argwhere(frac)[0])
-                raise DataError(
-                    f"node {self.columns_[j]!r} holds {arr[i, j].item()!r} at row {i}: the "
-                    "nodes must be discrete (integer codes or labels); bin the column first"
-                )
+        bad = first_fractional_cell(arr)
+        if bad is not None:
+            i, j = bad
+            raise DataError(
+                f"node {self.columns_[j]!r} holds {arr[i, j].item()!r} at row {i}: the "
+                "nodes must be discrete (integer codes or labels); bin the column first"
+            )
         cats = None if reset else [self.categories_[v] for v in self.columns_]
         codes, learned = encode_categories(arr, cats)
         if reset:

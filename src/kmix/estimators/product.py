@@ -25,7 +25,14 @@ from ..solvers.latent_class import (
 )
 from ..solvers.product import check_identifiability, fit_product_mixture
 from ..stats import compress_rows
-from ._checks import check_int, check_real, check_sample_weight, encode_categories, rng_from
+from ._checks import (
+    check_int,
+    check_real,
+    check_sample_weight,
+    encode_categories,
+    first_fractional_cell,
+    rng_from,
+)
 
 __all__ = ["ProductMixture"]
 
@@ -197,12 +204,9 @@ class ProductMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         return f"column {j} ({names[j]!r})" if names is not None else f"column {j}"
 
     def _check_integer_coded(self, arr: NDArray[Any]) -> None:
-        if arr.dtype.kind != "f":
-            return
-        finite = np.isfinite(arr)
-        frac = finite & (arr != np.floor(np.where(finite, arr, 0.0)))
-        if np.any(frac):
-            i, j = (int(v) for v in np.argwhere(frac)[0])
+        bad = first_fractional_cell(arr)
+        if bad is not None:
+            i, j = bad
             raise DataError(
                 f"{self._columns_name(j)} holds {arr[i, j].item()!r} at row {i}: latent class "
                 "models need integer-coded (or text) categories; recode or bin the column"
