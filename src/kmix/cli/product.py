@@ -20,6 +20,7 @@ from numpy.typing import NDArray
 
 from ..data import Table, read_table
 from ..estimators import ProductMixture, select_k_classes
+from ..estimators.product import MISFIT_Z
 from ..exceptions import DataError
 from ..io import save
 from .display import format_pairs, format_table, level_name
@@ -143,7 +144,7 @@ def _diagnostics(model: ProductMixture, columns: Sequence[str]) -> list[list[str
         ["EM", em if model.refine is not None else "not run (refine=None)"],
     ]
     if getattr(model, "misfit_", None) is not None:
-        verdict = "good" if model.misfit_ <= 5.0 else "poor: more classes, or other starts?"
+        verdict = "good" if model.misfit_ <= MISFIT_Z else "poor: more classes, or other starts?"
         rows.append(["two-way margins", f"largest |z| {model.misfit_:.2f} ({verdict})"])
     if not model.views_:
         rows.append(["moment step", "did not run (EM started from random responsibilities)"])
