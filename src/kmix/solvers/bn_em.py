@@ -34,10 +34,9 @@ weighted :func:`numpy.bincount` per group and class, then marginalises.
 
 SQUAREM (Varadhan & Roland, "Simple and globally convergent methods for
 accelerating the convergence of any EM algorithm", Scand. J. Statist. 35,
-2008; scheme S3) extrapolates two EM steps on the stacked parameter vector
-(weights and every CPT entry), projects onto the simplices, takes one
-stabilising EM step, and keeps the plain two-step point whenever the
-extrapolation would lower the objective, so the objective never decreases.
+2008) runs on the stacked parameter vector (weights and every CPT entry),
+projected back onto the simplices; the driver, shared with the latent class
+models, is :func:`kmix.solvers.squarem.accelerated_em`.
 """
 
 from __future__ import annotations

@@ -15,16 +15,9 @@ over the unique rows ``s`` with counts ``c_s``. EM converges linearly, and
 slowly where the likelihood is flat (nearly saturated tables, ``n = 2k - 1``).
 SQUAREM (Varadhan & Roland, "Simple and globally convergent methods for
 accelerating the convergence of any EM algorithm", Scand. J. Statist. 35,
-2008; scheme S3) extrapolates two EM steps,
-
-.. math::
-   r = F(\\theta) - \\theta, \\quad v = F(F(\\theta)) - 2F(\\theta) + \\theta, \\quad
-   \\alpha = -\\lVert r \\rVert / \\lVert v \\rVert, \\quad
-   \\theta' = \\theta - 2\\alpha r + \\alpha^2 v,
-
-projects ``theta'`` back onto the parameter space, takes one stabilising EM
-step from it, and keeps the plain two-step point instead whenever the
-extrapolation would lower the likelihood, so the objective never decreases.
+2008) extrapolates two EM steps at a time without ever lowering the
+likelihood; the driver, shared with :mod:`kmix.solvers.bn_em`, is
+:func:`kmix.solvers.squarem.accelerated_em`.
 
 All starts run together: their classes are stacked, so one product of the
 rows' design with the stacked log-probabilities serves every start.
