@@ -1,9 +1,9 @@
 """Data, scoring, the kmix and pgmpy fitters of the mixture-of-Bayesian-networks benchmark.
 
 Every fitted model, kmix's or pgmpy's, is reduced to a
-:class:`kmix.solvers.bnmodel.BayesNetMixtureParams` (weights and per-source CPTs on the
+:class:`kmix.params.BayesNetMixtureParams` (weights and per-source CPTs on the
 known DAG) and scored by one float64 function, :func:`score`
-(:func:`kmix.solvers.bn_em.loglik_bayesnet_mixture` on the distinct rows with their counts,
+(:func:`kmix.solvers.bayesnet.em.loglik_bayesnet_mixture` on the distinct rows with their counts,
 which gives the same sum as the raw rows). Exact treatment effects of the truth come from
 :func:`kmix.causal.ate`.
 
@@ -92,7 +92,7 @@ def unique_rows(X: NDArray[Any]) -> tuple[NDArray[np.int64], FloatArray]:
 
 def score(values: NDArray[np.int64], counts: FloatArray, params: Any) -> float:
     """Total float64 log-likelihood of ``params`` on the distinct rows with their counts."""
-    from kmix.solvers.bn_em import loglik_bayesnet_mixture
+    from kmix.solvers.bayesnet.em import loglik_bayesnet_mixture
 
     return float(loglik_bayesnet_mixture(values, counts, params))
 
@@ -200,7 +200,7 @@ def pgmpy_params(cpds: list[Any], dag: Any, k: int, levels: int = 2) -> tuple[An
     ``0 .. levels - 1``, latent states ``0 .. k - 1``). A CPD column pgmpy left undefined (a
     parent pattern absent from the data gives 0/0) is set uniform; their number is returned.
     """
-    from kmix.solvers.bnmodel import BayesNetMixtureParams
+    from kmix.params.bayesnet import BayesNetMixtureParams
 
     by_var = {cpd.variable: cpd for cpd in cpds}
     u_cpd = by_var[LATENT]

@@ -245,7 +245,7 @@ def run_per_iteration(config: Config) -> list[dict[str, Any]]:
                 "entry": (
                     "FiniteMixture(params_init=..., weights_init=...)"
                     if label == "kmix" and kmix_accepts_start()
-                    else "kmix.solvers.em.run_em(params_init=...)"
+                    else "kmix.solvers.em.loop.run_em(params_init=...)"
                     if label == "kmix"
                     else "GaussianMixture(weights_init, means_init, precisions_init)"
                 ),
@@ -315,7 +315,7 @@ def run(quick: bool = False) -> BenchResult:
     entry = (
         "`FiniteMixture(params_init=..., weights_init=...)`"
         if kmix_accepts_start()
-        else "`kmix.solvers.em.run_em(params_init=..., weights_init=...)`"
+        else "`kmix.solvers.em.loop.run_em(params_init=..., weights_init=...)`"
     )
     data: dict[str, Any] = {
         "benchmark": NAME,

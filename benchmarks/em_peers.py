@@ -327,7 +327,7 @@ def per_iter_fit_kmix(
     else:  # the pure solver takes a starting point on every kmix version
         from kmix.components import get_family
         from kmix.params import GaussianParams
-        from kmix.solvers.em import run_em
+        from kmix.solvers.em.loop import run_em
 
         res = run_em(
             get_family("gaussian", var_floor=COVARIANCE_FLOOR),

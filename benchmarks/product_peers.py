@@ -134,7 +134,7 @@ def fit_random_em(
     every run reports the maximum of its own basin rather than where an
     iteration cap cut it short. Runs are independent: none defers to another.
     """
-    from kmix.solvers.latent_class import em_latent_class, polish_latent_class, random_starts
+    from kmix.solvers.latent_class.em import em_latent_class, polish_latent_class, random_starts
 
     n = values.shape[1]
     levels = [2] * n

@@ -3,7 +3,7 @@
 References, independent of the code under test:
 
 * exact population tables: every pattern of the nodes with its probability
-  ``sum_u pi_u prod_V P_u(v_V | pa(V))`` (from ``bnmodel.log_prob_rows``,
+  ``sum_u pi_u prod_V P_u(v_V | pa(V))`` (from ``inference.log_prob_rows``,
   checked to sum to one), passed as counts ``1e7 * P(x)``; on such tables
   each run's latent class model is solved exactly, so every CPT entry and
   weight must match the simulator's truth to 1e-6 after the best relabelling;
@@ -24,10 +24,11 @@ import pytest
 
 from kmix.datasets import bayesnet_mixture, random_sparse_dag
 from kmix.exceptions import DataError, IdentifiabilityError
-from kmix.solvers.bayesnet import fit_bayesnet_reduction
-from kmix.solvers.bayesnet_runs import RunDesign, alignment_components, design_run, plan_runs
-from kmix.solvers.bnmodel import log_prob_rows
-from kmix.solvers.graph import DAG
+from kmix.params.dag import DAG
+from kmix.solvers.bayesnet.inference import log_prob_rows
+from kmix.solvers.bayesnet.planning import alignment_components, design_run, plan_runs
+from kmix.solvers.bayesnet.reduction import fit_bayesnet_reduction
+from kmix.solvers.bayesnet.runs import RunDesign
 
 SCALE = 1e7  # population tables as counts: probabilities times a large total
 

@@ -3,7 +3,7 @@
 References: exact population distributions (every pattern of the nodes with its
 probability under the true mixture as the row weight), for which the fit must
 return the true parameters; the exact interventional distributions of the true
-model (``kmix.solvers.bnmodel.interventional``, itself checked against brute
+model (``kmix.solvers.effects.interventional``, itself checked against brute
 force in ``test_bnmodel.py``); the confounded conditional computed from the
 sampled rows.
 """
@@ -16,17 +16,18 @@ import warnings
 import numpy as np
 import pytest
 
+from kmix.causal import effects
 from kmix.datasets import bayesnet_mixture, random_sparse_dag
 from kmix.estimators.bayesnet import BayesNetMixture
 from kmix.exceptions import DataError
-from kmix.solvers import bnmodel
+from kmix.solvers.bayesnet import inference
 from kmix.solvers.linalg import best_permutation
 
 
 def population(truth):
     levels = truth.n_levels
     rows = np.array(list(itertools.product(*[range(d) for d in levels])), dtype=np.int64)
-    logp = bnmodel.log_prob_rows(truth, rows)
+    logp = inference.log_prob_rows(truth, rows)
     prob = np.exp(logp) @ truth.weights
     return rows, prob
 
@@ -54,7 +55,7 @@ def test_exact_population_gives_the_true_mixture_and_effects(n_nodes, max_degree
     x, y = next(iter(dag.edges))
     for outcome, treat in ((y, x), (dag.nodes[-1], dag.nodes[0])):
         for t in (0, 1):
-            want = bnmodel.interventional(truth, outcome, {treat: t})
+            want = effects.interventional(truth, outcome, {treat: t})
             got = model.interventional(outcome, {treat: t})
             np.testing.assert_allclose(got, want, atol=1e-6)
 
@@ -67,7 +68,7 @@ def test_sampled_data_ate_beats_the_naive_contrast():
         X, truth = bayesnet_mixture(dag, 2, 200_000, separation=0.2, random_state=10 + seed)
         x, y = next(iter(dag.edges))
         model = BayesNetMixture(dag, 2, random_state=0).fit(X, columns=list(truth.columns))
-        true_ate = bnmodel.ate(truth, x, y)
+        true_ate = effects.ate(truth, x, y)
         errors.append(abs(model.ate(x, y) - true_ate))
         naive.append(abs(model.naive_ate(x, y) - true_ate))
     assert max(errors) < 0.02, errors

@@ -1,6 +1,6 @@
-"""EM for mixtures of Bayesian networks on a known DAG (kmix.solvers.bn_em).
+"""EM for mixtures of Bayesian networks on a known DAG (kmix.solvers.bayesnet.em).
 
-References, per test: ``bnmodel.log_prob_rows`` (an independent gather per
+References, per test: ``inference.log_prob_rows`` (an independent gather per
 node) and explicit loops over classes and all ``prod(levels)`` rows for the
 likelihood; the exact population table, whose likelihood the truth
 maximises, for recovery; EM's monotonicity for the history; kmix's
@@ -18,15 +18,16 @@ from scipy.special import logsumexp
 
 from kmix.datasets import bayesnet_mixture, random_sparse_dag
 from kmix.exceptions import DataError
-from kmix.solvers.bn_em import (
+from kmix.params.bayesnet import BayesNetMixtureParams
+from kmix.params.dag import DAG
+from kmix.solvers.bayesnet.em import (
     BNRowDesign,
     em_bayesnet_mixture,
     loglik_bayesnet_mixture,
     random_bn_starts,
 )
-from kmix.solvers.bnmodel import BayesNetMixtureParams, log_prob_rows
-from kmix.solvers.graph import DAG
-from kmix.solvers.latent_class import em_latent_class
+from kmix.solvers.bayesnet.inference import log_prob_rows
+from kmix.solvers.latent_class.em import em_latent_class
 from kmix.solvers.linalg import best_permutation
 from kmix.stats import compress_rows
 
@@ -107,7 +108,7 @@ def max_error(truth, est):
 
 @pytest.mark.parametrize("levels", [(2, 2, 2), (3, 2, 3)])
 def test_loglik_matches_log_prob_rows_and_brute_force(levels):
-    """References: ``bnmodel.log_prob_rows`` per class, and explicit enumeration."""
+    """References: ``inference.log_prob_rows`` per class, and explicit enumeration."""
     params = random_bn_starts(TINY, levels, 3, 1, np.random.default_rng(0))[0]
     rows = all_rows(levels)
     counts = np.random.default_rng(1).integers(0, 5, rows.shape[0]).astype(float)

@@ -1,4 +1,4 @@
-"""Mixtures of Bayesian networks (kmix.solvers.bnmodel) and their simulator.
+"""Mixtures of Bayesian networks (params, variable elimination, do-queries) and their simulator.
 
 References, independent of the code under test:
 
@@ -22,18 +22,13 @@ import itertools
 import numpy as np
 import pytest
 
+from kmix.causal.effects import ate, interventional, observational
 from kmix.datasets import bayesnet_mixture, random_sparse_dag
 from kmix.exceptions import DataError
-from kmix.solvers import bnmodel
-from kmix.solvers.bnmodel import (
-    BayesNetMixtureParams,
-    ate,
-    interventional,
-    log_prob_rows,
-    observational,
-    sample,
-)
-from kmix.solvers.graph import DAG
+from kmix.params.bayesnet import BayesNetMixtureParams
+from kmix.params.dag import DAG
+from kmix.solvers.bayesnet import inference
+from kmix.solvers.bayesnet.inference import log_prob_rows, sample
 
 
 def random_bn(dag, k, levels, rng):
@@ -250,7 +245,7 @@ def test_query_validation_names_the_problem(small):
 
 
 def test_elimination_refuses_tables_beyond_the_limit(small, monkeypatch):
-    monkeypatch.setattr(bnmodel, "MAX_FACTOR_ENTRIES", 4)
+    monkeypatch.setattr(inference, "MAX_FACTOR_ENTRIES", 4)
     with pytest.raises(DataError, match="MAX_FACTOR_ENTRIES"):
         interventional(small, "E", {"G": 1})
 

@@ -1,4 +1,4 @@
-"""Reading DAGs from user inputs and checking them against data columns (kmix.causal.dag).
+"""Reading DAGs from user inputs and checking them against data columns (kmix.causal.dag_input).
 
 networkx and pgmpy are not dependencies: their graphs are duck typed, so small
 stand-ins with ``nodes()``/``edges()`` (and pgmpy's ``latents``) are used here.

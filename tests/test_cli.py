@@ -274,7 +274,7 @@ class _Terminal(io.StringIO):
 def test_progress_line_redraws_on_a_terminal_and_logs_on_a_pipe() -> None:
     """Reference: one line per finished restart on a pipe; carriage returns on a terminal."""
     from kmix.cli.display import ProgressLine
-    from kmix.solvers.em import EMProgress
+    from kmix.solvers.em.loop import EMProgress
 
     def step(restart: int, iteration: int, value: float) -> EMProgress:
         return EMProgress(restart, iteration, value, np.array([0.5, 0.5]))

@@ -1,7 +1,7 @@
 """``kmix effect``: the causal estimate with its interval beside the naive contrast.
 
 Reference: the exact interventional distributions of the simulating model
-(``kmix.solvers.bnmodel``), and the library API on the same file.
+(``kmix.causal.effects``), and the library API on the same file.
 """
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ import re
 
 import pytest
 
+from kmix.causal import effects
 from kmix.cli import main
 from kmix.datasets import bayesnet_mixture, random_sparse_dag
-from kmix.solvers import bnmodel
 
 
 def _run(capsys, *argv):
@@ -47,7 +47,7 @@ def test_effect_prints_causal_interval_naive_and_shares(capsys, files):
     ate = float(line.split(")")[-1].split()[0])  # the first number after "(X=1 vs 0)"
     lo, hi = (float(v) for v in re.findall(r"-?\d+\.\d+", line.split("[")[1].split("]")[0]))
     assert lo <= ate <= hi
-    assert abs(ate - bnmodel.ate(truth, x, y)) < 0.03  # N = 5e4
+    assert abs(ate - effects.ate(truth, x, y)) < 0.03  # N = 5e4
     assert "population 0" in out and "population 1" in out
     assert "bootstrap: refitting 5 resamples" in err
 

@@ -25,9 +25,9 @@ from kmix.components import get_family
 from kmix.datasets import make_mixture, marbles
 from kmix.exceptions import ConvergenceWarning, DataError
 from kmix.params import BernoulliParams
-from kmix.solvers.em import run_em
-from kmix.solvers.seeding import kmeans_pp_labels
-from kmix.solvers.weights import polish_weights, weights_are_optimal
+from kmix.solvers.em.loop import run_em
+from kmix.solvers.em.seeding import kmeans_pp_labels
+from kmix.solvers.em.weights import polish_weights, weights_are_optimal
 from kmix.stats import compress_rows
 
 FAMILY_CASES = [

@@ -1,4 +1,4 @@
-"""DAGs and d-separation in G_U (kmix.solvers.graph).
+"""DAGs and d-separation in G_U (kmix.params.dag).
 
 References: textbook d-separation cases (Koller & Friedman 2009, section
 3.3.1: chain, fork, collider, collider with a conditioned descendant) and, on
@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from kmix.exceptions import DataError
-from kmix.solvers.graph import DAG, d_separated
+from kmix.params.dag import DAG, d_separated
 
 
 def test_nodes_are_topologically_sorted_keeping_the_users_order_among_ready_nodes():

@@ -1,4 +1,4 @@
-"""The k-coin moment solver (kmix.solvers.kcoin) against exact population moments.
+"""The k-coin moment solver (kmix.solvers.coins.moments) against exact population moments.
 
 References: exact population moments of the true measure
 (``CoinMoments.from_params``); the convex grid projection solved by NNLS as
@@ -15,7 +15,7 @@ from scipy import optimize
 
 from kmix.datasets import random_coins
 from kmix.exceptions import DataError, IdentifiabilityError
-from kmix.solvers.kcoin import (
+from kmix.solvers.coins.moments import (
     fit_kcoin,
     hankel_test,
     hausdorff_margin,

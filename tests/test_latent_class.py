@@ -19,13 +19,9 @@ from kmix import ProductMixture
 from kmix.components import get_family
 from kmix.exceptions import DataError
 from kmix.params import BernoulliParams, CategoricalParams
-from kmix.solvers.em import run_em
-from kmix.solvers.latent_class import (
-    em_latent_class,
-    log_likelihoods,
-    polish_latent_class,
-    random_starts,
-)
+from kmix.solvers.em.loop import run_em
+from kmix.solvers.latent_class.design import log_likelihoods
+from kmix.solvers.latent_class.em import em_latent_class, polish_latent_class, random_starts
 from kmix.stats import compress_rows
 
 
@@ -231,7 +227,8 @@ def test_product_mixture_start_counts_follow_n_init():
 def test_pairwise_misfit_separates_a_good_fit_from_a_wrong_one():
     """Reference: at the true parameters the residuals are sampling noise (|z| of a few);
     one class fitted to three-class data leaves margins many standard errors off."""
-    from kmix.solvers.latent_class import RowDesign, pairwise_misfit
+    from kmix.solvers.latent_class.design import pairwise_misfit
+    from kmix.solvers.latent_class.em import RowDesign
 
     for levels in (2, 3):
         values, counts, w, probs = sampled(3, 8, 50_000, 21, levels)

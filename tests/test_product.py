@@ -1,4 +1,4 @@
-"""Latent class models: the tensor method (kmix.solvers.product) and ProductMixture.
+"""Latent class models: the tensor method (kmix.solvers.latent_class.moments) and ProductMixture.
 
 References: exact population tables (every response pattern with its exact
 probability as the row weight), for which the moment step must be exact;
@@ -16,13 +16,9 @@ import pytest
 
 from kmix import FiniteMixture, ProductMixture
 from kmix.exceptions import DataError, IdentifiabilityError
+from kmix.solvers.latent_class.identifiability import check_identifiability
+from kmix.solvers.latent_class.moments import Views, fit_product_mixture, solve_triple
 from kmix.solvers.linalg import best_permutation
-from kmix.solvers.product import (
-    Views,
-    check_identifiability,
-    fit_product_mixture,
-    solve_triple,
-)
 from kmix.stats.tables import joint_table
 
 

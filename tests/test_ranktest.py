@@ -15,7 +15,7 @@ import pytest
 from scipy.stats import chi2, chi2_contingency
 
 from kmix.exceptions import DataError
-from kmix.solvers.ranktest import RankSelection, RankTestResult, rank_test, select_rank
+from kmix.solvers.latent_class.ranktest import RankSelection, RankTestResult, rank_test, select_rank
 
 
 def _low_rank_table(rng: np.random.Generator, m: int, n: int, r: int) -> np.ndarray:

@@ -17,9 +17,9 @@ from kmix.datasets import make_mixture, marbles
 from kmix.estimators._checks import _levels
 from kmix.exceptions import ConvergenceWarning, DataError
 from kmix.params import BernoulliParams
-from kmix.solvers import em
-from kmix.solvers.seeding import kmeans_pp_labels
-from kmix.solvers.weights import polish_weights, weights_are_optimal
+from kmix.solvers.em import loop as em
+from kmix.solvers.em.seeding import kmeans_pp_labels
+from kmix.solvers.em.weights import polish_weights, weights_are_optimal
 from kmix.stats import compress_rows
 
 MARBLES_P = {"p": [[0.8], [0.3]]}

@@ -1,14 +1,20 @@
 """Causal queries over fitted parameters (never raw data): DAG input and checks, do().
 
-``interventional``, ``observational`` and ``ate`` take a mixture of Bayesian
-networks (:class:`~kmix.solvers.bnmodel.BayesNetMixtureParams`, e.g. a fitted
-``BayesNetMixture.params_``) and compute exact answers by the truncated
-factorisation summed over the hidden source (:mod:`kmix.solvers.bnmodel`).
+* :mod:`~kmix.causal.dag_input`: a DAG from networkx, pgmpy, ``A -> B`` text,
+  a file or pairs (:func:`as_dag`), checked against the data's columns;
+* :mod:`~kmix.causal.effects`: :func:`interventional`, :func:`observational`
+  and :func:`ate` on a mixture of Bayesian networks
+  (:class:`~kmix.params.BayesNetMixtureParams`, e.g. a fitted
+  ``BayesNetMixture.params_``), exact by the truncated factorisation summed
+  over the hidden source.
+
+``DAG``, ``d_separated`` and ``BayesNetMixtureParams`` are re-exported from
+:mod:`kmix.params` for convenience.
 """
 
-from ..solvers.bnmodel import BayesNetMixtureParams, ate, interventional, observational
-from ..solvers.graph import DAG, d_separated
-from .dag import as_dag, check_dag_columns, parse_edge_list
+from ..params import DAG, BayesNetMixtureParams, d_separated
+from .dag_input import as_dag, check_dag_columns, parse_edge_list
+from .effects import ate, interventional, observational
 
 __all__ = [
     "DAG",

@@ -8,7 +8,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from ..causal.dag import as_dag
+from ..causal.dag_input import as_dag
 from ..data import read_table
 from ..estimators.bayesnet import BayesNetMixture
 from ..exceptions import DataError

@@ -13,13 +13,14 @@ from numpy.typing import ArrayLike, NDArray
 from sklearn.base import BaseEstimator, DensityMixin
 from sklearn.utils.validation import check_is_fitted
 
-from ..causal.dag import as_dag, check_dag_columns
+from ..causal import effects
+from ..causal.dag_input import as_dag, check_dag_columns
 from ..exceptions import ConvergenceWarning, DataError, IdentifiabilityError
-from ..solvers import bnmodel
-from ..solvers.bayesnet import fit_bayesnet_reduction
-from ..solvers.bn_em import em_bayesnet_mixture, random_bn_starts
-from ..solvers.bnmodel import BayesNetMixtureParams
-from ..solvers.em import log_mixture
+from ..params.bayesnet import BayesNetMixtureParams
+from ..solvers.bayesnet import inference
+from ..solvers.bayesnet.em import em_bayesnet_mixture, random_bn_starts
+from ..solvers.bayesnet.reduction import fit_bayesnet_reduction
+from ..solvers.em.loop import log_mixture
 from ..stats import compress_rows
 from ._checks import (
     check_int,
@@ -71,9 +72,9 @@ class BayesNetMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
     node, so it confounds every causal relation. ``fit`` starts from the
     reduction to latent class models (runs of k-MixProd on conditioned
     strata, source alignment, Bayesian unzipping;
-    :func:`kmix.solvers.bayesnet.fit_bayesnet_reduction`) and climbs to the
+    :func:`kmix.solvers.bayesnet.reduction.fit_bayesnet_reduction`) and climbs to the
     maximum-likelihood estimate by accelerated EM over the whole mixture
-    (:func:`kmix.solvers.bn_em.em_bayesnet_mixture`). With ``P(U)`` and every
+    (:func:`kmix.solvers.bayesnet.em.em_bayesnet_mixture`). With ``P(U)`` and every
     source's CPTs known, interventional queries are computed by the
     truncated factorisation summed over ``U`` (Pearl, *Causality*, 2009).
 
@@ -106,7 +107,7 @@ class BayesNetMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
 
     Attributes
     ----------
-    dag_ : kmix.solvers.graph.DAG
+    dag_ : kmix.params.DAG
     columns_ : list of str
         Node names in ``dag_.nodes`` order (the order of every array below).
     categories_ : dict of str to ndarray
@@ -311,7 +312,7 @@ class BayesNetMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
     def _log_joint(self, X: Any, columns: Sequence[str] | None) -> FloatArray:
         check_is_fitted(self, "params_")
         codes = self._coded(X, columns, reset=False)
-        return bnmodel.log_prob_rows(self.params_, codes)
+        return inference.log_prob_rows(self.params_, codes)
 
     def score_samples(self, X: Any, columns: Sequence[str] | None = None) -> FloatArray:
         """Log-likelihood ``log P(x)`` of each row."""
@@ -335,7 +336,7 @@ class BayesNetMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         """``n`` rows (a mapping node -> labels) and their sources, by ancestral sampling."""
         check_is_fitted(self, "params_")
         n = check_int(n_samples, "n_samples", low=1)
-        codes, labels = bnmodel.sample(self.params_, n, rng=rng_from(self.random_state))
+        codes, labels = inference.sample(self.params_, n, rng=rng_from(self.random_state))
         out = {v: self.categories_[v][codes[:, j]] for j, v in enumerate(self.columns_)}
         return out, labels
 
@@ -404,7 +405,7 @@ class BayesNetMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         gives the (k, levels) array of ``P_u(y | do(x))``.
         """
         check_is_fitted(self, "params_")
-        return bnmodel.interventional(
+        return effects.interventional(
             self.params_, outcome, self._codes(do), self._codes(given), per_source=per_source
         )
 

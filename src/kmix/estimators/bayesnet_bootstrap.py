@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
+from ..causal import effects
 from ..exceptions import KmixError
-from ..solvers import bnmodel
-from ..solvers.bnmodel import BayesNetMixtureParams
+from ..params.bayesnet import BayesNetMixtureParams
 from ..solvers.linalg import best_permutation
 from ._checks import check_int, rng_from
 
@@ -64,7 +64,7 @@ class BayesNetBootstrap:
         m = self.model
         do_c, given_c = m._codes(do), m._codes(given)
         draws = np.array(
-            [bnmodel.interventional(p, outcome, do_c, given_c) for p in self.replicates]
+            [effects.interventional(p, outcome, do_c, given_c) for p in self.replicates]
         )
         lo, hi = self._interval(draws, level)
         return m.interventional(outcome, do, given), lo, hi
@@ -86,8 +86,8 @@ class BayesNetBootstrap:
         draws = np.array(
             [
                 (
-                    bnmodel.interventional(p, outcome, {treatment: c1})
-                    - bnmodel.interventional(p, outcome, {treatment: c0})
+                    effects.interventional(p, outcome, {treatment: c1})
+                    - effects.interventional(p, outcome, {treatment: c0})
                 )
                 @ y
                 for p in self.replicates

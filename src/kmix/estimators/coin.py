@@ -16,8 +16,7 @@ from threadpoolctl import threadpool_limits
 from ..components import get_family
 from ..exceptions import ConvergenceWarning, DataError
 from ..params import BinomialParams, Mixture, check_weights
-from ..solvers.em import log_mixture, run_em
-from ..solvers.kcoin import (
+from ..solvers.coins.moments import (
     METHODS,
     Z_SUPPORT,
     HankelRow,
@@ -27,6 +26,7 @@ from ..solvers.kcoin import (
     polish_binomial_mle,
     supported_components,
 )
+from ..solvers.em.loop import log_mixture, run_em
 from ..stats.coins import CoinCounts, CoinMoments, as_counts
 from ._checks import check_int, check_real, rng_from
 
@@ -95,7 +95,7 @@ class CoinMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
     flips the moments ``m_1..m_{2k-1}`` of the bias distribution identify
     ``pi`` and ``p`` (Rabani, Schulman & Swamy 2014). ``fit`` histograms the
     ``(heads, trials)`` pairs, estimates the moments without bias, solves
-    the Hankel pencil in the Chebyshev basis (:func:`kmix.solvers.kcoin.fit_kcoin`),
+    the Hankel pencil in the Chebyshev basis (:func:`kmix.solvers.coins.moments.fit_kcoin`),
     projecting moments that fall outside the moment space back onto it, and
     then, by default, climbs to the maximum-likelihood estimate with EM from
     that start. There are no random restarts: the start is the moment
@@ -107,10 +107,10 @@ class CoinMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
     n_components : int, default 2
         Number of coins ``k``.
     method : {"chebyshev", "monomial", "prony"}, default "chebyshev"
-        Moment solver (see :func:`~kmix.solvers.kcoin.fit_kcoin`).
+        Moment solver (see :func:`~kmix.solvers.coins.moments.fit_kcoin`).
     refine : {"em", None}, default "em"
         Polish the moment solution to the binomial-mixture MLE: EM, then a
-        quasi-Newton finish (:func:`~kmix.solvers.kcoin.polish_binomial_mle`)
+        quasi-Newton finish (:func:`~kmix.solvers.coins.moments.polish_binomial_mle`)
         where EM crawls.
     init : {"moments", "random"}, default "moments"
         Start of the refinement: the moment solution, or random

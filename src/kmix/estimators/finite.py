@@ -14,7 +14,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ..components import Family, Gaussian, get_family, normalize_choice
 from ..exceptions import DataError, ImpossibleRowError
 from ..params import ComponentParams, GaussianParams, check_weights
-from ..solvers.em import INIT_METHODS, EMProgress, ZeroWeightRowError, log_mixture, run_em
+from ..solvers.em.loop import INIT_METHODS, EMProgress, ZeroWeightRowError, log_mixture, run_em
 from ..stats import compress_rows
 from ._checks import (
     check_finite,
@@ -79,7 +79,7 @@ class FiniteMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         Starting weights of the first restart.
     init : {"auto", "kmeans++", "random"}, default "auto"
         Initialisation of restarts without ``params_init`` (see
-        :func:`kmix.solvers.em.run_em`). ``"auto"`` takes random
+        :func:`kmix.solvers.em.loop.run_em`). ``"auto"`` takes random
         responsibilities for the discrete families and k-means++ for gaussian:
         on simulated latent class data (k = 3 to 5, 8 to 15 features, N = 5e4
         to 1e5) random starts reached the best fit in 36 of 36 runs against 32
@@ -96,7 +96,7 @@ class FiniteMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
     random_state : int, Generator or None
         Seed of the initialisation.
     callback : callable or None
-        Called after each E-step with a :class:`kmix.solvers.em.EMProgress`
+        Called after each E-step with a :class:`kmix.solvers.em.loop.EMProgress`
         (``restart``, ``iteration``, ``objective``, current ``weights``)
         (used by the command line's progress display).
 

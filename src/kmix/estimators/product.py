@@ -13,17 +13,16 @@ from threadpoolctl import threadpool_limits
 
 from ..exceptions import ConvergenceWarning, DataError, IdentifiabilityError
 from ..params import check_weights
-from ..solvers.em import log_mixture
-from ..solvers.latent_class import (
+from ..solvers.em.loop import log_mixture
+from ..solvers.latent_class.design import RowDesign, log_likelihoods, pairwise_misfit
+from ..solvers.latent_class.em import (
     LatentClassFit,
-    RowDesign,
     em_latent_class,
-    log_likelihoods,
-    pairwise_misfit,
     polish_latent_class,
     random_starts,
 )
-from ..solvers.product import check_identifiability, fit_product_mixture
+from ..solvers.latent_class.identifiability import check_identifiability
+from ..solvers.latent_class.moments import fit_product_mixture
 from ..stats import compress_rows
 from ._checks import (
     check_int,
@@ -45,7 +44,7 @@ AUTO_RANDOM_STARTS = 10
 #: "Cheap": unique rows x levels in all x classes at most this (about a millisecond an EM map)
 CHEAP_WORK = 250_000
 #: A two-way margin this many standard errors off the fitted model is a misfit
-#: (``kmix.solvers.latent_class.pairwise_misfit``)
+#: (``kmix.solvers.latent_class.design.pairwise_misfit``)
 MISFIT_Z = 5.0
 REFINE = ("em", None)
 MISSING = ("error", "drop")
@@ -85,7 +84,7 @@ class ProductMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
     """Latent class model: discrete variables independent given a hidden class.
 
     ``P(x) = sum_u pi_u prod_j P(X_j = x_j | u)``. ``fit`` starts from the
-    three-view tensor method (:func:`kmix.solvers.product.fit_product_mixture`),
+    three-view tensor method (:func:`kmix.solvers.latent_class.moments.fit_product_mixture`),
     which has no local optima and is exact on population tables, and then
     climbs to the maximum-likelihood estimate by EM on the unique rows.
 
@@ -144,7 +143,7 @@ class ProductMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         The identifiability condition checked, with its numbers.
     log_likelihood_, converged_, n_iter_ :
         Of the winning EM run (``n_iter_`` counts EM maps, three per SQUAREM
-        cycle; see :func:`kmix.solvers.latent_class.em_latent_class`).
+        cycle; see :func:`kmix.solvers.latent_class.em.em_latent_class`).
     restart_log_likelihoods_ : list of float
         Final log-likelihood of every start: the moment candidates first,
         then the random starts.
@@ -152,7 +151,7 @@ class ProductMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         EM starts run.
     misfit_ : float
         Largest standardised residual of the fitted model's two-way margins
-        (:func:`kmix.solvers.latent_class.pairwise_misfit`); about 3 or less
+        (:func:`kmix.solvers.latent_class.design.pairwise_misfit`); about 3 or less
         at a good fit, large when the fit is a poor local maximum or ``k``
         is too small. On large tables, where one EM run starts from the
         moment step, a value above 5 brings in the other starts of
@@ -521,7 +520,7 @@ class ProductMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         """Accelerated EM from every start at once; the best log-likelihood wins.
 
         The winner is finished by quasi-Newton steps where EM is cheap or did
-        not settle (:func:`kmix.solvers.latent_class.polish_latent_class`).
+        not settle (:func:`kmix.solvers.latent_class.em.polish_latent_class`).
         """
         starts: list[tuple[FloatArray, list[FloatArray]]] = []
         if start is not None:

@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ..solvers.product import check_identifiability
-from ..solvers.ranktest import rank_test
+from ..solvers.latent_class.identifiability import check_identifiability
+from ..solvers.latent_class.ranktest import rank_test
 from ..stats import compress_rows
 from ..stats.tables import joint_table
 from ._checks import check_int
@@ -49,7 +49,7 @@ def select_k_classes(
 
     Under ``k`` classes the joint table of two disjoint groups of variables
     has rank at most ``k``; the chi-square rank test
-    (:func:`kmix.solvers.ranktest.rank_test`; Ratsimalahelo 2001, correct for
+    (:func:`kmix.solvers.latent_class.ranktest.rank_test`; Ratsimalahelo 2001, correct for
     non-square tables) gives a p-value for "rank <= k" for each candidate,
     and BIC is computed for every ``k`` the variables identify.
 

@@ -1,7 +1,7 @@
 """EM from many starts at once, accelerated by SQUAREM, with starts that join a better one stopped.
 
 Shared by the latent class models (:mod:`kmix.solvers.latent_class`) and the
-mixtures of Bayesian networks (:mod:`kmix.solvers.bn_em`): each supplies one
+mixtures of Bayesian networks (:mod:`kmix.solvers.bayesnet.em`): each supplies one
 EM map over stacked starts and a projection onto its parameter space.
 
 SQUAREM (Varadhan & Roland, "Simple and globally convergent methods for
@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from .linalg import best_permutation
+from ..linalg import best_permutation
 
 __all__ = ["MERGE_TOL", "AcceleratedRuns", "accelerated_em", "near_twins"]
 

@@ -16,7 +16,7 @@ from typing import Any, ClassVar, TypeVar
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from .exceptions import DataError
+from ..exceptions import DataError
 
 __all__ = [
     "BernoulliParams",

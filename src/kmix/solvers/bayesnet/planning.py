@@ -1,42 +1,22 @@
-"""The collection of runs of the k-MixBND reduction: which latent class models to solve.
+"""Planning the runs of the k-MixBND reduction: the search for members and conditioning sets.
 
-A mixture of Bayesian networks on a known DAG ``G`` adds a hidden source
-``U`` as a parent of every node. A *run* ``(I, COND, c)`` picks members
-``I``, a conditioning set ``COND`` disjoint from them and an assignment
-``c`` of ``COND`` such that the members are independent given ``COND`` and
-``U`` (Gordon, Mazaheri, Rabani & Schulman 2023):
-
-.. math::
-   P(x_I \\mid COND = c) = \\sum_u P(u \\mid c) \\prod_{W \\in I} P_u(x_W \\mid S_W = c|_{S_W}),
-
-a latent class (k-MixProd) model whose class weights ``P(u | c)`` differ
-from run to run. Each member returns a conditional on its *key set*
-``S_W ⊆ COND``: its parents ``PA(W)`` when ``PA(W) ⊆ COND`` and ``COND``
-holds no descendant of ``W`` (local Markov property: the CPT itself), else
-its Markov boundary ``MB(W) ⊆ COND`` (a conditional that must be unzipped).
-A *key* ``(W, S_W, s)`` names one such conditional; runs that share a key
-return the same ``k`` parameter vectors in permuted order, which is how
-their labels are aligned.
-
-Design (spec C3.3). For every target node ``V`` a uniform-cost search over
-(members, ``COND``) finds the smallest conditioning set (fewest strata,
-``sum log d``) whose members meet :func:`kmix.solvers.product.check_identifiability`
-(``2k - 1`` binary members) and pass the d-separation test
-``W ⊥ I \\ {W} | COND, U`` in ``G_U`` for every member; a parents key for
-``V`` is tried before a Markov-boundary key. The runs of ``V`` enumerate
-every assignment of its key set and hold the rest of ``COND`` at a global
-*default* assignment, so every other member keeps one key across ``V``'s
-runs and aligns them; at least one member's key set must be disjoint from
-``V``'s (an anchor) when possible. Keys already used by earlier targets are
-preferred, and bridging runs are added until the alignment graph (runs
-joined when they share a key) is connected.
+For every target node ``V`` a uniform-cost search over (members, ``COND``)
+finds the smallest conditioning set (fewest strata, ``sum log d``) whose
+members meet the latent class identifiability condition
+(:func:`kmix.solvers.latent_class.identifiability.check_identifiability`) and
+pass the d-separation test ``W ⊥ I \\ {W} | COND, U`` in ``G_U`` for every
+member; a parents key for ``V`` is tried before a Markov-boundary key. The
+runs of ``V`` enumerate every assignment of its key set and hold the rest of
+``COND`` at a global default assignment (:mod:`kmix.solvers.bayesnet.defaults`),
+and bridging runs are added until the alignment graph is connected
+(Gordon, Mazaheri, Rabani & Schulman 2023; the runs themselves are
+described in :mod:`kmix.solvers.bayesnet.runs`).
 
 References
 ----------
 S. L. Gordon, B. Mazaheri, Y. Rabani, L. J. Schulman, "Causal inference
 despite limited global confounding via mixture models", CLeaR 2023
-(arXiv 2112.11602; v1 "Identifying mixtures of Bayesian network
-distributions"). D. Koller and N. Friedman, *Probabilistic Graphical
+(arXiv 2112.11602). D. Koller and N. Friedman, *Probabilistic Graphical
 Models*, MIT Press, 2009 (section 3.2.1, local Markov property; section
 4.5.1, Markov boundary).
 """
@@ -49,28 +29,21 @@ import itertools
 import math
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
 
-from ..exceptions import IdentifiabilityError
-from ..stats.tables import mixed_radix_codes
-from .bnmodel import BayesNetMixtureParams, interventional
-from .graph import DAG, d_separated
-from .product import check_identifiability
+from ...exceptions import IdentifiabilityError
+from ...params import DAG, d_separated
+from ...stats.tables import mixed_radix_codes
+from ..latent_class.identifiability import check_identifiability
+from .defaults import default_assignment
+from .runs import Key, Run, RunDesign, RunPlan
 
 __all__ = [
     "ESS_PER_CELL",
     "MAX_SEARCH_STATES",
-    "Key",
-    "Run",
-    "RunDesign",
-    "RunPlan",
     "alignment_components",
-    "balanced_defaults",
-    "default_assignment",
     "design_run",
     "plan_runs",
 ]
@@ -86,100 +59,6 @@ MAX_SEARCH_STATES = 5000
 MAX_EXTRA_MEMBERS = 2
 #: Pairs of keys tried when looking for a bridging run between two parts of the alignment graph.
 MAX_BRIDGE_TRIES = 200
-
-
-class Key(NamedTuple):
-    """One conditional a run estimates: ``P_u(node | given = assignment)``.
-
-    ``given`` lists the key set: for a parents key exactly ``dag.parents[node]``
-    (the order of the CPT's axes, which the assembly of CPTs relies on), for a
-    Markov-boundary key the boundary in topological order; ``assignment``
-    holds their levels.
-    """
-
-    node: str
-    given: tuple[str, ...]
-    assignment: tuple[int, ...]
-
-
-@dataclass(frozen=True)
-class RunDesign:
-    """Members and conditioning set of a family of runs.
-
-    Attributes
-    ----------
-    target : str or None
-        The node whose key is enumerated; ``None`` for a bridging run.
-    members : tuple of str
-        ``I``, in topological order.
-    cond : tuple of str
-        ``COND``, in topological order.
-    given : mapping str -> tuple of str
-        Each member's key set ``S_W`` (its parents or its Markov boundary).
-    varying : tuple of str
-        The part of ``COND`` whose every assignment gets a run (the target's key set).
-    """
-
-    target: str | None
-    members: tuple[str, ...]
-    cond: tuple[str, ...]
-    given: Mapping[str, tuple[str, ...]]
-    varying: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Run:
-    """One latent class model ``P(I | COND = c)`` and, once solved, its answer.
-
-    Attributes
-    ----------
-    target : str or None
-        The node this run's family covers (``None``: a bridging run).
-    members, cond, given :
-        As in :class:`RunDesign`.
-    assignment : tuple of int
-        ``c``, the levels of ``cond``.
-    ess : float
-        Effective sample size ``N * P(COND = c)``: the total count of the rows with ``COND = c``.
-    weights : ndarray of shape (k,) or None
-        ``P(u | c)``, in the global labelling once aligned.
-    probs : mapping str -> ndarray of shape (k, d_W), or None
-        ``P_u(W | S_W = c|S_W)`` per member, in the same labelling.
-    log_likelihood : float or None
-        Of the run's latent class fit on its rows.
-    """
-
-    target: str | None
-    members: tuple[str, ...]
-    cond: tuple[str, ...]
-    assignment: tuple[int, ...]
-    given: Mapping[str, tuple[str, ...]]
-    ess: float
-    weights: FloatArray | None = None
-    probs: Mapping[str, FloatArray] | None = None
-    log_likelihood: float | None = None
-
-    @property
-    def keys(self) -> dict[str, Key]:
-        """The key ``(W, S_W, c|S_W)`` of every member."""
-        c = dict(zip(self.cond, self.assignment, strict=True))
-        return {w: Key(w, self.given[w], tuple(c[x] for x in self.given[w])) for w in self.members}
-
-    def describe(self) -> str:
-        """``I = {..} | V1=0, V2=1 (ESS 123)``, for messages."""
-        cond = ", ".join(f"{x}={a}" for x, a in zip(self.cond, self.assignment, strict=True))
-        return f"I = {{{', '.join(self.members)}}} | {cond or '(nothing)'} (ESS {self.ess:.4g})"
-
-
-@dataclass(frozen=True)
-class RunPlan:
-    """The runs to solve, the runs left out, the default assignment and the targets' designs."""
-
-    dag: DAG
-    runs: list[Run]
-    dropped: list[Run]
-    defaults: dict[str, int]
-    designs: list[RunDesign]
 
 
 class _Graph:
@@ -205,83 +84,6 @@ class _Graph:
         if cond.issuperset(self.mb[w]):
             return self.mb[w]
         return None
-
-
-def default_assignment(
-    dag: DAG, codes: IntArray, counts: FloatArray, levels: Sequence[int]
-) -> dict[str, int]:
-    """A frequent pattern to hold conditioning nodes at: modal levels given the parents'.
-
-    In topological order, ``d_X = argmax_x count(X = x, PA(X) = d_PA(X))``
-    (the marginal mode when no row matches the parents' defaults). Holding
-    ``COND`` at this pattern keeps ``N P(COND = c)`` large, and one global
-    pattern makes the keys of different runs coincide.
-    """
-    col = {v: j for j, v in enumerate(dag.nodes)}
-    out: dict[str, int] = {}
-    for v in dag.nodes:
-        pa = dag.parents[v]
-        mask = np.ones(codes.shape[0], dtype=bool)
-        for p in pa:
-            mask &= codes[:, col[p]] == out[p]
-        d = int(levels[col[v]])
-        tally = np.bincount(codes[mask, col[v]], weights=counts[mask], minlength=d)
-        if tally.sum() <= 0:
-            tally = np.bincount(codes[:, col[v]], weights=counts, minlength=d)
-        out[v] = int(np.argmax(tally))
-    return out
-
-
-def balanced_defaults(
-    designs: Sequence[RunDesign],
-    params: BayesNetMixtureParams,
-    start: Mapping[str, int],
-    *,
-    n_sweeps: int = 3,
-) -> dict[str, int]:
-    """Defaults that keep every source present in every run, from a pilot fit.
-
-    The pattern that maximises ``N P(COND = c)`` is the one most typical of
-    the largest source, so a run held there sees the others barely (its
-    ``P(u | c)`` is skewed and the minority parameters are noisy). Coordinate
-    ascent from ``start`` on the held levels maximises
-
-    .. math:: \\sum_{\\text{runs}} \\log \\min_u \\hat\\pi_u \\hat P_u(COND = c),
-
-    the smallest source's share of each run, under the pilot parameters
-    ``params`` (exact ``P_u(COND)`` by variable elimination).
-    """
-    k = params.n_components
-    tables: list[tuple[RunDesign, FloatArray]] = []
-    for design in designs:
-        if design.cond and len(design.varying) < len(design.cond):
-            joint = interventional(params, design.cond, {}, per_source=True)
-            w = params.weights.reshape((k,) + (1,) * len(design.cond))
-            tables.append((design, np.log(np.maximum(joint * w, 1e-300))))
-
-    def score(d: Mapping[str, int]) -> float:
-        total = 0.0
-        for design, logt in tables:
-            idx = [slice(None) if x in design.varying else d[x] for x in design.cond]
-            total += float(logt[(slice(None), *idx)].min(axis=0).sum())
-        return total
-
-    out = dict(start)
-    held = [
-        v for v in params.dag.nodes if any(v in t[0].cond and v not in t[0].varying for t in tables)
-    ]
-    best = score(out)
-    for _ in range(n_sweeps):
-        moved = False
-        for v in held:
-            for level in range(params.n_levels[params.dag.nodes.index(v)]):
-                trial = {**out, v: level}
-                value = score(trial)
-                if value > best + 1e-12:
-                    out, best, moved = trial, value, True
-        if not moved:
-            break
-    return out
 
 
 def design_run(

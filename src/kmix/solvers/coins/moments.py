@@ -55,9 +55,9 @@ from numpy.polynomial import chebyshev as C
 from numpy.typing import NDArray
 from scipy import linalg, optimize
 
-from ..exceptions import DataError, IdentifiabilityError
-from ..params import check_weights
-from .linalg import project_simplex
+from ...exceptions import DataError, IdentifiabilityError
+from ...params import check_weights
+from ..linalg import project_simplex
 
 __all__ = [
     "METHODS",

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ..exceptions import DataError
+from ...exceptions import DataError
 
 __all__ = ["kmeans_pp_labels"]
 

@@ -51,18 +51,16 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import optimize
 
-from ..exceptions import DataError, IdentifiabilityError
-from ..stats.tables import mixed_radix_codes
-from .latent_class import RowDesign, log_likelihoods
-from .linalg import best_permutation, project_simplex
+from ...exceptions import DataError, IdentifiabilityError
+from ...stats.tables import mixed_radix_codes
+from ..linalg import best_permutation, project_simplex
+from .design import RowDesign, log_likelihoods
 
 __all__ = [
-    "Identifiability",
     "ProductMomentResult",
     "TripleFit",
     "Views",
     "candidate_views",
-    "check_identifiability",
     "fit_product_mixture",
     "solve_triple",
 ]
@@ -428,7 +426,7 @@ def fit_product_mixture(
     guaranteed : bool
         Build views by the guaranteed rank bound (default) or by joint states.
     design : RowDesign, optional
-        The rows' design (:class:`kmix.solvers.latent_class.RowDesign`), when
+        The rows' design (:class:`kmix.solvers.latent_class.design.RowDesign`), when
         the caller has built it already.
 
     Returns
@@ -516,62 +514,3 @@ def _clean(probs: Sequence[FloatArray]) -> list[FloatArray]:
         clipped = np.clip(p, PROB_FLOOR, 1.0)
         out.append(clipped / clipped.sum(axis=1, keepdims=True))
     return out
-
-
-@dataclass(frozen=True)
-class Identifiability:
-    """Which identifiability condition the variables meet for ``k`` classes.
-
-    Attributes
-    ----------
-    ok : bool
-    condition : str
-        The condition checked, with its numbers.
-    max_components : int
-        Largest ``k`` the same condition allows.
-    """
-
-    ok: bool
-    condition: str
-    max_components: int
-
-
-def _kruskal_sum(n_levels: Sequence[int], k: int) -> tuple[int, list[int]]:
-    """Best ``sum_g min(kappa_g, k)`` over three views (greedy), and the kappas."""
-    kappas = [1, 1, 1]
-    for d in sorted((int(v) for v in n_levels), reverse=True):
-        # give the variable to the view that gains most (the one furthest below k)
-        gains = [min(kap * d, k) - min(kap, k) for kap in kappas]
-        g = int(np.argmax(gains))
-        kappas[g] *= d
-    return sum(min(kap, k) for kap in kappas), kappas
-
-
-def check_identifiability(n_levels: Sequence[int], n_components: int) -> Identifiability:
-    """The condition that makes ``k`` classes identifiable from these variables.
-
-    Binary variables: ``n >= 2k - 1`` (necessary and sufficient under
-    separation; Gordon et al. 2024). Otherwise the Kruskal-type condition on
-    three views, ``sum_g min(kappa_g, k) >= 2k + 2`` with ``kappa_g`` the joint
-    states of view ``g`` (Kruskal 1977; Allman, Matias & Rhodes 2009).
-    """
-    k = int(n_components)
-    n = len(n_levels)
-    if all(int(d) == 2 for d in n_levels):
-        return Identifiability(
-            n >= 2 * k - 1,
-            f"binary variables: n = {n} {'>=' if n >= 2 * k - 1 else '<'} 2k - 1 = {2 * k - 1}",
-            max(1, (n + 1) // 2),
-        )
-    best, kappas = _kruskal_sum(n_levels, k)
-    largest = 1
-    for cand in range(1, 64):
-        if _kruskal_sum(n_levels, cand)[0] >= 2 * cand + 2:
-            largest = cand
-    ok = best >= 2 * k + 2 or k == 1
-    return Identifiability(
-        ok,
-        f"three views with {kappas} joint states: sum min(kappa, k) = {best} "
-        f"{'>=' if ok else '<'} 2k + 2 = {2 * k + 2}",
-        largest,
-    )

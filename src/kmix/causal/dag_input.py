@@ -1,6 +1,6 @@
 """Reading a user's DAG, and checking it against the data's columns.
 
-The causal layer works on :class:`kmix.solvers.graph.DAG`. :func:`as_dag`
+The causal layer works on :class:`kmix.params.DAG`. :func:`as_dag`
 builds one from whatever the user has: a networkx ``DiGraph`` or a pgmpy
 model (duck typed, never imported), an edge-list text, a list of
 ``(parent, child)`` pairs, or a text/CSV file. The hidden class ``U`` is
@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..exceptions import DataError
-from ..solvers.graph import DAG
+from ..params.dag import DAG
 
 __all__ = ["as_dag", "check_dag_columns", "parse_edge_list"]
 
@@ -116,7 +116,7 @@ def as_dag(
     latent_name: str = "U",
     ignore_extra: bool = False,
 ) -> DAG:
-    """Convert a user's graph to a :class:`~kmix.solvers.graph.DAG`.
+    """Convert a user's graph to a :class:`~kmix.params.DAG`.
 
     Parameters
     ----------

@@ -30,8 +30,8 @@ from typing import Any, Protocol
 import numpy as np
 from numpy.typing import NDArray
 
-from ..exceptions import ConvergenceWarning, DataError, ImpossibleRowError
-from ..params import ComponentParams
+from ...exceptions import ConvergenceWarning, DataError, ImpossibleRowError
+from ...params import ComponentParams
 from .seeding import kmeans_pp_labels
 from .weights import polish_weights, weights_are_optimal
 

@@ -43,7 +43,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import linalg, stats
 
-from ..exceptions import DataError
+from ...exceptions import DataError
 
 __all__ = ["RankSelection", "RankTestResult", "rank_test", "select_rank"]
 

@@ -16,8 +16,8 @@ slowly where the likelihood is flat (nearly saturated tables, ``n = 2k - 1``).
 SQUAREM (Varadhan & Roland, "Simple and globally convergent methods for
 accelerating the convergence of any EM algorithm", Scand. J. Statist. 35,
 2008) extrapolates two EM steps at a time without ever lowering the
-likelihood; the driver, shared with :mod:`kmix.solvers.bn_em`, is
-:func:`kmix.solvers.squarem.accelerated_em`.
+likelihood; the driver, shared with :mod:`kmix.solvers.bayesnet.em`, is
+:func:`kmix.solvers.em.squarem.accelerated_em`.
 
 All starts run together: their classes are stacked, so one product of the
 rows' design with the stacked log-probabilities serves every start.
@@ -31,24 +31,20 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import optimize, sparse
+from scipy import optimize
 
-from ..exceptions import DataError
-from .squarem import accelerated_em
+from ...exceptions import DataError
+from ..em.squarem import accelerated_em
+from .design import RowDesign, responsibilities, stack_starts
 
 __all__ = [
     "LatentClassFit",
-    "RowDesign",
     "em_latent_class",
-    "log_likelihoods",
-    "pairwise_misfit",
     "polish_latent_class",
     "random_starts",
 ]
 
 FloatArray = NDArray[np.float64]
-#: log(0) is replaced by log of this, so that 0 * log(0) = 0 in the products.
-_LOG_FLOOR = 1e-300
 
 
 @dataclass(frozen=True)
@@ -80,161 +76,6 @@ class LatentClassFit:
     merged: bool = False
 
 
-class RowDesign:
-    """The unique rows in the form the E- and M-steps need.
-
-    Binary items use the dense 0/1 matrix (one BLAS product gives every log
-    density); others a sparse one-hot design with one 1 per variable.
-    ``codes`` holds the rows as int64; ``integral`` says whether the counts
-    (if given) are whole numbers, i.e. sampled data rather than a population
-    table.
-    """
-
-    def __init__(
-        self, values: NDArray[Any], n_levels: Sequence[int], counts: FloatArray | None = None
-    ) -> None:
-        self.n_levels = np.asarray([int(d) for d in n_levels], dtype=np.int64)
-        self.offsets = np.concatenate([[0], np.cumsum(self.n_levels)[:-1]]).astype(np.int64)
-        self.width = int(self.n_levels.sum())
-        self.binary = bool(np.all(self.n_levels == 2))
-        m, n = values.shape
-        self.codes = np.asfortranarray(values, dtype=np.int64)  # contiguous columns
-        self.integral = bool(np.all(counts == np.round(counts))) if counts is not None else True
-        if self.binary:
-            self.x = np.ascontiguousarray(values, dtype=np.float64)
-            self.xt = np.ascontiguousarray(self.x.T)
-        else:
-            cols = (self.codes + self.offsets[None, :]).reshape(-1)
-            self.onehot = sparse.csr_matrix(
-                (np.ones(m * n), cols, np.arange(0, m * n + 1, n)), shape=(m, self.width)
-            )
-            self.onehot_t = self.onehot.T.tocsr()
-
-    def log_f(self, P: FloatArray) -> FloatArray:
-        """``(R, m)`` log densities of the ``R`` stacked classes ``P`` of shape (R, width)."""
-        logP = np.log(np.maximum(P, _LOG_FLOOR))
-        if self.binary:
-            lo, hi = logP[:, 0::2], logP[:, 1::2]
-            out: FloatArray = (hi - lo) @ self.xt
-            out += lo.sum(axis=1)[:, None]
-            return out
-        return np.ascontiguousarray(np.asarray(self.onehot @ logP.T).T)
-
-    def level_counts(self, resp_w: FloatArray) -> FloatArray:
-        """``(R, width)`` expected counts of every level from row weights ``(R, m)``."""
-        if self.binary:
-            ones = (self.xt @ resp_w.T).T  # (R, n); this orientation avoids a slow BLAS path
-            out = np.empty((resp_w.shape[0], self.width))
-            out[:, 1::2] = ones
-            out[:, 0::2] = resp_w.sum(axis=1)[:, None] - ones
-            return out
-        return np.asarray(self.onehot_t @ resp_w.T).T
-
-    def normalise(self, P: FloatArray) -> FloatArray:
-        """Rows of ``P`` clipped at 0 and renormalised within every variable's block."""
-        P = np.maximum(P, 0.0)
-        sums = np.add.reduceat(P, self.offsets, axis=-1)
-        sums = np.where(sums > 0, sums, 1.0)
-        return P / np.repeat(sums, self.n_levels, axis=-1)
-
-
-def _responsibilities(
-    design: RowDesign, counts: FloatArray, W: FloatArray, P: FloatArray
-) -> tuple[FloatArray, FloatArray]:
-    """``c_s r_su`` of shape (C, k, m) and the log-likelihoods (C,) of ``C`` stacked starts.
-
-    Rows run along the last, contiguous axis, so every step is a pass over
-    contiguous memory.
-    """
-    C, k, width = P.shape
-    joint = design.log_f(P.reshape(C * k, width)).reshape(C, k, -1)
-    with np.errstate(divide="ignore"):
-        joint += np.log(W)[:, :, None]
-    top = joint[:, 0, :].copy()
-    for u in range(1, k):
-        np.maximum(top, joint[:, u, :], out=top)
-    top[~np.isfinite(top)] = 0.0
-    joint -= top[:, None, :]
-    np.exp(joint, out=joint)
-    total = joint.sum(axis=1)  # (C, m)
-    with np.errstate(divide="ignore"):
-        ll = (np.log(total) + top) @ counts
-    joint *= (counts[None, :] / np.maximum(total, _LOG_FLOOR))[:, None, :]
-    return joint, ll
-
-
-def pairwise_misfit(
-    design: RowDesign,
-    counts: FloatArray,
-    weights: FloatArray,
-    probs: Sequence[FloatArray],
-) -> float:
-    """Largest standardised residual of the two-way margins of distinct variables.
-
-    .. math::
-       z = \\frac{\\hat P(X_j = a, X_l = b) - \\sum_u \\pi_u P(X_j = a \\mid u)
-               P(X_l = b \\mid u)}{\\sqrt{\\hat P (1 - \\hat P) / N}},
-       \\qquad j \\ne l.
-
-    At the maximum-likelihood fit of a model with enough classes these are
-    about standard normal (a little narrower, the fit having used the data),
-    so a maximum of 5 or more over a few hundred margins is a misfit: a local
-    maximum far from the global one, or too few classes. The same second
-    moments drive the tensor method; the check costs one product of the
-    design with itself.
-    """
-    total = float(counts.sum())
-    if design.binary:
-        ones = design.xt @ (design.x * (counts / total)[:, None])  # (n, n): P(X_j = 1, X_l = 1)
-        P1 = np.stack([p[:, 1] for p in probs], axis=1)  # (k, n)
-        model = (P1 * weights[:, None]).T @ P1
-        emp = ones
-    else:
-        weighted = design.onehot.multiply((counts / total)[:, None]).tocsr()
-        emp = np.asarray((design.onehot_t @ weighted).todense())
-        full = np.concatenate(list(probs), axis=1)
-        model = (full * weights[:, None]).T @ full
-    owner = np.repeat(np.arange(design.n_levels.shape[0]), 1 if design.binary else design.n_levels)
-    distinct = owner[:, None] != owner[None, :]
-    se = np.sqrt(np.maximum(emp * (1.0 - emp), 1.0 / total**2) / total)
-    z = np.abs(emp - model) / se
-    return float(z[distinct].max()) if np.any(distinct) else 0.0
-
-
-def log_likelihoods(
-    values: FloatArray,
-    counts: FloatArray,
-    n_levels: Sequence[int],
-    candidates: Sequence[tuple[FloatArray, Sequence[FloatArray]]],
-    *,
-    design: RowDesign | None = None,
-) -> FloatArray:
-    """``sum_s c_s log sum_u pi_u prod_j P(X_j = x_sj | u)`` of every candidate at once.
-
-    ``design``: the rows' :class:`RowDesign`, when the caller has it already.
-    """
-    if design is None:
-        design = RowDesign(values, n_levels)
-    W, P = _stack(candidates, design.width)
-    return _responsibilities(design, np.asarray(counts, dtype=np.float64), W, P)[1]
-
-
-def _stack(
-    starts: Sequence[tuple[FloatArray, Sequence[FloatArray]]], width: int
-) -> tuple[FloatArray, FloatArray]:
-    """Weights (C, k) and concatenated probabilities (C, k, width) of ``C`` starts."""
-    ws = [np.asarray(w, dtype=np.float64) for w, _ in starts]
-    ps = [np.concatenate([np.asarray(p, dtype=np.float64) for p in pr], axis=1) for _, pr in starts]
-    k = ws[0].shape
-    if any(w.shape != k for w in ws) or any(p.shape != (*k, width) for p in ps):
-        raise DataError(
-            f"starts must share one number of classes and {width} levels in all; got "
-            f"weights of shapes {sorted({w.shape for w in ws})} and probabilities of shapes "
-            f"{sorted({p.shape for p in ps})}"
-        )
-    return np.array(ws), np.array(ps)
-
-
 def _em_map(
     design: RowDesign, counts: FloatArray, W: FloatArray, P: FloatArray
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
@@ -244,7 +85,7 @@ def _em_map(
     ``(W, P)`` and the log-likelihood of each start at the *input* point.
     """
     C, k, width = P.shape
-    resp, ll = _responsibilities(design, counts, W, P)
+    resp, ll = responsibilities(design, counts, W, P)
     resp_w = resp.reshape(C * k, -1)
     nk = resp_w.sum(axis=1)
     W_new = (nk / counts.sum()).reshape(C, k)
@@ -312,7 +153,7 @@ def em_latent_class(
     counts = np.asarray(counts, dtype=np.float64)
     if design is None:
         design = RowDesign(values, n_levels)
-    W, P = _stack(starts, design.width)
+    W, P = stack_starts(starts, design.width)
 
     def em_map(Wa: FloatArray, Pa: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
         return _em_map(design, counts, Wa, Pa)
@@ -329,7 +170,7 @@ def em_latent_class(
     W, P = runs.weights, runs.probs
     C = W.shape[0]
     # the log-likelihood at the returned point
-    ll_final = _responsibilities(design, counts, W, P)[1]
+    ll_final = responsibilities(design, counts, W, P)[1]
     fits = []
     for c in range(C):
         probs = np.split(P[c], design.offsets[1:], axis=1)
@@ -379,7 +220,7 @@ def polish_latent_class(
     counts = np.asarray(counts, dtype=np.float64)
     if design is None:
         design = RowDesign(values, n_levels)
-    W0, P0 = _stack([start], design.width)
+    W0, P0 = stack_starts([start], design.width)
     k, width = P0.shape[1], design.width
     total = float(counts.sum())
     lower = 1e-12
@@ -392,7 +233,7 @@ def polish_latent_class(
 
     def objective(z: FloatArray) -> tuple[float, FloatArray]:
         w, P, vs, sums = unpack(z)
-        resp, ll = _responsibilities(design, counts, w[None], P[None])
+        resp, ll = responsibilities(design, counts, w[None], P[None])
         resp_w = resp.reshape(k, -1)
         nk = resp_w.sum(axis=1)
         n = design.level_counts(resp_w)
@@ -403,7 +244,7 @@ def polish_latent_class(
 
     z0 = np.concatenate([W0[0], P0[0].ravel()])
     z0 = np.maximum(z0, lower)
-    ll0 = float(_responsibilities(design, counts, W0, P0)[1][0])
+    ll0 = float(responsibilities(design, counts, W0, P0)[1][0])
     res = optimize.minimize(
         objective,
         z0,
@@ -413,7 +254,7 @@ def polish_latent_class(
         options={"maxiter": int(max_iter), "ftol": 1e-15, "gtol": 1e-10},
     )
     w, P, _, _ = unpack(np.asarray(res.x, dtype=np.float64))
-    ll = float(_responsibilities(design, counts, w[None], P[None])[1][0])
+    ll = float(responsibilities(design, counts, w[None], P[None])[1][0])
     if not np.isfinite(ll) or ll < ll0:
         probs0 = np.split(P0[0], design.offsets[1:], axis=1)
         return LatentClassFit(W0[0], probs0, ll0, False, 0)

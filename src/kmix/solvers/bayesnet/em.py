@@ -36,7 +36,7 @@ SQUAREM (Varadhan & Roland, "Simple and globally convergent methods for
 accelerating the convergence of any EM algorithm", Scand. J. Statist. 35,
 2008) runs on the stacked parameter vector (weights and every CPT entry),
 projected back onto the simplices; the driver, shared with the latent class
-models, is :func:`kmix.solvers.squarem.accelerated_em`.
+models, is :func:`kmix.solvers.em.squarem.accelerated_em`.
 """
 
 from __future__ import annotations
@@ -48,10 +48,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from ..exceptions import DataError
-from .bnmodel import BayesNetMixtureParams
-from .graph import DAG
-from .squarem import accelerated_em
+from ...exceptions import DataError
+from ...params.bayesnet import BayesNetMixtureParams
+from ...params.dag import DAG
+from ..em.squarem import accelerated_em
 
 __all__ = [
     "GROUP_CELLS",

@@ -5,14 +5,14 @@ parent, ``P(v) = sum_u pi_u prod_V P_u(v_V | pa(V))``. The reduction of
 Gordon, Mazaheri, Rabani & Schulman (2023) recovers ``pi`` and every CPT in
 four steps:
 
-1. **Runs** (:mod:`kmix.solvers.bayesnet_runs`). Each run ``(I, COND, c)``
+1. **Runs** (:mod:`kmix.solvers.bayesnet.runs`). Each run ``(I, COND, c)``
    restricts the data to ``COND = c``, where the members ``I`` are
    independent given ``U``: a k-MixProd instance whose answer is
    ``P(u | c)`` and, per member, ``P_u(W | S_W = c|S_W)`` with ``S_W`` the
    parents (a CPT row) or the Markov boundary of ``W``.
 2. **Solve** every run by the three-view tensor method
-   (:func:`kmix.solvers.product.fit_product_mixture`), optionally tightened
-   by latent-class EM (:func:`kmix.solvers.latent_class.em_latent_class`)
+   (:func:`kmix.solvers.latent_class.moments.fit_product_mixture`), optionally tightened
+   by latent-class EM (:func:`kmix.solvers.latent_class.em.em_latent_class`)
    and, once aligned, re-fitted with its shared keys held at their pooled
    values (a source rare in one run is known from the others).
 3. **Align** the runs' labels: two runs sharing a key ``(W, S_W, s)`` return
@@ -52,7 +52,6 @@ ranking all the assignments in order of increasing cost", Oper. Res. 16,
 from __future__ import annotations
 
 import dataclasses
-import heapq
 import itertools
 import warnings
 from collections.abc import Mapping, Sequence
@@ -61,17 +60,20 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.special import logsumexp
 
-from ..exceptions import DataError, IdentifiabilityError
-from ..stats.rows import compress_rows
-from .bayesnet_runs import Key, Run, RunPlan, balanced_defaults, plan_runs
-from .bnmodel import BayesNetMixtureParams, log_prob_rows
-from .graph import DAG
-from .latent_class import em_latent_class
-from .linalg import best_permutation
-from .product import fit_product_mixture
-from .weights import polish_weights
+from ...exceptions import DataError, IdentifiabilityError
+from ...params.bayesnet import BayesNetMixtureParams
+from ...params.dag import DAG
+from ...stats.rows import compress_rows
+from ..em.weights import polish_weights
+from ..latent_class.em import em_latent_class
+from ..latent_class.moments import fit_product_mixture
+from .align import align_runs
+from .defaults import balanced_defaults
+from .inference import log_prob_rows
+from .planning import plan_runs
+from .runs import Key, Run, RunPlan
+from .unzip import assemble_cpts, pool_runs
 
 __all__ = ["BayesNetReduction", "Key", "Run", "align_runs", "fit_bayesnet_reduction"]
 
@@ -164,13 +166,6 @@ def _check_inputs(
     return codes, w, levels, int(k)
 
 
-def _answer(run: Run) -> tuple[FloatArray, Mapping[str, FloatArray]]:
-    """A solved run's ``P(u | c)`` and member conditionals."""
-    if run.weights is None or run.probs is None:
-        raise DataError(f"the run {run.describe()} has not been solved yet")
-    return run.weights, run.probs
-
-
 def _ident(run: Run) -> tuple[tuple[str, ...], tuple[str, ...], tuple[int, ...]]:
     """What makes a run: its members, conditioning set and assignment."""
     return run.members, run.cond, run.assignment
@@ -203,7 +198,7 @@ def _anchored_refit(
     only ``P(u | c)`` and the run's own keys are re-estimated (EM with some
     components fixed, in the global labels). Exact on population tables.
     """
-    start_w, start_p = _answer(run)
+    start_w, start_p = run.answer()
     probs = {w: np.asarray(fixed.get(w, start_p[w]), dtype=np.float64) for w in run.members}
     free = [j for j, w in enumerate(run.members) if w not in fixed]
     weights = np.maximum(start_w, 1e-6)
@@ -262,196 +257,6 @@ def _solve_run(
     )
 
 
-def _margin(cost: FloatArray, perm: NDArray[np.intp]) -> float:
-    """Second-best assignment cost minus the best (Murty 1968: forbid one pair at a time)."""
-    k = cost.shape[0]
-    if k == 1:
-        return float("inf")
-    if k <= 5:  # every permutation at once
-        totals = np.sort(cost[np.arange(k), _PERMS[k]].sum(axis=1))
-        return float(totals[1] - totals[0])
-    best = float(cost[np.arange(k), perm].sum())
-    big = 10.0 * float(np.abs(cost).max()) + 1.0
-    second = np.inf
-    for u in range(k):
-        forbidden = cost.copy()
-        forbidden[u, perm[u]] = big
-        alt = best_permutation(forbidden)
-        second = min(second, float(cost[np.arange(k), alt].sum()))
-    return second - best
-
-
-def align_runs(runs: Sequence[Run], n_components: int) -> tuple[list[NDArray[np.intp] | None], int]:
-    """Labels of every run relative to the largest one, by Hungarian matching on shared keys.
-
-    Parameters
-    ----------
-    runs : sequence of Run
-        Solved runs (``probs`` set), in their own labellings.
-    n_components : int
-
-    Returns
-    -------
-    perms : list of (ndarray of shape (k,) or None)
-        ``perms[r][g]`` is run ``r``'s label of global source ``g``; ``None``
-        for runs with no chain of shared keys to the root run.
-    conflicts : int
-        Off-tree pairs whose own best matching disagrees with the propagated labels.
-
-    Notes
-    -----
-    For runs ``r, r'`` sharing keys, ``sigma`` minimises
-    ``sum_u C[u, sigma(u)]`` with ``C[u, v] = sum_keys |theta^r_u - theta^r'_v|_1``
-    (Kuhn 1955). The spanning tree is grown from the run with the largest
-    effective sample size (Prim's order), always by the edge of largest
-    margin between the best and second-best assignment, so the least
-    ambiguous matchings fix the labels.
-    """
-    k = int(n_components)
-    by_key: dict[Key, list[int]] = {}
-    for i, run in enumerate(runs):
-        for key in run.keys.values():
-            by_key.setdefault(key, []).append(i)
-    shared: dict[tuple[int, int], list[Key]] = {}
-    for key, idx in by_key.items():
-        for i, j in itertools.combinations(idx, 2):
-            shared.setdefault((i, j), []).append(key)
-    edges: dict[int, list[tuple[int, float, NDArray[np.intp]]]] = {i: [] for i in range(len(runs))}
-    for (i, j), keys in shared.items():
-        pi, pj = _answer(runs[i])[1], _answer(runs[j])[1]
-        cost = np.zeros((k, k))
-        for key in keys:
-            a, b = pi[key.node], pj[key.node]
-            cost += np.abs(a[:, None, :] - b[None, :, :]).sum(axis=2)
-        sigma = best_permutation(cost)  # j's label matched with i's label u
-        margin = _margin(cost, sigma)
-        inverse = np.empty(k, dtype=np.intp)
-        inverse[sigma] = np.arange(k)
-        edges[i].append((j, margin, sigma))
-        edges[j].append((i, margin, inverse))
-    perms: list[NDArray[np.intp] | None] = [None] * len(runs)
-    if not runs:
-        return perms, 0
-    root = int(np.argmax([r.ess for r in runs]))
-    perms[root] = np.arange(k)
-    tree: set[frozenset[int]] = set()
-    heap = [(-m, next_i, root, s.tolist()) for next_i, m, s in edges[root]]
-    heapq.heapify(heap)
-    while heap:
-        _, j, i, sigma = heapq.heappop(heap)
-        parent = perms[i]
-        if perms[j] is not None or parent is None:
-            continue
-        perms[j] = np.asarray(sigma, dtype=np.intp)[parent]
-        tree.add(frozenset((i, j)))
-        for nxt, m, s in edges[j]:
-            if perms[nxt] is None:
-                heapq.heappush(heap, (-m, nxt, j, s.tolist()))
-    conflicts = 0
-    for i, out in edges.items():
-        for j, _, sigma in out:
-            pi_, pj_ = perms[i], perms[j]
-            if i < j and frozenset((i, j)) not in tree and pi_ is not None and pj_ is not None:
-                conflicts += int(not np.array_equal(sigma[pi_], pj_))
-    return perms, conflicts
-
-
-@dataclass
-class _Pooled:
-    """A key's estimate pooled over runs: per-class weighted mean, weights, runs."""
-
-    mean: FloatArray
-    weight: FloatArray
-    runs: set[int]
-    spread: float
-
-
-def _pool(runs: Sequence[Run]) -> dict[Key, _Pooled]:
-    """Average every key over the runs that estimate it.
-
-    Class ``u``'s estimate from run ``r`` is weighted by its effective sample
-    size there, ``N P(c) P(u | c)``, so a class a run barely contains does not
-    pull the average.
-    """
-    acc: dict[Key, list[tuple[int, FloatArray, FloatArray]]] = {}
-    for i, run in enumerate(runs):
-        weights, probs = _answer(run)
-        share = run.ess * np.maximum(weights, _SHARE_FLOOR)
-        for w, key in run.keys.items():
-            acc.setdefault(key, []).append((i, probs[w], share))
-    out: dict[Key, _Pooled] = {}
-    for key, items in acc.items():
-        thetas = np.array([t for _, t, _ in items])  # (R, k, d)
-        wts = np.array([s for _, _, s in items])  # (R, k)
-        mean = (wts[:, :, None] * thetas).sum(axis=0) / wts.sum(axis=0)[:, None]
-        spread = float(np.abs(thetas - mean[None]).max())
-        out[key] = _Pooled(mean, wts.sum(axis=0), {i for i, _, _ in items}, spread)
-    return out
-
-
-def _assemble_cpts(
-    dag: DAG, levels: Mapping[str, int], k: int, pooled: Mapping[Key, _Pooled]
-) -> tuple[list[FloatArray], dict[str, int], list[tuple[str, tuple[int, ...]]]]:
-    """CPTs from parents keys directly and from Markov-boundary keys by unzipping.
-
-    Nodes are processed in reverse topological order, so every child's CPT is
-    final before its parent is unzipped. A row with a parents-key estimate
-    takes it; otherwise the unzipped rows of every boundary assignment with
-    these parent levels are averaged in log space, weighted per class by the
-    pooled effective sample sizes, and renormalised.
-    """
-    order = {v: i for i, v in enumerate(dag.nodes)}
-    mb = {v: tuple(sorted(dag.markov_boundary(v), key=order.__getitem__)) for v in dag.nodes}
-    by_node: dict[str, list[tuple[Key, _Pooled]]] = {v: [] for v in dag.nodes}
-    for key, est in pooled.items():
-        by_node[key.node].append((key, est))
-    cpts: dict[str, FloatArray] = {}
-    support: dict[str, int] = {}
-    uncovered: list[tuple[str, tuple[int, ...]]] = []
-    for v in reversed(dag.nodes):
-        pa = dag.parents[v]
-        shape = (k, *[levels[p] for p in pa], levels[v])
-        table = np.full(shape, np.nan)
-        log_acc = np.zeros(shape)
-        w_acc = np.zeros(shape[:-1])
-        used: set[int] = set()
-        for key, est in by_node[v]:
-            if key.given == pa:
-                here: tuple[Any, ...] = (slice(None), *key.assignment)
-                table[here] = est.mean
-                used |= est.runs
-        for key, est in by_node[v]:
-            if key.given != mb[v] or mb[v] == pa:
-                continue
-            a = dict(zip(key.given, key.assignment, strict=True))
-            row: tuple[Any, ...] = (slice(None), *(a[p] for p in pa))
-            if not np.isnan(table[row][0, 0]):
-                continue
-            logq = np.log(np.maximum(est.mean, CPT_FLOOR))  # (k, d_v)
-            for c in dag.children(v):
-                index = [a[p] if p != v else slice(None) for p in dag.parents[c]]
-                at: tuple[Any, ...] = (slice(None), *index, a[c])
-                logq -= np.log(cpts[c][at])  # (k, d_v): V's levels are the free axis
-            logq -= logsumexp(logq, axis=1, keepdims=True)
-            log_acc[row] += est.weight[:, None] * logq
-            w_acc[row] += est.weight
-            used |= est.runs
-        unzip = (w_acc > 0) & np.isnan(table[..., 0])
-        if np.any(unzip):
-            mean_log = log_acc / np.where(w_acc > 0, w_acc, 1.0)[..., None]
-            soft = np.exp(mean_log - logsumexp(mean_log, axis=-1, keepdims=True))
-            table[unzip] = soft[unzip]
-        for combo in itertools.product(*(range(levels[p]) for p in pa)):
-            cell: tuple[Any, ...] = (slice(None), *combo)
-            if np.isnan(table[cell][0, 0]):
-                uncovered.append((v, combo))
-                table[cell] = 1.0 / levels[v]
-        table = np.clip(table, CPT_FLOOR, 1.0)
-        cpts[v] = table / table.sum(axis=-1, keepdims=True)
-        support[v] = len(used)
-    return [cpts[v] for v in dag.nodes], {v: support[v] for v in dag.nodes}, uncovered
-
-
 def _fit_weights(
     dag: DAG,
     levels: tuple[int, ...],
@@ -463,7 +268,7 @@ def _fit_weights(
     """``pi`` maximising ``sum_s c_s log sum_u pi_u P_u(x_s)`` with the networks fixed.
 
     The problem is concave in ``pi``: the active-set Newton method of
-    :func:`kmix.solvers.weights.polish_weights`, from the runs' mean ``P(u | c)``.
+    :func:`kmix.solvers.em.weights.polish_weights`, from the runs' mean ``P(u | c)``.
     """
     k = start.shape[0]
     fixed = BayesNetMixtureParams(dag, levels, np.full(k, 1.0 / k), tuple(cpts))
@@ -536,11 +341,11 @@ def fit_bayesnet_reduction(
     Notes
     -----
     Two passes. The pilot holds conditioning nodes at their modal levels
-    (:func:`~kmix.solvers.bayesnet_runs.default_assignment`); that pattern is
+    (:func:`~kmix.solvers.bayesnet.defaults.default_assignment`); that pattern is
     typical of the largest source, so the others are rare in the runs held
     there. The final pass re-solves the same designs held at the levels
     that maximise the smallest source's share of the runs under the pilot
-    fit (:func:`~kmix.solvers.bayesnet_runs.balanced_defaults`).
+    fit (:func:`~kmix.solvers.bayesnet.defaults.balanced_defaults`).
 
     ``pi`` is fitted by maximum likelihood on all the data with the recovered
     networks fixed (rather than averaging ``P(u | c) / P_u(c)`` over runs): it
@@ -608,7 +413,7 @@ def _reduce(
         if perm is None:
             dropped.append(run)
             continue
-        weights, probs = _answer(run)
+        weights, probs = run.answer()
         aligned.append(
             dataclasses.replace(
                 run, weights=weights[perm], probs={w: p[perm] for w, p in probs.items()}
@@ -621,7 +426,7 @@ def _reduce(
             UserWarning,
             stacklevel=3,
         )
-    pooled = _pool(aligned)
+    pooled = pool_runs(aligned)
     if refine_runs:
         shared = {key: est for key, est in pooled.items() if len(est.runs) > 1}
         aligned = [
@@ -632,8 +437,8 @@ def _reduce(
             )
             for run in aligned
         ]
-        pooled = {**_pool(aligned), **shared}
-    cpts, support, uncovered = _assemble_cpts(dag, lv, k, pooled)
+        pooled = {**pool_runs(aligned), **shared}
+    cpts, support, uncovered = assemble_cpts(dag, lv, k, pooled)
     if uncovered:
         listed = ", ".join(f"{v} at parents {row}" for v, row in uncovered[:20])
         warnings.warn(
@@ -642,7 +447,7 @@ def _reduce(
             UserWarning,
             stacklevel=3,
         )
-    start = np.mean([_answer(r)[0] for r in aligned], axis=0)
+    start = np.mean([r.answer()[0] for r in aligned], axis=0)
     pi = _fit_weights(dag, levels, cpts, codes, cnt, start)
     params = BayesNetMixtureParams(dag, levels, pi, tuple(cpts))
     spread = {key: est.spread for key, est in pooled.items()}

@@ -1,0 +1,16 @@
+"""k-MixProd, latent class models: discrete variables independent given a hidden class.
+
+* :mod:`~kmix.solvers.latent_class.moments`: the three-view tensor method;
+* :mod:`~kmix.solvers.latent_class.identifiability`: when ``k`` classes are identified;
+* :mod:`~kmix.solvers.latent_class.design`: the unique rows in the form EM needs;
+* :mod:`~kmix.solvers.latent_class.em`: EM from many starts at once and a
+  quasi-Newton finish;
+* :mod:`~kmix.solvers.latent_class.ranktest`: the chi-square rank test of a
+  contingency table (the number of classes).
+"""
+
+from .em import LatentClassFit, em_latent_class
+from .identifiability import check_identifiability
+from .moments import fit_product_mixture
+
+__all__ = ["LatentClassFit", "check_identifiability", "em_latent_class", "fit_product_mixture"]
