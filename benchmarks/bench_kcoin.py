@@ -185,7 +185,7 @@ def speed(quick: bool) -> list[dict[str, Any]]:
         t = 2 * k - 1
         truth = random_coins(k, separation=0.15, min_weight=0.1, random_state=SEED + k)
         heads = coin_flips(truth, n, t, random_state=SEED + 3 * k)
-        fit = [timed(CoinMixture(k, random_state=0).fit, heads, t) for _ in range(3)]
+        fit = [timed(CoinMixture(k, random_state=0).fit, heads, n_trials=t) for _ in range(3)]
         em = timed(
             FiniteMixture(
                 k, family="binomial", n_trials=t, init="random", n_init=10, random_state=0

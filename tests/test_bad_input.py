@@ -186,7 +186,10 @@ def test_unseen_categorical_level_at_predict():
 
 def test_missing_categorical_values():
     X = np.array([["a", "x"], [None, "y"], ["a", "y"]], dtype=object)
-    with pytest.raises(DataError, match="missing values in column 0 \\(first at row 1"):
+    with pytest.raises(
+        DataError,
+        match=r"missing or infinite values \(NaN, None or inf\) in column 0 \(first at row 1",
+    ):
         FiniteMixture(1, family="categorical").fit(X)
 
 

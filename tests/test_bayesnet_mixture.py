@@ -174,7 +174,8 @@ def test_ate_arms_and_text_levels():
 
 
 def test_options_reach_the_reduction_and_bad_ones_are_named(monkeypatch):
-    import kmix.estimators.bayesnet as est
+    # the pure fit (which BayesNetMixture calls) hands the options to the reduction
+    import kmix.solvers.bayesnet.fit as est
 
     seen = {}
     real = est.fit_bayesnet_reduction

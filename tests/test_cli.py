@@ -304,10 +304,12 @@ def test_progress_line_redraws_on_a_terminal_and_logs_on_a_pipe() -> None:
     assert quiet.getvalue() == ""
 
 
-def test_n_init_zero_is_for_latent_class_models_only(capsys, tmp_path):
-    """``--n-init 0`` means "moment starts only" for --model product; a mixture needs a start."""
+@pytest.mark.parametrize("model", ["mixture", "product"])
+def test_n_init_counts_starts_in_all_and_zero_is_refused(capsys, tmp_path, model):
+    """``--n-init`` has one meaning for every model (EM starts in all), so 0 is refused."""
     data = tmp_path / "bits.csv"
     rows = np.random.default_rng(0).integers(0, 2, size=(60, 3))
     data.write_text("a,b,c\n" + "\n".join(",".join(map(str, r)) for r in rows) + "\n")
-    status, _, err = _run(capsys, "fit", str(data), "--family", "bernoulli", "--n-init", "0")
-    assert status == 1 and "--n-init 0 is allowed only with --model product" in err
+    argv = ["fit", str(data), "--family", "bernoulli", "--model", model, "--n-init", "0"]
+    status, _, err = _run(capsys, *argv)
+    assert status == 2 and "--n-init: expected a positive integer, got 0" in err

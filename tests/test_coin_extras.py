@@ -81,7 +81,7 @@ def coins_csv(tmp_path):
 
 def test_cli_fits_coins_like_the_library(coins_csv, capsys):
     both, one, flips, h = coins_csv
-    ref = CoinMixture(3).fit(h, 5)
+    ref = CoinMixture(3).fit(h, n_trials=5)
     for argv in (
         ["fit", str(both), "--model", "coins", "-k", "3"],
         ["fit", str(one), "--model", "coins", "-k", "3", "--n-trials", "5"],
@@ -129,7 +129,7 @@ def test_save_and_load_round_trip(tmp_path):
     from kmix import io as kio
 
     h = coin_flips(random_coins(3, separation=0.2, random_state=0), 20_000, 5, random_state=1)
-    model = CoinMixture(3, n_init=2, random_state=0).fit(h, 5)
+    model = CoinMixture(3, n_init=2, random_state=0).fit(h, n_trials=5)
     path = kio.save(model, tmp_path / "coins.json")
     back = kio.load(path)
     for name in ("weights_", "biases_", "moment_weights_", "moment_biases_"):
@@ -137,7 +137,9 @@ def test_save_and_load_round_trip(tmp_path):
     np.testing.assert_array_equal(back.moments_.covariance, model.moments_.covariance)
     assert back.log_likelihood_ == model.log_likelihood_
     assert back.n_supported_ == model.n_supported_ and back.hankel_ == model.hankel_
-    np.testing.assert_array_equal(back.predict_proba(h[:50], 5), model.predict_proba(h[:50], 5))
+    np.testing.assert_array_equal(
+        back.predict_proba(h[:50], n_trials=5), model.predict_proba(h[:50], n_trials=5)
+    )
     assert back.get_params() == model.get_params()
     # exact moments (infinite sample sizes) survive too
     from kmix.stats import CoinMoments
@@ -153,7 +155,7 @@ def test_tampered_coin_file_is_refused(tmp_path):
     from kmix import io as kio
 
     h = coin_flips(random_coins(2, separation=0.3, random_state=0), 5_000, 3, random_state=1)
-    path = kio.save(CoinMixture(2).fit(h, 3), tmp_path / "coins.json")
+    path = kio.save(CoinMixture(2).fit(h, n_trials=3), tmp_path / "coins.json")
     doc = json.loads(path.read_text())
     doc["fitted"]["biases_"] = [0.5, 1.5]
     from kmix.io import document_checksum
@@ -171,4 +173,4 @@ def test_cli_saves_a_coin_model(coins_csv, capsys, tmp_path):
     out = tmp_path / "m.json"
     assert main(["fit", str(both), "--model", "coins", "-k", "3", "--out", str(out)]) == 0
     assert "model saved to" in capsys.readouterr().out
-    np.testing.assert_allclose(kio.load(out).biases_, CoinMixture(3).fit(h, 5).biases_)
+    np.testing.assert_allclose(kio.load(out).biases_, CoinMixture(3).fit(h, n_trials=5).biases_)

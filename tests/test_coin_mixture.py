@@ -36,10 +36,10 @@ def mixture_pmf(w, p, h, t):
 @pytest.mark.parametrize("seed", range(5))
 def test_recovers_the_coins(seed):
     h = heads(seed=seed)
-    model = CoinMixture(3).fit(h, 5)
+    model = CoinMixture(3).fit(h, n_trials=5)
     err = parameter_errors(TRUTH, model.mixture_)
     assert max(err.weights, err.params) < 0.03
-    assert np.all(np.diff(model.biases_) > 0)  # canonical order
+    assert np.all(np.diff(model.weights_) <= 0)  # kmix's label order: largest weight first
     assert model.moments_valid_ and model.converged_
 
 
@@ -47,13 +47,14 @@ def test_with_t_equal_2k_minus_1_the_moment_solution_is_the_mle():
     # 2k - 1 free parameters, 2k - 1 free histogram cells: a valid moment solution
     # reproduces the empirical histogram, which no other parameter can beat
     h = heads(n=100_000)
-    model = CoinMixture(3, refine=None).fit(h, 5)
+    model = CoinMixture(3, refine=None).fit(h, n_trials=5)
     assert model.moments_valid_
     empirical = np.bincount(h, minlength=6) / h.size
     fitted = mixture_pmf(model.weights_, model.biases_, np.arange(6), 5)
     np.testing.assert_allclose(fitted, empirical, atol=1e-9)
     best_em = max(
-        CoinMixture(3, init="random", random_state=r).fit(h, 5).log_likelihood_ for r in range(20)
+        CoinMixture(3, init="random", random_state=r).fit(h, n_trials=5).log_likelihood_
+        for r in range(20)
     )
     assert model.log_likelihood_ >= best_em - 1e-8 * abs(best_em)
 
@@ -76,31 +77,33 @@ def test_refinement_matches_the_best_of_random_em_starts():
 
 def test_likelihood_posteriors_and_bic_match_scipy():
     h = heads(n=5000)
-    model = CoinMixture(3).fit(h, 5)
+    model = CoinMixture(3).fit(h, n_trials=5)
     pmf = mixture_pmf(model.weights_, model.biases_, h, 5)
     assert model.log_likelihood_ == pytest.approx(np.log(pmf).sum(), rel=1e-12)
-    assert model.score(h, 5) == pytest.approx(np.log(pmf).mean(), rel=1e-12)
+    assert model.score(h, n_trials=5) == pytest.approx(np.log(pmf).mean(), rel=1e-12)
     joint = np.stack(
         [w * binom.pmf(h, 5, p) for w, p in zip(model.weights_, model.biases_, strict=True)], 1
     )
-    np.testing.assert_allclose(model.predict_proba(h, 5), joint / pmf[:, None], atol=1e-12)
-    np.testing.assert_array_equal(model.predict(h, 5), np.argmax(joint, axis=1))
+    np.testing.assert_allclose(model.predict_proba(h, n_trials=5), joint / pmf[:, None], atol=1e-12)
+    np.testing.assert_array_equal(model.predict(h, n_trials=5), np.argmax(joint, axis=1))
     assert model.bic() == pytest.approx(-2 * np.log(pmf).sum() + 5 * np.log(5000))
     assert model.aic() == pytest.approx(-2 * np.log(pmf).sum() + 10)
-    assert model.bic(h[:100], 5) == pytest.approx(-2 * np.log(pmf[:100]).sum() + 5 * np.log(100))
+    assert model.bic(h[:100], n_trials=5) == pytest.approx(
+        -2 * np.log(pmf[:100]).sum() + 5 * np.log(100)
+    )
 
 
 def test_input_forms_agree():
     h = heads(n=20_000)
     t = np.full_like(h, 5)
-    ref = CoinMixture(3).fit(h, 5)
+    ref = CoinMixture(3).fit(h, n_trials=5)
     flips = (np.arange(5)[None, :] < h[:, None]).astype(float)  # any order of the flips
     for model in (
-        CoinMixture(3).fit(h, t),
+        CoinMixture(3).fit(h, n_trials=t),
         CoinMixture(3).fit(np.column_stack([h, t])),
         CoinMixture(3).fit(CoinCounts.from_arrays(h, 5)),
         CoinMixture(3).fit(CoinCounts.from_flips(flips)),
-        CoinMixture(3).fit(h[:, None], 5),
+        CoinMixture(3).fit(h[:, None], n_trials=5),
     ):
         np.testing.assert_allclose(model.biases_, ref.biases_, atol=1e-12)
         np.testing.assert_allclose(model.weights_, ref.weights_, atol=1e-12)
@@ -110,8 +113,8 @@ def test_input_forms_agree():
 def test_sample_weight_equals_repetition():
     h = np.array([0, 1, 2, 3, 3, 5, 4, 1, 0, 5, 2, 2])
     w = np.array([1, 2, 1, 3, 1, 1, 2, 1, 1, 4, 1, 2])
-    a = CoinMixture(2).fit(h, 5, sample_weight=w)
-    b = CoinMixture(2).fit(np.repeat(h, w), 5)
+    a = CoinMixture(2).fit(h, n_trials=5, sample_weight=w)
+    b = CoinMixture(2).fit(np.repeat(h, w), n_trials=5)
     np.testing.assert_allclose(a.biases_, b.biases_, atol=1e-10)
 
 
@@ -120,7 +123,7 @@ def test_mixed_numbers_of_flips():
     t = rng.integers(1, 10, size=200_000)
     labels = rng.choice(3, size=t.size, p=TRUTH.weights)
     h = rng.binomial(t, P_TRUE[labels])
-    model = CoinMixture(3).fit(h, t)
+    model = CoinMixture(3).fit(h, n_trials=t)
     err = parameter_errors(TRUTH, model.mixture_)
     assert max(err.weights, err.params) < 0.03
     assert model.moments_.order == 6  # 2k: enough to test for a (k+1)-th coin
@@ -130,7 +133,10 @@ def test_mixed_numbers_of_flips():
 def test_fit_from_moments_alone():
     moments = CoinMoments.from_params(TRUTH.weights, P_TRUE, 5)
     model = CoinMixture(3).fit(moments)
-    np.testing.assert_allclose(model.biases_, P_TRUE, atol=1e-12)
+    # the same coins, listed by kmix's label order (largest weight first)
+    order = np.argsort(-TRUTH.weights, kind="stable")
+    np.testing.assert_allclose(model.biases_, P_TRUE[order], atol=1e-12)
+    np.testing.assert_allclose(model.weights_, TRUTH.weights[order], atol=1e-12)
     assert model.log_likelihood_ is None
     with pytest.raises(DataError, match="moments only"):
         model.bic()
@@ -139,7 +145,7 @@ def test_fit_from_moments_alone():
 
 
 def test_sample_draws_from_the_fitted_mixture():
-    model = CoinMixture(3, random_state=0).fit(heads(n=50_000), 5)
+    model = CoinMixture(3, random_state=0).fit(heads(n=50_000), n_trials=5)
     h, labels = model.sample(100_000)
     assert h.shape == labels.shape == (100_000,) and h.max() <= 5
     share = np.bincount(labels, minlength=3) / labels.size
@@ -151,12 +157,12 @@ def test_sample_draws_from_the_fitted_mixture():
 
 def test_select_k_finds_the_number_of_coins():
     h = coin_flips(TRUTH, 500_000, 7, random_state=3)
-    sel = kmix.select_k_coins(h, 7)
+    sel = kmix.select_k_coins(h, n_trials=7)
     assert sel.best == 3 and sel.hankel_k == 3 and sel.hankel_conclusive
     assert sel.bic_k == 3
     assert [row["k"] for row in sel.table] == [1, 2, 3, 4]
     assert sel.table[3]["hankel_z"] < 3 < sel.table[2]["hankel_z"]
-    same = CoinMixture.select_k(h, 7)
+    same = CoinMixture.select_k(h, n_trials=7)
     assert same.best == sel.best
 
 
@@ -170,12 +176,12 @@ def test_estimator_contract():
 # ---------------------------------------------------------------- bad input
 def test_too_few_flips_for_k_coins():
     with pytest.raises(IdentifiabilityError, match=r"2k-1 = 7 flips.*at most 5.*at most 3"):
-        CoinMixture(4).fit(heads(n=1000), 5)
+        CoinMixture(4).fit(heads(n=1000), n_trials=5)
 
 
 def test_all_trials_without_flips():
     with pytest.raises(DataError, match="every trial has 0 flips"):
-        CoinMixture(1).fit(np.zeros(10, int), 0)
+        CoinMixture(1).fit(np.zeros(10, int), n_trials=0)
 
 
 @pytest.mark.parametrize(
@@ -189,7 +195,7 @@ def test_all_trials_without_flips():
 )
 def test_bad_counts(h, t, match):
     with pytest.raises(DataError, match=match):
-        CoinMixture(1).fit(np.array(h), t)
+        CoinMixture(1).fit(np.array(h), n_trials=t)
 
 
 @pytest.mark.parametrize(
@@ -204,7 +210,7 @@ def test_bad_counts(h, t, match):
 )
 def test_bad_hyper_parameters(kwargs, match):
     with pytest.raises(DataError, match=match):
-        CoinMixture(**kwargs).fit(heads(n=100), 5)
+        CoinMixture(**kwargs).fit(heads(n=100), n_trials=5)
 
 
 def test_table_without_n_trials_must_have_two_columns():
@@ -215,7 +221,7 @@ def test_table_without_n_trials_must_have_two_columns():
 def test_degenerate_data_warn_with_the_supported_k():
     h = binom.rvs(5, 0.4, size=100_000, random_state=np.random.default_rng(0))
     with pytest.warns(UserWarning, match=r"support only 1 distinct coin bias.*n_components=1"):
-        model = CoinMixture(2).fit(h, 5)
+        model = CoinMixture(2).fit(h, n_trials=5)
     assert model.n_supported_ == 1
     assert np.all((model.biases_ >= 0) & (model.biases_ <= 1))
 
@@ -223,13 +229,13 @@ def test_degenerate_data_warn_with_the_supported_k():
 def test_no_warning_on_well_separated_data():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        CoinMixture(3).fit(heads(n=100_000), 5)
+        CoinMixture(3).fit(heads(n=100_000), n_trials=5)
 
 
 def test_no_variation_at_all_still_gives_a_valid_mixture():
     # every trial all tails: the data support one coin with bias exactly 0
     with pytest.warns(UserWarning, match="support only 1 distinct"):
-        model = CoinMixture(2).fit(np.zeros(1000, int), 5)
+        model = CoinMixture(2).fit(np.zeros(1000, int), n_trials=5)
     assert model.n_supported_ == 1
     np.testing.assert_allclose(model.biases_[model.weights_ > 0], 0.0)
     assert model.log_likelihood_ == pytest.approx(0.0, abs=1e-9)

@@ -66,7 +66,7 @@ def test_round_trip_reproduces_every_prediction(case: str, tmp_path: Path) -> No
     np.testing.assert_array_equal(loaded.weights_, model.weights_)
     assert loaded.params_.to_dict() == model.params_.to_dict()
     assert loaded.bic(X) == model.bic(X)
-    for name in ("converged_", "n_iter_", "log_likelihood_", "lower_bound_", "n_samples_fit_"):
+    for name in ("converged_", "n_iter_", "log_likelihood_", "lower_bound_", "n_samples_"):
         assert getattr(loaded, name) == getattr(model, name), name
     np.testing.assert_array_equal(loaded.history_, model.history_)
     assert loaded.get_params() == {**model.get_params(), "callback": None}

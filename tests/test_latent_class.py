@@ -210,8 +210,10 @@ def test_product_mixture_start_counts_follow_n_init():
     assert small.n_polish_iter_ > 0 and small.converged_
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # three moment starts alone: a class may empty out
-        only = ProductMixture(2, n_init=0, random_state=0).fit(values, sample_weight=counts)
+        only = ProductMixture(2, n_init=3, random_state=0).fit(values, sample_weight=counts)
     assert only.n_starts_ == 3
+    plus = ProductMixture(2, n_init=5, random_state=0).fit(values, sample_weight=counts)
+    assert plus.n_starts_ == 5  # n_init counts starts in all: three moment, two random
     rnd = ProductMixture(2, init="random", n_init=4, random_state=0).fit(
         values, sample_weight=counts
     )

@@ -31,7 +31,7 @@ ALLOWED_INTERNAL: dict[str, set[str]] = {
     "options": {"exceptions"},
     "params": {"exceptions"},
     "stats": {"exceptions", "params"},
-    "components": {"exceptions", "params"},
+    "components": {"exceptions", "options", "params"},
     # solvers read sufficient statistics and run EM over the component families below them
     "solvers": {"exceptions", "options", "params", "stats", "components"},
     "causal": {"exceptions", "params", "solvers"},

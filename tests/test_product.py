@@ -187,7 +187,9 @@ def test_level_seen_once_warns():
 def test_missing_values_error_or_drop():
     X = np.random.default_rng(0).integers(0, 2, size=(300, 4)).astype(float)
     X[[3, 10], 1] = np.nan
-    with pytest.raises(DataError, match=r"missing values in 2 row\(s\) \(first at row 3"):
+    with pytest.raises(
+        DataError, match=r"missing values \(NaN or None\) in 2 row\(s\) \(first at row 3"
+    ):
         ProductMixture(2).fit(X)
     with pytest.warns(UserWarning, match="dropped 2 of 300 rows"):
         model = ProductMixture(2, missing="drop", random_state=0).fit(X)

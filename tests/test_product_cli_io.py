@@ -116,7 +116,7 @@ def test_cli_fit_saves_a_model_that_predict_reads(
         "--seed",
         "1",
         "--n-init",
-        "2",
+        "5",
         "--out",
         str(model_path),
     )

@@ -7,6 +7,8 @@ conventions (``except ValueError``) keeps working.
 
 from __future__ import annotations
 
+from sklearn.exceptions import ConvergenceWarning as SklearnConvergenceWarning
+
 __all__ = [
     "ConvergenceWarning",
     "DataError",
@@ -50,5 +52,9 @@ class IdentifiabilityError(KmixError, ValueError):
     """
 
 
-class ConvergenceWarning(UserWarning):
-    """An iterative solver stopped at ``max_iter`` before meeting ``tol``."""
+class ConvergenceWarning(SklearnConvergenceWarning):  # type: ignore[misc]
+    """An iterative solver stopped at ``max_iter`` before meeting ``tol``.
+
+    A subclass of scikit-learn's ``ConvergenceWarning`` (itself a
+    ``UserWarning``), so one filter silences both.
+    """

@@ -1,7 +1,8 @@
 """Causal queries over fitted parameters (never raw data): DAG input and checks, do().
 
 * :mod:`~kmix.causal.dag_input`: a DAG from networkx, pgmpy, ``A -> B`` text,
-  a file or pairs (:func:`as_dag`), checked against the data's columns;
+  a file, pairs or a function of the column names (:func:`as_dag`,
+  :func:`isolated_nodes`), checked against the data's columns;
 * :mod:`~kmix.causal.effects`: :func:`interventional`, :func:`observational`
   and :func:`ate` on a mixture of Bayesian networks
   (:class:`~kmix.params.BayesNetMixtureParams`, e.g. a fitted
@@ -13,7 +14,7 @@
 """
 
 from ..params import DAG, BayesNetMixtureParams, d_separated
-from .dag_input import as_dag, check_dag_columns, parse_edge_list
+from .dag_input import as_dag, check_dag_columns, isolated_nodes, parse_edge_list
 from .effects import ate, interventional, observational
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "check_dag_columns",
     "d_separated",
     "interventional",
+    "isolated_nodes",
     "observational",
     "parse_edge_list",
 ]

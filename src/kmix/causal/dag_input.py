@@ -19,7 +19,7 @@ from typing import Any
 from ..exceptions import DataError
 from ..params.dag import DAG
 
-__all__ = ["as_dag", "check_dag_columns", "parse_edge_list"]
+__all__ = ["IsolatedNodes", "as_dag", "check_dag_columns", "isolated_nodes", "parse_edge_list"]
 
 #: First rows read as a header of a two-column edge list (compared in lower case).
 HEADERS = frozenset(
@@ -130,7 +130,9 @@ def as_dag(
         - a ``pathlib.Path``, or a ``str`` naming an existing file: a text
           file in the same format, including a two-column CSV with an
           optional header such as ``parent,child``;
-        - an iterable of ``(parent, child)`` pairs.
+        - an iterable of ``(parent, child)`` pairs;
+        - a callable taking the data's column names and returning any of the
+          above (e.g. :func:`isolated_nodes`); it needs ``columns``.
     columns : sequence of str, optional
         The data's column names; checked with :func:`check_dag_columns`.
     latent_name : str
@@ -175,6 +177,16 @@ def as_dag(
             )
     elif callable(getattr(obj, "nodes", None)) and callable(getattr(obj, "edges", None)):
         dag = _from_graph(obj)
+    elif callable(obj):
+        if columns is None:
+            raise DataError(
+                "a DAG given as a function of the column names needs the columns: pass "
+                "columns=[...] (BayesNetMixture passes the data's)"
+            )
+        made = obj([str(c) for c in columns])
+        if callable(made) and not isinstance(made, DAG):
+            raise DataError("the DAG function returned another function, not a DAG")
+        dag = as_dag(made, latent_name=latent_name)
     elif isinstance(obj, Iterable):
         dag = DAG.from_edges(None, list(obj))
     else:
@@ -186,6 +198,39 @@ def as_dag(
     if columns is not None:
         check_dag_columns(dag, columns, ignore_extra=ignore_extra, latent_name=latent_name)
     return dag
+
+
+class IsolatedNodes:
+    """The DAG without edges over the data's columns: every variable depends on ``U`` alone.
+
+    A mixture of Bayesian networks on this DAG is a latent class model (the
+    variables are independent given the hidden class). Pass the instance
+    :data:`isolated_nodes` as a DAG, ``BayesNetMixture(isolated_nodes)``, to
+    take the nodes from the data's columns; called with column names it
+    returns the DAG.
+
+    Examples
+    --------
+    >>> g = isolated_nodes(["a", "b"])
+    >>> g.nodes, g.edges
+    (('a', 'b'), ())
+    """
+
+    def __call__(self, columns: Sequence[str]) -> DAG:
+        return DAG.from_edges([str(c) for c in columns], [])
+
+    def __repr__(self) -> str:
+        return "isolated_nodes"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, IsolatedNodes)
+
+    def __hash__(self) -> int:
+        return hash(IsolatedNodes)
+
+
+#: A DAG as a function of the column names: no edges (see :class:`IsolatedNodes`).
+isolated_nodes = IsolatedNodes()
 
 
 def _check_latent(dag: DAG, latent_name: str) -> None:

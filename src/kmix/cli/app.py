@@ -14,7 +14,7 @@ import sys
 import warnings
 from collections.abc import Callable, Sequence
 from importlib import metadata
-from typing import NoReturn, TextIO
+from typing import Any, NoReturn, Protocol, TextIO
 
 from ..exceptions import KmixError
 
@@ -32,6 +32,12 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         raise _UsageError(f"{self.prog}: {message}")
+
+
+class _Subcommands(Protocol):
+    """What the sub-command builders need of ``add_subparsers()``'s result."""
+
+    def add_parser(self, name: str, **kwargs: Any) -> _Parser: ...
 
 
 def _version() -> str:
@@ -90,7 +96,7 @@ def _product_options(parser: argparse.ArgumentParser, *, fit: bool = True) -> No
         )
 
 
-def _add_demo(sub: argparse._SubParsersAction[_Parser]) -> None:
+def _add_demo(sub: _Subcommands) -> None:
     from .commands import demo
 
     p = sub.add_parser("demo", help="worked examples on simulated data (the factories)")
@@ -101,7 +107,7 @@ def _add_demo(sub: argparse._SubParsersAction[_Parser]) -> None:
     p.set_defaults(handler=demo)
 
 
-def _add_fit(sub: argparse._SubParsersAction[_Parser]) -> None:
+def _add_fit(sub: _Subcommands) -> None:
     from .commands import fit
 
     p = sub.add_parser(
@@ -133,10 +139,11 @@ def _add_fit(sub: argparse._SubParsersAction[_Parser]) -> None:
     defaults = FiniteMixture().get_params()
     p.add_argument(
         "--n-init",
-        type=_non_negative_int,
+        type=_positive_int,
         default=None,
-        help=f"EM restarts (default {defaults['n_init']}; product: random starts added to the "
-        "moment step's, default 10 where EM is cheap, else none)",
+        help=f"EM starts in all, the model's own start first (default {defaults['n_init']}; "
+        "product: auto, i.e. the three best moment candidates plus 10 random starts where EM "
+        "is cheap, else the best moment candidate alone)",
     )
     p.add_argument(
         "--max-iter",
@@ -168,7 +175,7 @@ def _add_fit(sub: argparse._SubParsersAction[_Parser]) -> None:
     p.set_defaults(handler=fit)
 
 
-def _add_select_k(sub: argparse._SubParsersAction[_Parser]) -> None:
+def _add_select_k(sub: _Subcommands) -> None:
     from .commands import select_k
 
     p = sub.add_parser("select-k", help="evidence for the number of components")
@@ -193,7 +200,7 @@ def _add_select_k(sub: argparse._SubParsersAction[_Parser]) -> None:
     p.set_defaults(handler=select_k)
 
 
-def _add_simulate(sub: argparse._SubParsersAction[_Parser]) -> None:
+def _add_simulate(sub: _Subcommands) -> None:
     from .commands import simulate
 
     p = sub.add_parser("simulate", help="sample a random mixture (or the marbles) to CSV")
@@ -216,7 +223,7 @@ def _add_simulate(sub: argparse._SubParsersAction[_Parser]) -> None:
     p.set_defaults(handler=simulate)
 
 
-def _add_predict(sub: argparse._SubParsersAction[_Parser]) -> None:
+def _add_predict(sub: _Subcommands) -> None:
     from .commands import predict
 
     p = sub.add_parser("predict", help="most probable component of each row")
@@ -229,7 +236,7 @@ def _add_predict(sub: argparse._SubParsersAction[_Parser]) -> None:
     p.set_defaults(handler=predict)
 
 
-def _add_effect(sub: argparse._SubParsersAction[_Parser]) -> None:
+def _add_effect(sub: _Subcommands) -> None:
     from .effect import effect
 
     p = sub.add_parser(

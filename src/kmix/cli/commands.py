@@ -175,8 +175,6 @@ def fit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.family.strip().lower() == "binomial" and args.n_trials is None:
         raise DataError("the binomial family needs --n-trials (the trials behind each count)")
     table = read_table(args.data, header=args.header)
-    if args.n_init == 0:
-        raise DataError("--n-init 0 is allowed only with --model product; a mixture needs >= 1")
     n_init = 1 if args.n_init is None else args.n_init
     progress = ProgressLine(err, n_init, enabled=not args.quiet)
     model = FiniteMixture(

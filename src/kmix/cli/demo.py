@@ -232,7 +232,7 @@ def coins(out: TextIO, seed: int) -> dict[str, float]:
     heads = coin_flips(truth, n, t, random_state=seed)
     _say(out, f"Simulated {n:,} trials.")
     start = time.perf_counter()
-    model = CoinMixture(k).fit(heads, t)
+    model = CoinMixture(k).fit(heads, n_trials=t)
     took = time.perf_counter() - start
     assert model.log_likelihood_ is not None
     rows = [

@@ -38,7 +38,7 @@ def effect_report(
     level : float
         Coverage of the percentile intervals.
     """
-    t0, t1 = model._treatment_levels(treatment)
+    t0, t1 = model.treatment_levels(treatment)
     pct = f"{100 * level:g}%"
     rows = []
     for t in (t0, t1):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..exceptions import DataError
+from ..options import FAMILY, normalize_choice
 from .base import Family
 from .discrete import Bernoulli, Binomial, Categorical, Poisson
 from .gaussian import Gaussian
@@ -29,32 +29,6 @@ FAMILIES: dict[str, type[Family]] = {
     cls.name: cls for cls in (Bernoulli, Binomial, Categorical, Gaussian, Poisson)
 }
 
-_ALIASES = {
-    "binary": "bernoulli",
-    "bernoulli": "bernoulli",
-    "multinoulli": "categorical",
-    "categorical": "categorical",
-    "binomial": "binomial",
-    "poisson": "poisson",
-    "gaussian": "gaussian",
-    "normal": "gaussian",
-    "gmm": "gaussian",
-}
-
-
-def normalize_choice(value: object, name: str, choices: dict[str, str]) -> str:
-    """Normalise a string option (case, ``-``/``_``, spaces) against ``choices``.
-
-    ``choices`` maps accepted spellings to canonical names. Raises
-    :class:`DataError` listing the canonical choices otherwise.
-    """
-    if isinstance(value, str):
-        key = value.strip().lower().replace("-", "_").replace(" ", "_")
-        if key in choices:
-            return choices[key]
-    valid = ", ".join(repr(c) for c in sorted(set(choices.values())))
-    raise DataError(f"{name}={value!r} is not valid; choose one of {valid}")
-
 
 def get_family(name: str, **options: Any) -> Family:
     """Instantiate a component family by name.
@@ -69,7 +43,7 @@ def get_family(name: str, **options: Any) -> Family:
         Family options (``alpha``, ``covariance_type``, ``var_floor``, ...);
         options a family does not take are ignored.
     """
-    canonical = normalize_choice(name, "family", _ALIASES)
+    canonical = normalize_choice(name, "family", FAMILY)
     cls = FAMILIES[canonical]
     import inspect
 

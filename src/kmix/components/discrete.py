@@ -48,8 +48,10 @@ def _check_integer_counts(X: FloatArray, name: str, what: str) -> None:
     bad = (X < 0) | (np.floor(X) != X)
     if np.any(bad):
         i, j = first_bad(bad)
+        # (scikit-learn's phrase for negative input, so its estimator checks recognise it)
+        kind = "Negative values in data: " if X[i, j] < 0 else ""
         raise DataError(
-            f"{name}[{i}, {j}] = {float(X[i, j])!r}: {what} must be non-negative integers"
+            f"{kind}{name}[{i}, {j}] = {float(X[i, j])!r}: {what} must be non-negative integers"
         )
 
 

@@ -1,12 +1,14 @@
-"""scikit-learn compatible estimators: validate -> solver -> fitted attributes."""
+"""scikit-learn compatible estimators: validate -> pure solver -> fitted attributes.
 
+Every estimator keeps the contract of :mod:`kmix.estimators._base`.
+"""
+
+from ._bootstrap import BayesNetBootstrap, ProductBootstrap
 from .bayesnet import BayesNetMixture
-from .bayesnet_bootstrap import BayesNetBootstrap
-from .coin import CoinMixture, KSelection, select_k_coins
+from .coin import CoinMixture
 from .finite import FiniteMixture
 from .product import ProductMixture
-from .product_bootstrap import ProductBootstrap
-from .product_select import select_k_classes
+from .select import KSelection, select_k_classes, select_k_coins
 
 __all__ = [
     "BayesNetBootstrap",

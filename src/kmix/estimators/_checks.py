@@ -16,6 +16,8 @@ __all__ = [
     "check_real",
     "check_sample_weight",
     "encode_categories",
+    "first_fractional_cell",
+    "first_missing_cell",
     "first_text_cell",
     "rng_from",
 ]
@@ -64,6 +66,15 @@ def first_fractional_cell(arr: NDArray[Any]) -> tuple[int, int] | None:
     if not np.any(frac):
         return None
     i, j = (int(v) for v in np.argwhere(frac)[0])
+    return i, j
+
+
+def first_missing_cell(arr: NDArray[Any]) -> tuple[int, int] | None:
+    """``(row, column)`` of the first NaN, None or infinite cell of a 2-d array, or None."""
+    bad = np.stack([_missing(arr[:, j]) for j in range(arr.shape[1])], axis=1)
+    if arr.shape[1] == 0 or not np.any(bad):
+        return None
+    i, j = (int(v) for v in np.argwhere(bad)[0])
     return i, j
 
 
@@ -181,8 +192,8 @@ def encode_categories(
         if missing.any():
             i = int(np.flatnonzero(missing)[0])
             raise DataError(
-                f"X contains missing values in column {j} (first at row {i}: "
-                f"{_plain(col[i])!r}); remove or impute them before fitting"
+                f"X contains missing or infinite values (NaN, None or inf) in column {j} "
+                f"(first at row {i}: {_plain(col[i])!r}); remove or impute them before fitting"
             )
         if rows is not None:
             col = col[rows]

@@ -2,69 +2,71 @@
 
 from __future__ import annotations
 
-import logging
-import time
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from sklearn.base import BaseEstimator, DensityMixin
-from sklearn.utils.validation import check_is_fitted
+from scipy.sparse import issparse
+from sklearn.utils.validation import check_array, check_is_fitted
 
 from ..causal import effects
 from ..causal.dag_input import as_dag, check_dag_columns
-from ..exceptions import ConvergenceWarning, DataError, IdentifiabilityError
+from ..exceptions import ConvergenceWarning, DataError
+from ..options import choose
 from ..params.bayesnet import BayesNetMixtureParams
 from ..solvers.bayesnet import inference
-from ..solvers.bayesnet.em import em_bayesnet_mixture, random_bn_starts
-from ..solvers.bayesnet.reduction import fit_bayesnet_reduction
+from ..solvers.bayesnet.fit import fit_bayesnet_mixture
 from ..solvers.em.loop import log_mixture
 from ..stats import compress_rows
+from ._base import MixtureEstimator
+from ._bootstrap import BayesNetBootstrap, bootstrap_bayesnet
 from ._checks import (
     check_int,
     check_real,
     check_sample_weight,
     encode_categories,
     first_fractional_cell,
+    first_missing_cell,
     rng_from,
 )
 
 __all__ = ["BayesNetMixture"]
 
 FloatArray = NDArray[np.float64]
-INIT = ("reduction", "random")
-logger = logging.getLogger("kmix")
 
 
-def _table(X: Any, columns: Sequence[str] | None) -> tuple[NDArray[Any], list[str]]:
-    """A 2-d array and its column names from a DataFrame, a mapping or an array."""
+def _table(X: Any, columns: Sequence[str] | None) -> tuple[NDArray[Any], list[str] | None]:
+    """A 2-d array and its column names (None for an array without ``columns``).
+
+    Arrays pass scikit-learn's checks (sparse, complex, 1-d and empty input
+    are refused there with its messages); missing and infinite cells are
+    refused when the columns are coded.
+    """
     if hasattr(X, "columns") and hasattr(X, "to_numpy"):
         names = [str(c) for c in X.columns]
         arr = np.asarray(X.to_numpy())
-    elif isinstance(X, Mapping):
+    elif isinstance(X, Mapping) and not issparse(X):  # (scipy's DOK matrix is a dict)
         names = [str(c) for c in X]
         cols = [np.asarray(v) for v in X.values()]
         if len({c.shape for c in cols}) > 1:
             raise DataError("the columns of X have different lengths")
         arr = np.stack(cols, axis=1) if cols else np.empty((0, 0))
     else:
-        arr = np.asarray(X)
-        if columns is None:
-            raise DataError(
-                "X has no column names: pass a DataFrame, a mapping {name: column}, or "
-                "columns=[...] naming its columns as the DAG's nodes"
-            )
-        names = [str(c) for c in columns]
-    if arr.ndim != 2:
-        raise DataError(f"X must be 2-d (rows, columns); got shape {arr.shape}")
-    if columns is not None and len(columns) != arr.shape[1]:
-        raise DataError(f"columns names {len(columns)} columns but X has {arr.shape[1]}")
+        try:
+            arr = check_array(X, dtype=None, ensure_all_finite=False, ensure_min_samples=1)
+        except (TypeError, ValueError) as exc:  # sparse input raises TypeError
+            raise DataError(str(exc)) from None
+        if columns is not None and len(columns) != arr.shape[1]:
+            raise DataError(f"columns names {len(columns)} columns but X has {arr.shape[1]}")
+        return np.asarray(arr), None if columns is None else [str(c) for c in columns]
+    if arr.ndim != 2 or arr.shape[0] == 0:
+        raise DataError(f"X must be 2-d (rows, columns) with at least one row; got {arr.shape}")
     return arr, names
 
 
-class BayesNetMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
+class BayesNetMixture(MixtureEstimator):
     """Mixture of discrete Bayesian networks on a known DAG, with a hidden source ``U``.
 
     ``P(v) = sum_u pi_u prod_V P_u(v_V | pa(V))``: inside each source the
@@ -87,13 +89,14 @@ class BayesNetMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         Number of sources ``k``.
     init : {"reduction", "random"}, default "reduction"
         EM start: the reduction, or random CPTs only.
-    n_init : int, default 0
-        Random EM starts added to the reduction's (at least 1 with
-        ``init="random"``); the highest likelihood wins.
+    n_init : int, default 1
+        EM starts in all: the reduction's first (with ``init="reduction"``),
+        then random CPTs; the highest likelihood wins.
     tol, max_iter : float, int
         EM stopping rule (relative gain of one EM map) and cap.
-    alpha : float, default 0
-        Dirichlet pseudo-count added to every CPT cell in EM (0: maximum likelihood).
+    alpha : float, default 1
+        Concentration of a symmetric Dirichlet prior on every CPT row in EM
+        (1: maximum likelihood; ``1 + c`` adds ``c`` pseudo-counts per cell).
     min_run_size : float, optional
         Leave out runs (conditioned strata) with fewer rows than this; by
         default only empty ones.
@@ -110,6 +113,11 @@ class BayesNetMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
     dag_ : kmix.params.DAG
     columns_ : list of str
         Node names in ``dag_.nodes`` order (the order of every array below).
+    columns_in_ : list of str
+        The columns of the data given to ``fit``, in its order (``x0, x1,
+        ...`` for an array without ``columns``); a later array without
+        names is read in this order, as scikit-learn reads arrays.
+    n_features_in_ : int
     categories_ : dict of str to ndarray
         Levels of each node, in code order.
     params_ : BayesNetMixtureParams
@@ -125,6 +133,22 @@ class BayesNetMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         Total weight of the rows.
     n_rows_ : int
         Rows fitted (positive weight); the bootstrap redraws this many.
+
+    Examples
+    --------
+    Two hospitals pooled without their label: severity ``Z`` drives
+    treatment ``X`` and outcome ``Y``, and the hospital drives all three.
+
+    >>> from kmix import BayesNetMixture
+    >>> from kmix.causal import ate
+    >>> from kmix.datasets import HOSPITALS_DAG, two_hospitals
+    >>> X, truth = two_hospitals(50_000, random_state=0)
+    >>> model = BayesNetMixture(HOSPITALS_DAG, 2, random_state=0)
+    >>> model = model.fit(X, columns=list(truth.columns))
+    >>> round(model.ate("X", "Y"), 2), round(ate(truth, "X", "Y"), 2)  # fitted, true
+    (0.18, 0.18)
+    >>> round(model.naive_ate("X", "Y"), 2)  # the confounded contrast
+    -0.17
     """
 
     def __init__(
@@ -133,10 +157,10 @@ class BayesNetMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         n_components: int = 2,
         *,
         init: str = "reduction",
-        n_init: int = 0,
+        n_init: int = 1,
         tol: float = 1e-10,
         max_iter: int = 1000,
-        alpha: float = 0.0,
+        alpha: float = 1.0,
         min_run_size: float | None = None,
         refine_runs: bool = True,
         ignore_extra_columns: bool = False,
@@ -168,18 +192,57 @@ class BayesNetMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
                     "BayesNetMixture needs the DAG: pass dag= as 'A -> B' lines, a file, a "
                     "networkx DiGraph, a pgmpy model or (parent, child) pairs"
                 )
-            dag = as_dag(self.dag, latent_name=self.latent_name)
+            if arr.shape[0] < 2:
+                raise DataError(
+                    f"X has {arr.shape[0]} sample (n_samples={arr.shape[0]}); a mixture needs "
+                    "at least 2 rows"
+                )
+            if names is None:
+                # scikit-learn's names for unnamed features: a DAG over x0, x1, ... reads arrays
+                names = [f"x{j}" for j in range(arr.shape[1])]
+                named = False
+            else:
+                named = True
+            # a DAG given as a function of the column names is built from X's names
+            dag = as_dag(
+                self.dag,
+                latent_name=self.latent_name,
+                columns=names if callable(self.dag) else None,
+            )
+            if not named and not callable(self.dag) and not set(dag.nodes) <= set(names):
+                raise DataError(
+                    "X has no column names: pass a DataFrame, a mapping {name: column}, or "
+                    "columns=[...] naming its columns as the DAG's nodes"
+                )
+            self.n_features_in_ = int(arr.shape[1])
             pos = check_dag_columns(
                 dag, names, ignore_extra=self.ignore_extra_columns, latent_name=self.latent_name
             )
             self.dag_ = dag
             self.columns_ = list(dag.nodes)
+            self.columns_in_ = list(names)
         else:
+            if names is None:
+                # an array without names is read like the data of fit, column by column
+                if arr.shape[1] != self.n_features_in_:
+                    raise DataError(
+                        f"X has {arr.shape[1]} features, but BayesNetMixture is expecting "
+                        f"{self.n_features_in_} features as input (the columns of fit: "
+                        f"{self.columns_in_}); pass columns=[...] to name them"
+                    )
+                names = self.columns_in_
             missing = [v for v in self.columns_ if v not in names]
             if missing:
                 raise DataError(f"X lacks the DAG node(s) {missing}")
             pos = tuple(names.index(v) for v in self.columns_)
         arr = arr[:, list(pos)]
+        hole = first_missing_cell(arr)
+        if hole is not None:
+            i, j = hole
+            raise DataError(
+                f"node {self.columns_[j]!r} holds {arr[i, j]!r} at row {i}: missing or infinite "
+                "values (NaN, None or inf) are not levels; drop or impute those rows"
+            )
         bad = first_fractional_cell(arr)
         if bad is not None:
             i, j = bad
@@ -200,33 +263,36 @@ class BayesNetMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         return codes.astype(np.int64)
 
     # ------------------------------------------------------------------ fit
+    _data_keywords = ("columns",)
+
     def fit(
         self,
         X: Any,
         y: Any = None,
         *,
-        columns: Sequence[str] | None = None,
         sample_weight: ArrayLike | None = None,
+        columns: Sequence[str] | None = None,
     ) -> BayesNetMixture:
         """Fit the mixture to discrete data whose columns are the DAG's nodes.
 
         Parameters
         ----------
         X : DataFrame, mapping {name: column} or 2-d array
-            One column per DAG node (integer codes or labels).
+            One column per DAG node (integer codes or labels); an array's
+            columns are named by ``columns``, or ``x0, x1, ...``.
         y : ignored
-        columns : sequence of str, optional
-            Column names of an array ``X``.
         sample_weight : array-like of shape (n_samples,), optional
             Frequency weights.
+        columns : sequence of str, optional
+            Column names of an array ``X``.
         """
-        if self.init not in INIT:
-            raise DataError(f"init={self.init!r} is not valid; choose one of {INIT}")
+        self._check_y(y)
+        init = choose(self.init, "BayesNetMixture.init")
         k = check_int(self.n_components, "n_components", low=1)
-        n_init = check_int(self.n_init, "n_init", low=0 if self.init == "reduction" else 1)
+        n_init = check_int(self.n_init, "n_init", low=1)
         tol = check_real(self.tol, "tol", low=0.0)
         max_iter = check_int(self.max_iter, "max_iter", low=1)
-        alpha = check_real(self.alpha, "alpha", low=0.0)
+        alpha = check_real(self.alpha, "alpha", low=1.0)
         if self.min_run_size is not None:
             check_real(self.min_run_size, "min_run_size", low=0.0)
         rng = rng_from(self.random_state)
@@ -234,103 +300,46 @@ class BayesNetMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         w = check_sample_weight(sample_weight, codes.shape[0])
         values, counts, _ = compress_rows(codes, w)
         keep = counts > 0
-        codes_u = values[keep].astype(np.int64)
+        self._values, self._counts = values[keep].astype(np.int64), counts[keep]
         self.n_rows_ = int(codes.shape[0] if w is None else np.count_nonzero(w > 0))
-        self._fit_counts(codes_u, counts[keep], k, n_init, tol, max_iter, alpha, rng)
-        return self
-
-    def _fit_counts(
-        self,
-        values: NDArray[np.int64],
-        counts: FloatArray,
-        k: int,
-        n_init: int,
-        tol: float,
-        max_iter: int,
-        alpha: float,
-        rng: np.random.Generator,
-    ) -> None:
-        """Reduction and EM on unique coded rows with counts; sets the fitted attributes."""
-        levels = [len(self.categories_[v]) for v in self.columns_]
-        starts: list[BayesNetMixtureParams] = []
-        self.reduction_ = None
-        t0 = time.perf_counter()
-        if self.init == "reduction":
-            try:
-                self.reduction_ = fit_bayesnet_reduction(
-                    values,
-                    counts,
-                    self.dag_,
-                    levels,
-                    k,
-                    rng=rng,
-                    min_run_size=self.min_run_size,
-                    refine_runs=bool(self.refine_runs),
-                )
-            except IdentifiabilityError as exc:
-                raise IdentifiabilityError(
-                    f"{exc}. init='random' fits by EM alone, without the guarantee that the "
-                    "populations are identified"
-                ) from None
-            starts.append(self.reduction_.params)
-            logger.info(
-                "k-MixBND reduction: %d runs of k-MixProd on %d distinct rows, %.2f s",
-                len(self.reduction_.runs),
-                values.shape[0],
-                time.perf_counter() - t0,
-            )
-        starts += random_bn_starts(self.dag_, levels, k, n_init, rng)
-        t1 = time.perf_counter()
-        fits = em_bayesnet_mixture(
-            values, counts, self.dag_, levels, starts, tol=tol, max_iter=max_iter, alpha=alpha
+        fit = fit_bayesnet_mixture(
+            self._values,
+            self._counts,
+            self.dag_,
+            [len(self.categories_[v]) for v in self.columns_],
+            k,
+            rng=rng,
+            init=str(init),
+            n_init=n_init,
+            tol=tol,
+            max_iter=max_iter,
+            pseudo_count=alpha - 1.0,
+            min_run_size=self.min_run_size,
+            refine_runs=bool(self.refine_runs),
         )
-        logger.info(
-            "EM over the mixture of networks: %d start(s), %d maps in the best, %.2f s",
-            len(fits),
-            max(f.n_iter for f in fits),
-            time.perf_counter() - t1,
-        )
-        best = max((f for f in fits if not f.merged), key=lambda f: f.objective)
-        if not best.converged:
+        if not fit.converged:
             warnings.warn(
                 f"EM stopped at max_iter={max_iter} before the log-likelihood settled to "
                 f"tol={tol:g}; raise max_iter",
                 ConvergenceWarning,
-                stacklevel=3,
+                stacklevel=2,
             )
-        order = np.argsort(-best.params.weights, kind="stable")
-        self.params_ = best.params.permute(order)
+        self.reduction_ = fit.reduction
+        self.params_ = fit.params
         self.weights_ = self.params_.weights
         self.cpds_ = dict(zip(self.columns_, self.params_.cpts, strict=True))
-        self.log_likelihood_ = float(best.log_likelihood)
-        self.restart_log_likelihoods_ = [float(f.log_likelihood) for f in fits]
-        self.converged_, self.n_iter_ = bool(best.converged), int(best.n_iter)
-        self.n_samples_ = float(counts.sum())
-        self._values, self._counts = values, counts
+        self.log_likelihood_ = fit.log_likelihood
+        self.restart_log_likelihoods_ = fit.restart_log_likelihoods
+        self.converged_, self.n_iter_ = fit.converged, fit.n_iter
+        self.n_samples_ = float(self._counts.sum())
+        return self
 
     # ------------------------------------------------------------ inference
-    def _log_joint(self, X: Any, columns: Sequence[str] | None) -> FloatArray:
+    def _log_parts(self, X: Any, **data: Any) -> tuple[FloatArray, FloatArray]:
         check_is_fitted(self, "params_")
-        codes = self._coded(X, columns, reset=False)
-        return inference.log_prob_rows(self.params_, codes)
-
-    def score_samples(self, X: Any, columns: Sequence[str] | None = None) -> FloatArray:
-        """Log-likelihood ``log P(x)`` of each row."""
+        codes = self._coded(X, data.get("columns"), reset=False)
         with np.errstate(divide="ignore"):
-            return log_mixture(self._log_joint(X, columns), np.log(self.weights_))[0]
-
-    def score(self, X: Any, y: Any = None, columns: Sequence[str] | None = None) -> float:
-        """Mean log-likelihood per row."""
-        return float(np.mean(self.score_samples(X, columns)))
-
-    def predict_proba(self, X: Any, columns: Sequence[str] | None = None) -> FloatArray:
-        """Posterior source membership ``P(u | x) ∝ pi_u prod_V P_u(x_V | pa(V))`` per row."""
-        with np.errstate(divide="ignore"):
-            return np.exp(log_mixture(self._log_joint(X, columns), np.log(self.weights_))[1])
-
-    def predict(self, X: Any, columns: Sequence[str] | None = None) -> NDArray[np.intp]:
-        """Most probable source of each row."""
-        return np.asarray(np.argmax(self.predict_proba(X, columns), axis=1), dtype=np.intp)
+            return log_mixture(inference.log_prob_rows(self.params_, codes), np.log(self.weights_))
 
     def sample(self, n_samples: int = 1) -> tuple[dict[str, NDArray[Any]], NDArray[np.intp]]:
         """``n`` rows (a mapping node -> labels) and their sources, by ancestral sampling."""
@@ -344,23 +353,6 @@ class BayesNetMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         """Free parameters: ``k - 1`` plus ``k (d_V - 1)`` per parent assignment of every node."""
         check_is_fitted(self, "params_")
         return int(self.params_.n_parameters)
-
-    def bic(self, X: Any = None, columns: Sequence[str] | None = None) -> float:
-        """``-2 log L + p log N`` on ``X`` (default: the training data)."""
-        ll, n = self._total(X, columns)
-        return -2.0 * ll + self.n_parameters() * np.log(n)
-
-    def aic(self, X: Any = None, columns: Sequence[str] | None = None) -> float:
-        """``-2 log L + 2 p`` on ``X`` (default: the training data)."""
-        ll, _ = self._total(X, columns)
-        return -2.0 * ll + 2.0 * self.n_parameters()
-
-    def _total(self, X: Any, columns: Sequence[str] | None) -> tuple[float, float]:
-        check_is_fitted(self, "params_")
-        if X is None:
-            return self.log_likelihood_, self.n_samples_
-        s = self.score_samples(X, columns)
-        return float(s.sum()), float(s.shape[0])
 
     def cpd_table(self, node: str) -> dict[str, NDArray[Any]]:
         """Tidy columns (source, each parent, value, probability) of one node's CPTs."""
@@ -397,16 +389,24 @@ class BayesNetMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         given: Mapping[str, Any] | None = None,
         *,
         per_source: bool = False,
+        params: BayesNetMixtureParams | None = None,
     ) -> FloatArray:
         """``P(outcome | do(X = x), Z = z)`` over the outcome's levels (``categories_`` order).
 
-        The truncated factorisation summed over the sources (spec D2):
+        The truncated factorisation summed over the sources (Pearl, *Causality*,
+        2009, eq. 3.10, with ``U`` summed out):
         ``P(y | do(x)) = sum_u pi_u P_u(y | do(x))``. ``per_source=True``
-        gives the (k, levels) array of ``P_u(y | do(x))``.
+        gives the (k, levels) array of ``P_u(y | do(x))``. ``params``
+        evaluates the query on other parameters of the same DAG and levels
+        (a bootstrap replicate, say) instead of ``params_``.
         """
         check_is_fitted(self, "params_")
         return effects.interventional(
-            self.params_, outcome, self._codes(do), self._codes(given), per_source=per_source
+            self.params_ if params is None else params,
+            outcome,
+            self._codes(do),
+            self._codes(given),
+            per_source=per_source,
         )
 
     def _values_of(self, node: str) -> FloatArray:
@@ -415,7 +415,7 @@ class BayesNetMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
             return levels.astype(np.float64)
         return np.arange(len(levels), dtype=np.float64)  # labels: their codes 0, 1, ...
 
-    def _treatment_levels(
+    def treatment_levels(
         self, treatment: str, treated: Any = None, control: Any = None
     ) -> tuple[Any, Any]:
         """``(control, treated)``: given, or the two levels of a binary treatment in order."""
@@ -443,6 +443,7 @@ class BayesNetMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         treated: Any = None,
         control: Any = None,
         per_source: bool = False,
+        params: BayesNetMixtureParams | None = None,
     ) -> Any:
         """``E[Y | do(T = treated)] - E[Y | do(T = control)]``.
 
@@ -450,12 +451,13 @@ class BayesNetMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         and second level (``categories_`` order, e.g. 0 and 1). ``Y``'s numeric
         levels are its values (text levels count as their codes 0, 1, ...);
         :func:`kmix.causal.ate` on ``params_`` always uses the codes.
-        ``per_source=True``: the (k,) effects within each source.
+        ``per_source=True``: the (k,) effects within each source. ``params``:
+        as in :meth:`interventional`.
         """
-        t0, t1 = self._treatment_levels(treatment, treated, control)
+        t0, t1 = self.treatment_levels(treatment, treated, control)
         y = self._values_of(outcome)
-        hi = self.interventional(outcome, {treatment: t1}, per_source=per_source)
-        lo = self.interventional(outcome, {treatment: t0}, per_source=per_source)
+        hi = self.interventional(outcome, {treatment: t1}, per_source=per_source, params=params)
+        lo = self.interventional(outcome, {treatment: t0}, per_source=per_source, params=params)
         diff = (hi - lo) @ y
         return diff if per_source else float(diff)
 
@@ -479,14 +481,17 @@ class BayesNetMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         self, treatment: str, outcome: str, *, treated: Any = None, control: Any = None
     ) -> float:
         """``E[Y | T = treated] - E[Y | T = control]`` in the training data (confounded)."""
-        t0, t1 = self._treatment_levels(treatment, treated, control)
+        t0, t1 = self.treatment_levels(treatment, treated, control)
         y = self._values_of(outcome)
         return float(
             (self.naive(outcome, {treatment: t1}) - self.naive(outcome, {treatment: t0})) @ y
         )
 
     def to_pgmpy(self, source: int) -> Any:
-        """One source's network as a pgmpy ``DiscreteBayesianNetwork`` (``pip install pgmpy``)."""
+        """One source's network as a pgmpy ``DiscreteBayesianNetwork``.
+
+        Needs the optional extra: ``pip install 'kmix[pgmpy]'``.
+        """
         check_is_fitted(self, "params_")
         k = self.weights_.shape[0]
         s = check_int(source, "source", low=0, high=k - 1)
@@ -494,7 +499,7 @@ class BayesNetMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
             from pgmpy.factors.discrete import TabularCPD
             from pgmpy.models import DiscreteBayesianNetwork
         except ImportError:  # pragma: no cover - optional extra
-            raise ImportError("to_pgmpy needs pgmpy: pip install kmix[pgmpy]") from None
+            raise ImportError("to_pgmpy needs pgmpy: pip install 'kmix[pgmpy]'") from None
         model = DiscreteBayesianNetwork(list(self.dag_.edges))
         model.add_nodes_from(self.columns_)
         for v in self.columns_:
@@ -515,12 +520,50 @@ class BayesNetMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         return model
 
     def bootstrap(
-        self, n_boot: int = 100, *, random_state: Any = None, callback: Any = None
-    ) -> Any:
+        self,
+        n_boot: int = 100,
+        *,
+        random_state: Any = None,
+        callback: Callable[[int, int], None] | None = None,
+    ) -> BayesNetBootstrap:
         """Refit the whole pipeline on ``n_boot`` resamples of the training data.
 
-        See :func:`kmix.estimators.bayesnet_bootstrap.bootstrap`.
-        """
-        from .bayesnet_bootstrap import bootstrap
+        Each replicate redraws ``n_rows_`` rows with replacement, runs
+        :func:`~kmix.solvers.bayesnet.fit.fit_bayesnet_mixture` with this
+        model's settings, and has its sources matched to this fit's
+        (:func:`kmix.estimators.bootstrap_bayesnet`); the returned object gives
+        percentile intervals of ATEs, interventional distributions and shares.
 
-        return bootstrap(self, n_boot, random_state=random_state, callback=callback)
+        Parameters
+        ----------
+        n_boot : int
+            Replicates (at least 2).
+        random_state : optional
+            Seed of the resampling (default: the model's ``random_state``).
+        callback : callable, optional
+            ``callback(done, n_boot)`` after every replicate (progress).
+        """
+        check_is_fitted(self, "params_")
+        n_boot = check_int(n_boot, "n_boot", low=2)
+        rng = rng_from(self.random_state if random_state is None else random_state)
+        settings = {
+            "init": str(choose(self.init, "BayesNetMixture.init")),
+            "n_init": int(self.n_init),
+            "tol": float(self.tol),
+            "max_iter": int(self.max_iter),
+            "pseudo_count": float(self.alpha) - 1.0,
+            "min_run_size": self.min_run_size,
+            "refine_runs": bool(self.refine_runs),
+        }
+        replicates = bootstrap_bayesnet(
+            self._values,
+            self._counts,
+            self.dag_,
+            self.params_,
+            settings,
+            n_boot=n_boot,
+            n_draw=self.n_rows_,
+            rng=rng,
+            callback=callback,
+        )
+        return BayesNetBootstrap(self, replicates)

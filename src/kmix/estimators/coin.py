@@ -9,15 +9,14 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.special import gammaln, xlog1py, xlogy
-from sklearn.base import BaseEstimator, DensityMixin
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_array, check_is_fitted
 from threadpoolctl import threadpool_limits
 
 from ..components import get_family
 from ..exceptions import ConvergenceWarning, DataError
+from ..options import choose
 from ..params import BinomialParams, Mixture, check_weights
 from ..solvers.coins.moments import (
-    METHODS,
     Z_SUPPORT,
     HankelRow,
     check_identifiable,
@@ -28,26 +27,42 @@ from ..solvers.coins.moments import (
 )
 from ..solvers.em.loop import log_mixture, run_em
 from ..stats.coins import CoinCounts, CoinMoments, as_counts
+from ._base import MixtureEstimator
 from ._checks import check_int, check_real, rng_from
 
-__all__ = ["CoinMixture", "KSelection", "select_k_coins"]
+__all__ = ["CoinMixture", "KSelection", "hankel_evidence", "select_k_coins"]
 
 FloatArray = NDArray[np.float64]
-REFINE = (None, "em")
-INIT = ("moments", "random")
+
+
+def _array(X: Any) -> NDArray[Any]:
+    """Dense, real, non-empty, without NaN or inf (scikit-learn's checks and messages)."""
+    try:
+        arr = np.asarray(
+            check_array(X, ensure_2d=False, dtype=None, ensure_all_finite=False, input_name="X")
+        )
+    except ValueError as exc:
+        raise DataError(str(exc)) from None
+    if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
+        i = int(np.flatnonzero(~np.isfinite(arr.reshape(-1)))[0])
+        raise DataError(
+            f"X holds NaN or inf (entry {i} in row-major order: {arr.reshape(-1)[i]!r}); head "
+            "counts must be finite whole numbers: drop or impute those trials"
+        )
+    return arr
 
 
 def _parse(X: Any, n_trials: Any) -> tuple[NDArray[Any], NDArray[Any]]:
     """``(heads, trials)`` from the accepted input forms; trials may stay a scalar."""
     if n_trials is None:
-        arr = np.asarray(X)
+        arr = _array(X)
         if arr.ndim != 2 or arr.shape[1] != 2:
             raise DataError(
                 f"give head counts with n_trials=..., or a two-column table (heads, trials); "
                 f"got an array of shape {arr.shape} and no n_trials"
             )
         return arr[:, 0], arr[:, 1]
-    heads = np.asarray(X)
+    heads = _array(X)
     if heads.ndim == 2 and heads.shape[1] == 1:
         heads = heads[:, 0]
     if heads.ndim != 1:
@@ -87,7 +102,23 @@ def _log_binomial(heads: FloatArray, trials: FloatArray, biases: FloatArray) -> 
         return log_choose + xlogy(h, biases[None, :]) + xlog1py(t - h, -biases[None, :])
 
 
-class CoinMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
+def coin_order(weights: FloatArray, biases: FloatArray) -> NDArray[np.intp]:
+    """kmix's label order for coins: largest weight first, ties by ascending bias."""
+    return np.lexsort((biases, -np.asarray(weights))).astype(np.intp)
+
+
+def hankel_evidence(moments: CoinMoments, k: int, z: float) -> tuple[list[HankelRow], int]:
+    """Hankel evidence for 1..k(+1) distinct biases and how many the data support.
+
+    The smallest eigenvalue of each Chebyshev Hankel matrix against its
+    standard error (:func:`~kmix.solvers.coins.moments.hankel_test`); used by
+    ``fit`` and when a saved model is loaded.
+    """
+    rows = hankel_test(moments, max_size=min(k + 1, moments.order // 2 + 1))
+    return rows, supported_components(rows, z)
+
+
+class CoinMixture(MixtureEstimator):
     """Mixture of k coins from per-trial head counts (the k-coin problem).
 
     Each trial picks coin ``u`` with probability ``pi_u`` and flips it
@@ -106,6 +137,11 @@ class CoinMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
     ----------
     n_components : int, default 2
         Number of coins ``k``.
+    n_trials : int or None, default None
+        Flips per trial when every trial has the same number; ``n_trials=``
+        given to ``fit``, ``predict``, ... overrides it (one int or one
+        value per trial), and a two-column table ``(heads, trials)`` needs
+        neither (as in ``FiniteMixture(family="binomial", n_trials=...)``).
     method : {"chebyshev", "monomial", "prony"}, default "chebyshev"
         Moment solver (see :func:`~kmix.solvers.coins.moments.fit_kcoin`).
     refine : {"em", None}, default "em"
@@ -132,11 +168,13 @@ class CoinMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
     Attributes
     ----------
     weights_ : ndarray of shape (k,)
-        ``pi``, ordered like ``biases_``.
+        ``pi``, largest first (kmix's label order; ties by ascending bias).
     biases_ : ndarray of shape (k,)
-        Coin biases, ascending (canonical labels).
+        Coin biases, in the order of ``weights_``.
+    params_ : kmix.params.BinomialParams
+        ``params_.p[:, 0]`` is ``biases_``.
     moment_weights_, moment_biases_ : ndarray of shape (k,)
-        The moment solution before refinement.
+        The moment solution before refinement (its own largest-weight-first order).
     moments_ : kmix.stats.CoinMoments
         Unbiased moments (orders 0..min(max flips, 2k)).
     condition_number_ : float
@@ -158,12 +196,29 @@ class CoinMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         Final log-likelihood of every start (with refinement only).
     n_samples_ : float
         Number of trials.
+    n_features_in_ : int
+        1 (one head count per trial).
+
+    Examples
+    --------
+    Two coins seen through three flips per trial (``2k - 1 = 3``): the
+    moment solution reproduces the histogram exactly, so it is the MLE.
+
+    >>> import numpy as np
+    >>> from kmix import CoinMixture
+    >>> heads = np.repeat([0, 1, 2, 3], [300, 200, 200, 300])
+    >>> model = CoinMixture(2).fit(heads, n_trials=3)
+    >>> model.weights_.round(3), model.biases_.round(3)
+    (array([0.5, 0.5]), array([0.158, 0.842]))
+    >>> model.predict([0, 3], n_trials=3)
+    array([0, 1])
     """
 
     def __init__(
         self,
         n_components: int = 2,
         *,
+        n_trials: int | None = None,
         method: str = "chebyshev",
         refine: str | None = "em",
         init: str = "moments",
@@ -175,6 +230,7 @@ class CoinMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         random_state: Any = None,
     ) -> None:
         self.n_components = n_components
+        self.n_trials = n_trials
         self.method = method
         self.refine = refine
         self.init = init
@@ -185,6 +241,18 @@ class CoinMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         self.z_support = z_support
         self.random_state = random_state
 
+    _data_keywords = ("n_trials",)
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.categorical = True  # integer counts: scikit-learn's checks round theirs
+        tags.input_tags.positive_only = True
+        return tags
+
+    def _trials(self, n_trials: Any) -> Any:
+        """The trials of this call: the keyword, else the ``n_trials`` option."""
+        return self.n_trials if n_trials is None else n_trials
+
     def _statistic(self, X: Any, n_trials: Any, sample_weight: Any) -> CoinCounts | CoinMoments:
         if isinstance(X, (CoinCounts, CoinMoments)):
             if n_trials is not None or sample_weight is not None:
@@ -192,14 +260,16 @@ class CoinMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
                     f"n_trials and sample_weight do not apply when X is a {type(X).__name__}"
                 )
             return X
-        heads, trials = _parse(X, n_trials)
+        heads, trials = _parse(X, self._trials(n_trials))
         return CoinCounts.from_arrays(heads, trials, sample_weight=sample_weight)
 
     def fit(
         self,
         X: Any,
-        n_trials: ArrayLike | int | None = None,
+        y: Any = None,
+        *,
         sample_weight: ArrayLike | None = None,
+        n_trials: ArrayLike | int | None = None,
     ) -> CoinMixture:
         """Fit to head counts.
 
@@ -211,23 +281,22 @@ class CoinMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
             precomputed histogram (e.g. from :meth:`CoinCounts.from_flips` or
             merged chunks); or moments alone (no EM refinement is possible
             then, and no likelihood).
-        n_trials : int or array-like of shape (n_trials,), optional
-            Flips per trial.
+        y : ignored
         sample_weight : array-like, optional
             Frequency weight of each trial.
+        n_trials : int or array-like of shape (n_trials,), optional
+            Flips per trial (keyword only).
         """
+        self._check_y(y)
         k = check_int(self.n_components, "n_components", low=1)
-        if self.method not in METHODS:
-            raise DataError(f"method={self.method!r} is not valid; choose one of {METHODS}")
-        if self.refine not in REFINE:
-            raise DataError(f"refine={self.refine!r} is not valid; choose 'em' or None")
+        method = str(choose(self.method, "CoinMixture.method"))
+        refine = choose(self.refine, "CoinMixture.refine")
+        init = choose(self.init, "CoinMixture.init")
         tol = check_real(self.tol, "tol", low=0.0)
         max_iter = check_int(self.max_iter, "max_iter", low=0)
         z = check_real(self.z_support, "z_support", low=0.0)
         n_init = check_int(self.n_init, "n_init", low=1)
-        if self.init not in INIT:
-            raise DataError(f"init={self.init!r} is not valid; choose one of {INIT}")
-        if self.init == "random" and self.refine != "em":
+        if init == "random" and refine != "em":
             raise DataError("init='random' starts EM, so it needs refine='em'")
         rng = rng_from(self.random_state)
         stat = self._statistic(X, n_trials, sample_weight)
@@ -244,14 +313,13 @@ class CoinMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         else:
             moments = stat
             check_identifiable(moments.order, k)
-        res = fit_kcoin(moments, k, method=self.method, denoise=bool(self.denoise), rng=rng)
+        res = fit_kcoin(moments, k, method=method, denoise=bool(self.denoise), rng=rng)
         self.moments_ = moments
-        self.moment_weights_, self.moment_biases_ = res.weights, res.biases
         self.condition_number_ = res.condition_number
         self.moments_valid_ = res.valid
         self.denoised_ = res.denoised
         self.misfit_ = res.misfit
-        self._hankel_diagnostics(moments, k, z)
+        self.hankel_, self.n_supported_ = hankel_evidence(moments, k, z)
         if self.n_supported_ < k:
             row = self.hankel_[self.n_supported_]
             warnings.warn(
@@ -267,29 +335,28 @@ class CoinMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         self.converged_, self.n_iter_ = True, 0
         self.log_likelihood_: float | None = None
         if isinstance(stat, CoinCounts):
-            if self.refine == "em":
+            if refine == "em":
                 start = (weights, biases)
-                weights, biases = self._restarts(stat, start, n_init, tol, max_iter, rng)
+                weights, biases = self._restarts(stat, start, init, n_init, tol, max_iter, rng)
             self.n_samples_ = stat.n_samples
             self.n_trials_ = int(stat.trials[np.argmax(stat.counts)])
             self.log_likelihood_ = self._loglik(stat, weights, biases)
         else:
-            if self.init == "random" or n_init > 1:
+            if init == "random" or n_init > 1:
                 raise DataError(
                     "fitted from moments alone: random EM restarts need the head counts; "
                     "pass the data (or a CoinCounts) instead"
                 )
             self.n_samples_ = float(moments.n_samples[1])
             self.n_trials_ = moments.order
-        order = np.argsort(biases, kind="stable")
+        order = coin_order(np.asarray(weights), np.asarray(biases))
         self.biases_ = np.asarray(biases, dtype=np.float64)[order]
         self.weights_ = check_weights(np.asarray(weights)[order])
+        self.params_ = BinomialParams(self.biases_[:, None])
+        m_order = coin_order(res.weights, res.biases)
+        self.moment_weights_, self.moment_biases_ = res.weights[m_order], res.biases[m_order]
+        self.n_features_in_ = 1
         return self
-
-    def _hankel_diagnostics(self, moments: CoinMoments, k: int, z: float) -> None:
-        """Set ``hankel_`` and ``n_supported_`` (also used when loading a saved model)."""
-        self.hankel_ = hankel_test(moments, max_size=min(k + 1, moments.order // 2 + 1))
-        self.n_supported_ = supported_components(self.hankel_, z)
 
     def _refine(
         self,
@@ -332,6 +399,7 @@ class CoinMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         self,
         stat: CoinCounts,
         moment_start: tuple[FloatArray, FloatArray],
+        init: str | None,
         n_init: int,
         tol: float,
         max_iter: int,
@@ -339,7 +407,7 @@ class CoinMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
     ) -> tuple[FloatArray, FloatArray]:
         """Refine every start; keep the highest likelihood."""
         starts: list[tuple[FloatArray, FloatArray] | None] = [None] * n_init
-        if self.init == "moments":
+        if init == "moments":
             starts[0] = moment_start
         best: tuple[float, FloatArray, FloatArray] | None = None
         self.restart_log_likelihoods_ = []
@@ -363,28 +431,12 @@ class CoinMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         return float(stat.counts @ lse)
 
     # ------------------------------------------------------------------ inference
-    def _log_parts(self, X: Any, n_trials: Any) -> tuple[FloatArray, FloatArray]:
+    def _log_parts(self, X: Any, **data: Any) -> tuple[FloatArray, FloatArray]:
         check_is_fitted(self, "biases_")
-        heads, trials = _pairs(X, n_trials)
+        heads, trials = _pairs(X, self._trials(data.get("n_trials")))
         lp = _log_binomial(heads, trials, self.biases_)
         with np.errstate(divide="ignore"):
             return log_mixture(lp, np.log(self.weights_))
-
-    def score_samples(self, X: Any, n_trials: ArrayLike | int | None = None) -> FloatArray:
-        """Log-likelihood of each trial's head count, ``log P(h_s | t_s)``."""
-        return self._log_parts(X, n_trials)[0]
-
-    def score(self, X: Any, n_trials: ArrayLike | int | None = None, y: Any = None) -> float:
-        """Mean log-likelihood per trial."""
-        return float(self.score_samples(X, n_trials).mean())
-
-    def predict_proba(self, X: Any, n_trials: ArrayLike | int | None = None) -> FloatArray:
-        """Posterior probability of each coin for each trial, shape (n, k)."""
-        return np.exp(self._log_parts(X, n_trials)[1])
-
-    def predict(self, X: Any, n_trials: ArrayLike | int | None = None) -> NDArray[np.intp]:
-        """Most probable coin of each trial."""
-        return self.predict_proba(X, n_trials).argmax(axis=1)
 
     def sample(
         self, n_samples: int = 1, n_trials: ArrayLike | int | None = None
@@ -411,30 +463,12 @@ class CoinMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         """Free parameters: ``k`` biases and ``k - 1`` weights."""
         return 2 * int(self.n_components) - 1
 
-    def _total(self, X: Any, n_trials: Any) -> tuple[float, float]:
-        if X is None:
-            if self.log_likelihood_ is None:
-                raise DataError("fitted from moments only: pass data to compute the likelihood")
-            return self.log_likelihood_, self.n_samples_
-        ll = self.score_samples(X, n_trials)
-        return float(ll.sum()), float(ll.shape[0])
-
-    def bic(self, X: Any = None, n_trials: ArrayLike | int | None = None) -> float:
-        """``-2 log L + (2k - 1) log N`` (on the training data when X is None)."""
-        ll, n = self._total(X, n_trials)
-        return -2.0 * ll + self.n_parameters() * float(np.log(n))
-
-    def aic(self, X: Any = None, n_trials: ArrayLike | int | None = None) -> float:
-        """``-2 log L + 2 (2k - 1)``."""
-        ll, _ = self._total(X, n_trials)
-        return -2.0 * ll + 2.0 * self.n_parameters()
-
     @classmethod
     def select_k(
         cls,
         X: Any,
-        n_trials: ArrayLike | int | None = None,
         *,
+        n_trials: ArrayLike | int | None = None,
         max_components: int | None = None,
         z_support: float = Z_SUPPORT,
         random_state: Any = None,
@@ -442,7 +476,7 @@ class CoinMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         """Choose the number of coins; see :func:`select_k_coins`."""
         return select_k_coins(
             X,
-            n_trials,
+            n_trials=n_trials,
             max_components=max_components,
             z_support=z_support,
             random_state=random_state,
@@ -481,8 +515,8 @@ class KSelection:
 
 def select_k_coins(
     X: Any,
-    n_trials: ArrayLike | int | None = None,
     *,
+    n_trials: ArrayLike | int | None = None,
     max_components: int | None = None,
     z_support: float = Z_SUPPORT,
     random_state: Any = None,

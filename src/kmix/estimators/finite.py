@@ -8,14 +8,15 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from sklearn.base import BaseEstimator, DensityMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ..components import Family, Gaussian, get_family, normalize_choice
+from ..components import Family, Gaussian, get_family
 from ..exceptions import DataError, ImpossibleRowError
+from ..options import choose
 from ..params import ComponentParams, GaussianParams, check_weights
-from ..solvers.em.loop import INIT_METHODS, EMProgress, ZeroWeightRowError, log_mixture, run_em
+from ..solvers.em.loop import EMProgress, ZeroWeightRowError, log_mixture, run_em
 from ..stats import compress_rows
+from ._base import MixtureEstimator
 from ._checks import (
     check_finite,
     check_int,
@@ -29,15 +30,9 @@ from ._checks import (
 __all__ = ["FiniteMixture"]
 
 FloatArray = NDArray[np.float64]
-_INIT = {
-    **{m: m for m in INIT_METHODS},
-    "auto": "auto",
-    "k_means++": "kmeans++",
-    "kmeanspp": "kmeans++",
-}
 
 
-class FiniteMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
+class FiniteMixture(MixtureEstimator):
     """Finite mixture ``P(x) = sum_u P(c=u) P(x | c=u)`` fitted by EM.
 
     Components come from one family: ``"bernoulli"`` (independent bits),
@@ -188,12 +183,10 @@ class FiniteMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         """The family instance, after checking that every set option applies to it."""
         options = {
             "alpha": check_real(self.alpha, "alpha", low=1.0),
-            "covariance_type": normalize_choice(
-                self.covariance_type, "covariance_type", {"full": "full", "diag": "diag"}
-            ),
+            "covariance_type": choose(self.covariance_type, "FiniteMixture.covariance_type"),
             "var_floor": check_real(self.var_floor, "var_floor", low=0.0),
         }
-        family = get_family(self.family, **options)
+        family = get_family(str(choose(self.family, "FiniteMixture.family")), **options)
         defaults = {"alpha": 1.0, "covariance_type": "full", "var_floor": 1e-6}
         for name, value in options.items():
             if name not in family.options() and value != defaults[name]:
@@ -284,10 +277,24 @@ class FiniteMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         return table, ctx, weights, rows
 
     # ---------------------------------------------------------------------- fit
+    _data_keywords = ("n_trials",)
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        try:
+            family = str(choose(self.family, "FiniteMixture.family"))
+        except DataError:
+            family = "gaussian"
+        # discrete families read integer codes: scikit-learn's checks then round their data
+        tags.input_tags.categorical = family != "gaussian"
+        tags.input_tags.positive_only = family in ("poisson", "binomial")
+        return tags
+
     def fit(
         self,
         X: ArrayLike,
         y: Any = None,
+        *,
         sample_weight: ArrayLike | None = None,
         n_trials: ArrayLike | int | None = None,
     ) -> FiniteMixture:
@@ -309,11 +316,12 @@ class FiniteMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         # a failed refit must not leave a mix of old and new fitted state
         for name in [a for a in vars(self) if a.endswith("_") and not a.startswith("_")]:
             delattr(self, name)
+        self._check_y(y)
         k = check_int(self.n_components, "n_components", low=1)
         n_init = check_int(self.n_init, "n_init", low=1)
         max_iter = check_int(self.max_iter, "max_iter", low=1)
         tol = check_real(self.tol, "tol", low=0.0)
-        init = normalize_choice(self.init, "init", _INIT)
+        init = str(choose(self.init, "FiniteMixture.init"))
         family = self._family()
         table, ctx, weights, rows = self._table(
             X, n_trials, reset=True, family=family, sample_weight=sample_weight
@@ -375,15 +383,23 @@ class FiniteMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
                 "exactly 0 or 1?)"
             ) from None
         total = float(counts.sum())
-        self.weights_ = result.weights
-        self.params_ = result.params
+        named = any(
+            v is not None
+            for v in (self.fixed_params, self.fixed_weights, self.params_init, self.weights_init)
+        )
+        weights, params = result.weights, result.params
+        if not named:  # kmix's label order: largest weight first (ties keep EM's order)
+            order = np.argsort(-weights, kind="stable")
+            weights, params = weights[order], params.permute(order)
+        self.weights_ = weights
+        self.params_ = params
         self.converged_ = result.converged
         self.n_iter_ = result.n_iter
         self.history_ = result.history
         self.reseed_iterations_ = result.reseed_iterations
         self.log_likelihood_ = result.objective - family.log_prior(result.params)
         self.lower_bound_ = self.log_likelihood_ / total
-        self.n_samples_fit_ = total
+        self.n_samples_ = total
         self.restart_log_likelihoods_ = np.asarray(result.restart_log_likelihoods)
         self.family_ = family
         n_free = 0 if fixed_params is not None else family.n_free_parameters(result.params)
@@ -435,10 +451,6 @@ class FiniteMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
                 stacklevel=3,
             )
 
-    def fit_predict(self, X: ArrayLike, y: Any = None, **fit_params: Any) -> NDArray[np.intp]:
-        """Fit, then return the most probable component of each row."""
-        return self.fit(X, y, **fit_params).predict(X, n_trials=fit_params.get("n_trials"))
-
     @staticmethod
     def _weights_arg(value: ArrayLike | None, name: str, k: int) -> FloatArray | None:
         if value is None:
@@ -467,11 +479,11 @@ class FiniteMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
             raise DataError(f"{name}: {exc}") from None
 
     # --------------------------------------------------------------- inference
-    def _log_parts(self, X: ArrayLike, n_trials: Any) -> tuple[FloatArray, FloatArray]:
+    def _log_parts(self, X: Any, **data: Any) -> tuple[FloatArray, FloatArray]:
         """Row log-densities and log-posteriors of new data."""
         check_is_fitted(self, "params_")
         family = self.family_
-        table, ctx, _, _ = self._table(X, n_trials, reset=False, family=family)
+        table, ctx, _, _ = self._table(X, data.get("n_trials"), reset=False, family=family)
         if family.discrete:
             values, _, inverse = compress_rows(table)
         else:
@@ -485,8 +497,8 @@ class FiniteMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
             lse, log_resp = lse[inverse], log_resp[inverse]
         return lse, log_resp
 
-    def _log_posterior(self, X: ArrayLike, n_trials: Any) -> FloatArray:
-        lse, log_resp = self._log_parts(X, n_trials)
+    def _log_posterior(self, X: Any, **data: Any) -> FloatArray:
+        lse, log_resp = self._log_parts(X, **data)
         impossible = ~np.isfinite(lse)
         if impossible.any():
             row = int(np.flatnonzero(impossible)[0])
@@ -497,30 +509,6 @@ class FiniteMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
                 "alpha > 1 to smooth the probabilities"
             )
         return log_resp
-
-    def score_samples(self, X: ArrayLike, n_trials: ArrayLike | int | None = None) -> FloatArray:
-        """Log-likelihood ``log P(x)`` of each row (``-inf`` for impossible rows)."""
-        return self._log_parts(X, n_trials)[0]
-
-    def score(
-        self,
-        X: ArrayLike,
-        y: Any = None,
-        sample_weight: ArrayLike | None = None,
-        n_trials: ArrayLike | int | None = None,
-    ) -> float:
-        """Mean log-likelihood per row (weighted by ``sample_weight`` if given)."""
-        lse = self.score_samples(X, n_trials)
-        w = check_sample_weight(sample_weight, lse.shape[0])
-        return float(np.average(lse, weights=w))
-
-    def predict_proba(self, X: ArrayLike, n_trials: ArrayLike | int | None = None) -> FloatArray:
-        """Posterior ``P(c = u | x)`` of each component for each row (the responsibilities)."""
-        return np.exp(self._log_posterior(X, n_trials))
-
-    def predict(self, X: ArrayLike, n_trials: ArrayLike | int | None = None) -> NDArray[np.intp]:
-        """Most probable component of each row."""
-        return np.argmax(self._log_posterior(X, n_trials), axis=1).astype(np.intp)
 
     def sample(
         self, n_samples: int = 1, *, random_state: Any = None, n_trials: Any = None
@@ -549,36 +537,3 @@ class FiniteMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         """Free parameters of the fit: the learned components' plus ``k - 1`` learned weights."""
         check_is_fitted(self, "params_")
         return int(self.n_parameters_)
-
-    def _criterion_parts(
-        self, X: ArrayLike, sample_weight: ArrayLike | None, n_trials: Any
-    ) -> tuple[float, float]:
-        lse = self.score_samples(X, n_trials)
-        w = check_sample_weight(sample_weight, lse.shape[0])
-        if w is None:
-            return float(lse.sum()), float(lse.shape[0])
-        return float(w @ lse), float(w.sum())
-
-    def bic(
-        self,
-        X: ArrayLike,
-        sample_weight: ArrayLike | None = None,
-        n_trials: ArrayLike | int | None = None,
-    ) -> float:
-        """Bayesian information criterion ``-2 log L + p log N`` on ``X`` (lower is better).
-
-        With ``sample_weight``, ``log L`` is the weighted log-likelihood and
-        ``N`` the total weight.
-        """
-        ll, n = self._criterion_parts(X, sample_weight, n_trials)
-        return -2.0 * ll + self.n_parameters() * np.log(n)
-
-    def aic(
-        self,
-        X: ArrayLike,
-        sample_weight: ArrayLike | None = None,
-        n_trials: ArrayLike | int | None = None,
-    ) -> float:
-        """Akaike information criterion ``-2 log L + 2 p`` on ``X`` (lower is better)."""
-        ll, _ = self._criterion_parts(X, sample_weight, n_trials)
-        return -2.0 * ll + 2.0 * self.n_parameters()

@@ -7,23 +7,18 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from sklearn.base import BaseEstimator, DensityMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits
 
 from ..exceptions import ConvergenceWarning, DataError, IdentifiabilityError
-from ..params import check_weights
+from ..options import choose
+from ..params import CategoricalParams, check_weights, item_view
 from ..solvers.em.loop import log_mixture
-from ..solvers.latent_class.design import RowDesign, log_likelihoods, pairwise_misfit
-from ..solvers.latent_class.em import (
-    LatentClassFit,
-    em_latent_class,
-    polish_latent_class,
-    random_starts,
-)
+from ..solvers.latent_class.fit import MISFIT_Z, fit_latent_class
 from ..solvers.latent_class.identifiability import check_identifiability
-from ..solvers.latent_class.moments import fit_product_mixture
 from ..stats import compress_rows
+from ._base import MixtureEstimator
+from ._bootstrap import ProductBootstrap, bootstrap_latent_class
 from ._checks import (
     check_int,
     check_real,
@@ -33,21 +28,9 @@ from ._checks import (
     rng_from,
 )
 
-__all__ = ["ProductMixture"]
+__all__ = ["MISFIT_Z", "ProductMixture"]
 
 FloatArray = NDArray[np.float64]
-INIT = ("moments", "random")
-#: EM starts taken from the moment step's candidates (best likelihood first)
-MOMENT_STARTS = 3
-#: Random starts that ``n_init="auto"`` adds where EM is cheap (or the moment step absent)
-AUTO_RANDOM_STARTS = 10
-#: "Cheap": unique rows x levels in all x classes at most this (about a millisecond an EM map)
-CHEAP_WORK = 250_000
-#: A two-way margin this many standard errors off the fitted model is a misfit
-#: (``kmix.solvers.latent_class.design.pairwise_misfit``)
-MISFIT_Z = 5.0
-REFINE = ("em", None)
-MISSING = ("error", "drop")
 
 
 def _missing_mask(arr: NDArray[Any]) -> NDArray[np.bool_]:
@@ -80,7 +63,7 @@ def _codes_already(
     return raw.astype(np.float64), cats
 
 
-class ProductMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
+class ProductMixture(MixtureEstimator):
     """Latent class model: discrete variables independent given a hidden class.
 
     ``P(x) = sum_u pi_u prod_j P(X_j = x_j | u)``. ``fit`` starts from the
@@ -97,11 +80,11 @@ class ProductMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
     refine : {"em", None}, default "em"
         Refine the start by EM (None reports the moment step alone).
     n_init : int or "auto", default "auto"
-        Random EM starts (weights and item probabilities drawn from flat
-        Dirichlet distributions) added to the moment step's three best
-        candidates; every start runs to convergence (accelerated EM, all
-        starts at once; a start that joins a better one stops) and the
-        highest likelihood wins. ``"auto"``: where an EM map is cheap
+        EM starts in all: the moment step's best candidates first (up to
+        three), then random ones (weights and item probabilities drawn from
+        flat Dirichlet distributions); every start runs to convergence
+        (accelerated EM, all starts at once; a start that joins a better one
+        stops) and the highest likelihood wins. ``"auto"``: where an EM map is cheap
         (unique rows x levels x classes <= 250,000, i.e. few variables:
         there the likelihood is flattest and local maxima commonest) or when
         the moment step cannot run, 10 random starts besides the three
@@ -216,20 +199,36 @@ class ProductMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
     def _rows(self, X: Any, *, reset: bool) -> tuple[NDArray[Any], NDArray[np.bool_]]:
         """Validated rows without missing values, and which input rows they are."""
         arr = self._array(X, reset=reset)
-        if reset:
-            self._check_integer_coded(arr)
+        if reset and arr.shape[0] < 2:
+            raise DataError(
+                f"X has {arr.shape[0]} sample (n_samples={arr.shape[0]}); a latent class "
+                "model needs at least 2 rows"
+            )
+        if arr.dtype.kind == "f" and np.isinf(arr).any():
+            i, j = (int(v) for v in np.argwhere(np.isinf(arr))[0])
+            raise DataError(
+                f"{self._columns_name(j)} holds {arr[i, j].item()!r} at row {i}: inf is not a "
+                "level (NaN marks a missing value); recode the column"
+            )
         if arr.dtype.kind in "biu":  # integer tables cannot hold a missing value
+            if reset:
+                self._check_integer_coded(arr)
             return arr, np.ones(arr.shape[0], dtype=bool)
         miss = _missing_mask(arr)
         keep: NDArray[np.bool_] = np.asarray(~miss.any(axis=1))
-        if not keep.all():
+        drop = not keep.all()
+        if drop:
             i, j = (int(v) for v in np.argwhere(miss)[0])
-            if not reset or self.missing == "error":
+            if not reset or choose(self.missing, "ProductMixture.missing") == "error":
                 raise DataError(
-                    f"X has missing values in {int((~keep).sum())} row(s) (first at row {i}, "
+                    f"X has missing values (NaN or None) in {int((~keep).sum())} row(s) "
+                    f"(first at row {i}, "
                     f"{self._columns_name(j)}); pass missing='drop' to drop those rows, or "
                     "impute them"
                 )
+        if reset:
+            self._check_integer_coded(arr)  # (a missing cell is no fraction)
+        if drop:
             warnings.warn(
                 f"dropped {int((~keep).sum())} of {arr.shape[0]} rows with missing values",
                 UserWarning,
@@ -299,7 +298,9 @@ class ProductMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
             )
 
     # ------------------------------------------------------------------ fit
-    def fit(self, X: Any, y: Any = None, sample_weight: ArrayLike | None = None) -> ProductMixture:
+    def fit(
+        self, X: Any, y: Any = None, *, sample_weight: ArrayLike | None = None
+    ) -> ProductMixture:
         """Fit the latent class model.
 
         Parameters
@@ -310,20 +311,17 @@ class ProductMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         sample_weight : array-like of shape (n_samples,), optional
             Frequency weights.
         """
+        self._check_y(y)
         k = check_int(self.n_components, "n_components", low=1)
         if not (isinstance(self.n_init, str) and self.n_init == "auto"):
-            check_int(self.n_init, "n_init", low=0 if self.init == "moments" else 1)
+            check_int(self.n_init, "n_init", low=1)
         n_triples = check_int(self.n_triples, "n_triples", low=1)
         tol = check_real(self.tol, "tol", low=0.0)
         max_iter = check_int(self.max_iter, "max_iter", low=0)
-        for name, value, choices in (
-            ("init", self.init, INIT),
-            ("refine", self.refine, REFINE),
-            ("missing", self.missing, MISSING),
-        ):
-            if value not in choices:
-                raise DataError(f"{name}={value!r} is not valid; choose one of {choices}")
-        if self.init == "random" and self.refine is None:
+        init = str(choose(self.init, "ProductMixture.init"))
+        refine = choose(self.refine, "ProductMixture.refine")
+        choose(self.missing, "ProductMixture.missing")
+        if init == "random" and refine is None:
             raise DataError("init='random' starts EM, so it needs refine='em'")
         rng = rng_from(self.random_state)
         values, counts, keep = self._statistic(X, sample_weight)
@@ -349,7 +347,18 @@ class ProductMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         # every product here is skinny (k or k * starts columns): BLAS threads cost more
         # than they save, and on two cores they can triple the time
         with threadpool_limits(limits=1, user_api="blas"):
-            self._fit_counts(values, counts, n_levels, k, ident.ok, n_triples, tol, max_iter, rng)
+            self._fit_counts(
+                values,
+                counts,
+                n_levels,
+                k,
+                init if ident.ok else "random",
+                refine is not None,
+                n_triples,
+                tol,
+                max_iter,
+                rng,
+            )
         self.n_samples_ = float(counts.sum())
         self._warn_duplicates()
         return self
@@ -360,44 +369,57 @@ class ProductMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         counts: FloatArray,
         n_levels: list[int],
         k: int,
-        identified: bool,
+        init: str,
+        refine: bool,
         n_triples: int,
         tol: float,
         max_iter: int,
         rng: np.random.Generator,
     ) -> None:
-        """Moment step and EM on unique rows with counts; sets the fitted attributes."""
-        start = None
-        design = RowDesign(values, n_levels, counts)
-        self._extra_starts: list[tuple[FloatArray, list[FloatArray]]] = []
-        self.views_: list[tuple[tuple[int, ...], ...]] = []
-        self.singular_values_ = np.empty(0)
-        self.eigengap_ = float("nan")
-        if self.init == "moments" and identified:
-            start = self._moments(values, counts, n_levels, k, n_triples, rng, design)
-        if self.refine is None:
-            if start is None:
-                raise DataError("refine=None needs the moment step, which could not run here")
-            weights, probs = start
-            loglik = float(log_likelihoods(values, counts, n_levels, [start], design=design)[0])
-            self.converged_, self.n_iter_, self.n_starts_ = True, 0, 0
-            self.n_polish_iter_ = 0
-            self.restart_log_likelihoods_: list[float] = []
-        else:
-            cheap = values.shape[0] * sum(n_levels) * k <= CHEAP_WORK
-            n_random = self._n_random(cheap, start is None)
-            weights, probs, loglik = self._em(
-                design, counts, n_levels, k, start, n_random, cheap, tol, max_iter, rng
+        """:func:`~kmix.solvers.latent_class.fit.fit_latent_class`; sets the fitted attributes."""
+        res = fit_latent_class(
+            values,
+            counts,
+            n_levels,
+            k,
+            rng=rng,
+            init=init,
+            n_init=self.n_init,
+            n_triples=n_triples,
+            refine=refine,
+            tol=tol,
+            max_iter=max_iter,
+        )
+        if res.moment_failed:
+            warnings.warn(
+                "the moment step found no views that separate the classes; EM starts at random",
+                UserWarning,
+                stacklevel=3,
             )
-        order = np.argsort(-weights, kind="stable")
-        self.weights_ = check_weights(weights[order])
-        self._probs = [p[order] for p in probs]
-        if start is not None:
-            self.moment_weights_ = start[0][order]
-            self.moment_probs_ = self._public([p[order] for p in start[1]])
-        self.probs_ = self._public(self._probs)
-        self.log_likelihood_ = loglik
-        self.misfit_ = pairwise_misfit(design, counts, self.weights_, self._probs)
+        if not res.converged:
+            warnings.warn(
+                f"EM stopped at max_iter={max_iter} before the log-likelihood settled to "
+                f"tol={tol:g}; raise max_iter",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+        self.weights_ = check_weights(res.weights)
+        self.params_ = CategoricalParams(tuple(res.probs))
+        self.probs_ = item_view(res.probs)
+        self.views_ = res.views
+        self.singular_values_ = res.singular_values
+        self.eigengap_ = res.eigengap
+        if not np.isnan(res.signal_to_noise):
+            self.signal_to_noise_ = res.signal_to_noise
+        if res.moment_weights is not None and res.moment_probs is not None:
+            self.moment_weights_ = res.moment_weights
+            self.moment_probs_ = item_view(res.moment_probs)
+            self.moment_out_of_range_ = res.moment_out_of_range
+        self.log_likelihood_ = res.log_likelihood
+        self.converged_, self.n_iter_ = res.converged, res.n_iter
+        self.n_starts_, self.n_polish_iter_ = res.n_starts, res.n_polish_iter
+        self.restart_log_likelihoods_ = res.restart_log_likelihoods
+        self.misfit_ = res.misfit
 
     def bootstrap(
         self,
@@ -406,16 +428,57 @@ class ProductMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         *,
         sample_weight: ArrayLike | None = None,
         random_state: Any = None,
-    ) -> Any:
-        """Bootstrap standard errors, a ``ProductBootstrap``.
+    ) -> ProductBootstrap:
+        """Bootstrap standard errors of the weights and probabilities.
 
-        See :func:`kmix.estimators.product_bootstrap.bootstrap`.
+        Each replicate resamples the rows (a multinomial draw over the
+        distinct rows of ``X``, the same as resampling rows with
+        replacement), runs the whole fit again with this model's settings
+        (:func:`~kmix.solvers.latent_class.fit.fit_latent_class`), and
+        relabels its classes to match this fit
+        (:func:`kmix.estimators.bootstrap_latent_class`).
+
+        Parameters
+        ----------
+        X : array-like
+            The data this model was fitted to.
+        n_boot : int
+            Replicates.
+        sample_weight : array-like, optional
+            As given to ``fit``.
+        random_state : optional
+            Seed of the resampling (default: the model's ``random_state``).
         """
-        from .product_bootstrap import bootstrap
+        check_is_fitted(self, "weights_")
+        n_boot = check_int(n_boot, "n_boot", low=2)
+        codes, keep = self.encode(X)
+        w_in = None
+        if sample_weight is not None:
+            w_in = np.asarray(sample_weight, dtype=np.float64).reshape(-1)[keep]
+        values, counts, _ = compress_rows(codes, w_in)
+        rng = rng_from(self.random_state if random_state is None else random_state)
+        settings = {
+            "init": self.init,
+            "n_init": self.n_init,
+            "n_triples": int(self.n_triples),
+            "refine": self.refine is not None,
+            "tol": float(self.tol),
+            "max_iter": int(self.max_iter),
+        }
+        with threadpool_limits(limits=1, user_api="blas"):
+            return bootstrap_latent_class(
+                values, counts, self.params_, settings, n_boot=n_boot, rng=rng
+            )
 
-        return bootstrap(self, X, n_boot, sample_weight=sample_weight, random_state=random_state)
+    def encode(self, X: Any) -> tuple[FloatArray, NDArray[np.bool_]]:
+        """Integer codes of ``X``'s levels (``categories_`` order) and the rows kept.
 
-    def _encode_drop(self, X: Any) -> tuple[FloatArray, NDArray[np.bool_]]:
+        Rows with a missing value are left out when the model was fitted
+        with ``missing="drop"`` (else they raise :class:`~kmix.DataError`).
+        """
+        check_is_fitted(self, "weights_")
+        if choose(self.missing, "ProductMixture.missing") == "error":
+            return self._encode(X, reset=False)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             arr = self._array(X, reset=False)
@@ -428,7 +491,7 @@ class ProductMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         check_is_fitted(self, "weights_")
         k = self.weights_.shape[0]
         out = np.zeros((k, k))
-        for p in self._probs:
+        for p in self.params_.probs:
             tv = 0.5 * np.abs(p[:, None, :] - p[None, :, :]).sum(axis=2)
             out = np.maximum(out, tv)
         return out
@@ -455,160 +518,19 @@ class ProductMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
                     )
                     return
 
-    def _moments(
-        self,
-        values: FloatArray,
-        counts: FloatArray,
-        n_levels: list[int],
-        k: int,
-        n_triples: int,
-        rng: np.random.Generator,
-        design: RowDesign,
-    ) -> tuple[FloatArray, list[FloatArray]] | None:
-        for guaranteed in (True, False):
-            try:
-                res = fit_product_mixture(
-                    values,
-                    counts,
-                    n_levels,
-                    k,
-                    rng=rng,
-                    n_triples=n_triples,
-                    guaranteed=guaranteed,
-                    design=design,
-                )
-            except IdentifiabilityError:
-                continue
-            if res.triples:
-                best = res.triples[0]
-                self.views_ = [(t.views.a, t.views.b, t.views.pivot) for t in res.triples]
-                self.singular_values_ = best.singular_values
-                self.eigengap_ = best.eigengap
-                self.signal_to_noise_ = best.signal_to_noise
-            self.moment_out_of_range_ = res.out_of_range
-            # the next-best distinct moment candidates become extra EM starts
-            self._extra_starts = [(w, p) for w, p, _ in res.candidates[1:MOMENT_STARTS]]
-            return res.weights, res.probs
-        warnings.warn(
-            "the moment step found no views that separate the classes; EM starts at random",
-            UserWarning,
-            stacklevel=3,
-        )
-        return None
-
-    def _n_random(self, cheap: bool, no_moments: bool) -> int:
-        """Random EM starts: ``n_init``, or the ``"auto"`` rule (see the class docstring)."""
-        if not (isinstance(self.n_init, str) and self.n_init == "auto"):
-            n = int(self.n_init)
-            return n if n > 0 or not no_moments else AUTO_RANDOM_STARTS
-        # -1: the moment step's best candidate alone
-        return AUTO_RANDOM_STARTS if (cheap or no_moments) else -1
-
-    def _em(
-        self,
-        design: RowDesign,
-        counts: FloatArray,
-        n_levels: list[int],
-        k: int,
-        start: tuple[FloatArray, list[FloatArray]] | None,
-        n_random: int,
-        cheap: bool,
-        tol: float,
-        max_iter: int,
-        rng: np.random.Generator,
-    ) -> tuple[FloatArray, list[FloatArray], float]:
-        """Accelerated EM from every start at once; the best log-likelihood wins.
-
-        The winner is finished by quasi-Newton steps where EM is cheap or did
-        not settle (:func:`kmix.solvers.latent_class.em.polish_latent_class`).
-        """
-        starts: list[tuple[FloatArray, list[FloatArray]]] = []
-        if start is not None:
-            starts = [start, *self._extra_starts] if n_random >= 0 else [start]
-        starts += random_starts(n_levels, k, max(n_random, 0), rng)
-
-        def run(group: list[tuple[FloatArray, list[FloatArray]]]) -> list[LatentClassFit]:
-            return em_latent_class(
-                design.codes, counts, n_levels, group, tol=tol, max_iter=max_iter, design=design
-            )
-
-        fits = run(starts)
-        # a merged start stopped inside a better start's basin, which went on climbing
-        best = max((f for f in fits if not f.merged), key=lambda f: f.log_likelihood)
-        misfit = pairwise_misfit(design, counts, best.weights, best.probs)
-        if n_random < 0 and misfit > MISFIT_Z:
-            # the single moment start ended at a visible misfit (a poor local maximum when k
-            # is right): fall back on every moment candidate and random starts
-            more = run([*self._extra_starts, *random_starts(n_levels, k, AUTO_RANDOM_STARTS, rng)])
-            fits += more
-            best = max((f for f in fits if not f.merged), key=lambda f: f.log_likelihood)
-        self.restart_log_likelihoods_ = [f.log_likelihood for f in fits]
-        self.n_starts_ = len(fits)
-        self.n_iter_, self.n_polish_iter_ = best.n_iter, 0
-        if cheap or not best.converged:
-            # flat likelihoods (few variables, maxima on the boundary) defeat EM's linear
-            # rate: a quasi-Newton finish settles them
-            polished = polish_latent_class(
-                design.codes, counts, n_levels, (best.weights, best.probs), design=design
-            )
-            if polished.n_iter:
-                best = LatentClassFit(
-                    polished.weights,
-                    polished.probs,
-                    polished.log_likelihood,
-                    best.converged or polished.converged,
-                    best.n_iter,
-                )
-                self.n_polish_iter_ = polished.n_iter
-        self.converged_ = best.converged
-        if not best.converged:
-            warnings.warn(
-                f"EM stopped at max_iter={max_iter} before the log-likelihood settled to "
-                f"tol={tol:g}; raise max_iter",
-                ConvergenceWarning,
-                stacklevel=3,
-            )
-        return best.weights, best.probs, best.log_likelihood
-
-    def _public(self, probs: list[FloatArray]) -> Any:
-        """Binary data: the (k, n) matrix of P(X_j = second level | u); else the list."""
-        if all(p.shape[1] == 2 for p in probs):
-            return np.stack([p[:, 1] for p in probs], axis=1)
-        return [p.copy() for p in probs]
-
     # ------------------------------------------------------------ inference
     def _log_prob(self, values: FloatArray) -> FloatArray:
         out = np.zeros((values.shape[0], self.weights_.shape[0]))
         with np.errstate(divide="ignore"):
-            for j, p in enumerate(self._probs):
+            for j, p in enumerate(self.params_.probs):
                 out += np.log(p[:, values[:, j].astype(np.int64)]).T
         return out
 
-    def _row_loglik(self, values: FloatArray) -> FloatArray:
-        with np.errstate(divide="ignore"):
-            return log_mixture(self._log_prob(values), np.log(self.weights_))[0]
-
-    def _posterior(self, X: Any) -> tuple[FloatArray, FloatArray]:
+    def _log_parts(self, X: Any, **data: Any) -> tuple[FloatArray, FloatArray]:
         check_is_fitted(self, "weights_")
         codes, _ = self._encode(X, reset=False)
         with np.errstate(divide="ignore"):
             return log_mixture(self._log_prob(codes), np.log(self.weights_))
-
-    def score_samples(self, X: Any) -> FloatArray:
-        """Log-likelihood of each row."""
-        return self._posterior(X)[0]
-
-    def score(self, X: Any, y: Any = None) -> float:
-        """Mean log-likelihood per row."""
-        return float(self.score_samples(X).mean())
-
-    def predict_proba(self, X: Any) -> FloatArray:
-        """Posterior class probabilities, shape (n, k)."""
-        return np.exp(self._posterior(X)[1])
-
-    def predict(self, X: Any) -> NDArray[np.intp]:
-        """Most probable class of each row."""
-        return self.predict_proba(X).argmax(axis=1)
 
     def sample(self, n_samples: int = 1) -> tuple[NDArray[Any], NDArray[np.intp]]:
         """Draw ``(X, classes)``; ``X`` holds the original labels."""
@@ -617,7 +539,7 @@ class ProductMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         rng = rng_from(self.random_state)
         labels = rng.choice(self.weights_.shape[0], size=n, p=self.weights_)
         cols = []
-        for p, levels in zip(self._probs, self.categories_, strict=True):
+        for p, levels in zip(self.params_.probs, self.categories_, strict=True):
             cum = np.cumsum(p[labels], axis=1)
             draw = (rng.random(n)[:, None] > cum).sum(axis=1)
             cols.append(np.asarray(levels)[np.minimum(draw, p.shape[1] - 1)])
@@ -628,23 +550,6 @@ class ProductMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         k = int(self.weights_.shape[0])
         return (k - 1) + k * sum(len(c) - 1 for c in self.categories_)
 
-    def bic(self, X: Any = None) -> float:
-        """``-2 log L + p log N`` (on the training data when X is None)."""
-        ll, n = self._total(X)
-        return -2.0 * ll + self.n_parameters() * float(np.log(n))
-
-    def aic(self, X: Any = None) -> float:
-        """``-2 log L + 2 p``."""
-        ll, _ = self._total(X)
-        return -2.0 * ll + 2.0 * self.n_parameters()
-
-    def _total(self, X: Any) -> tuple[float, float]:
-        check_is_fitted(self, "weights_")
-        if X is None:
-            return self.log_likelihood_, self.n_samples_
-        ll = self.score_samples(X)
-        return float(ll.sum()), float(ll.shape[0])
-
     def class_table(self) -> dict[str, NDArray[Any]]:
         """Tidy columns ``class, variable, level, probability`` (one row per cell).
 
@@ -653,7 +558,7 @@ class ProductMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         check_is_fitted(self, "weights_")
         names = getattr(self, "feature_names_in_", None)
         cls, var, lev, prob = [], [], [], []
-        for j, (p, levels) in enumerate(zip(self._probs, self.categories_, strict=True)):
+        for j, (p, levels) in enumerate(zip(self.params_.probs, self.categories_, strict=True)):
             name = str(names[j]) if names is not None else f"x{j}"
             k, d = p.shape
             cls.append(np.repeat(np.arange(k), d))

@@ -16,8 +16,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..estimators import CoinMixture
+from ..estimators.coin import coin_order, hankel_evidence
 from ..exceptions import DataError
-from ..params import check_weights
+from ..params import BinomialParams, check_weights
 from ..stats import CoinMoments
 from ._format import Codec, FieldReader, describe, register_codec, to_json_value
 
@@ -111,8 +112,10 @@ def _load_coin_mixture(model: CoinMixture, reader: FieldReader) -> None:
             f"hyper_parameters.n_components={model.n_components!r} but weights_ has {k} entries"
         )
     biases = reader.validated("biases_", lambda v: _unit_interval(v, k))
-    if np.any(np.diff(biases) < 0):
-        raise DataError(f"{reader.where}.biases_ must be ascending")
+    # files written before one label order held for every estimator list the coins by
+    # ascending bias: put them in kmix's order (largest weight first)
+    order = coin_order(weights, biases)
+    weights, biases = weights[order], biases[order]
     moments = _moments(reader.object("moments_"))
     if moments.order < 2 * k - 1:
         raise DataError(f"{reader.where}.moments_ must reach order {2 * k - 1} for {k} coins")
@@ -132,8 +135,12 @@ def _load_coin_mixture(model: CoinMixture, reader: FieldReader) -> None:
     if n_samples <= 0:
         raise DataError(f"{reader.where}.n_samples_ must be positive; got {n_samples!r}")
     model.weights_, model.biases_ = weights, biases
-    model.moment_weights_ = reader.validated("moment_weights_", check_weights)
-    model.moment_biases_ = reader.validated("moment_biases_", lambda v: _unit_interval(v, k))
+    model.params_ = BinomialParams(biases[:, None])
+    model.n_features_in_ = 1
+    m_weights = reader.validated("moment_weights_", check_weights)
+    m_biases = reader.validated("moment_biases_", lambda v: _unit_interval(v, k))
+    m_order = coin_order(m_weights, m_biases)
+    model.moment_weights_, model.moment_biases_ = m_weights[m_order], m_biases[m_order]
     model.moments_ = moments
     model.condition_number_ = float("inf") if cond is None else float(cond)
     model.moments_valid_ = reader.boolean("moments_valid_")
@@ -146,7 +153,7 @@ def _load_coin_mixture(model: CoinMixture, reader: FieldReader) -> None:
     model.n_trials_ = reader.integer("n_trials_", low=1)
     if "restart_log_likelihoods_" in reader.data:
         model.restart_log_likelihoods_ = list(reader.array("restart_log_likelihoods_", ndim=1))
-    model._hankel_diagnostics(moments, k, float(model.z_support))
+    model.hankel_, model.n_supported_ = hankel_evidence(moments, k, float(model.z_support))
 
 
 #: The registered codec of :class:`~kmix.estimators.CoinMixture`.

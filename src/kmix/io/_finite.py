@@ -8,7 +8,6 @@ categorical fit. Loading validates each of them as a fresh fit would.
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any
 
 import numpy as np
@@ -19,70 +18,9 @@ from ..estimators import FiniteMixture
 from ..exceptions import DataError
 from ..params import check_weights
 from ._format import Codec, FieldReader, describe, register_codec, to_json_value
+from ._levels import levels_from_json, levels_to_json
 
 __all__ = ["FINITE_MIXTURE"]
-
-#: NumPy dtypes (``dtype.str``) that numeric category levels may be stored as.
-_LEVEL_DTYPES = frozenset(np.dtype(t).str for t in ("?", "i1", "i2", "i4", "i8", "u1", "u2"))
-_LEVEL_DTYPES |= {np.dtype(t).str for t in ("u4", "u8", "f2", "f4", "f8")}
-
-
-def _levels_to_json(levels: NDArray[Any], j: int) -> dict[str, Any]:
-    """The levels of categorical feature ``j`` as ``{"dtype": ..., "values": [...]}``."""
-    kind = levels.dtype.kind
-    if kind == "U":
-        return {"dtype": "str", "values": levels.tolist()}
-    if kind in "biuf":
-        return {"dtype": levels.dtype.str, "values": levels.tolist()}
-    if kind == "O" and all(isinstance(v, (str, bool, int, float)) for v in levels.tolist()):
-        return {"dtype": "object", "values": to_json_value(levels)}
-    raise DataError(
-        f"categories_[{j}] holds values that JSON cannot store faithfully (dtype "
-        f"{levels.dtype}); use strings or numbers as category labels"
-    )
-
-
-def _levels_from_json(reader: FieldReader, n_levels: int) -> NDArray[Any]:
-    """The ``n_levels`` distinct, sorted levels of one feature, in their declared dtype.
-
-    Parameters
-    ----------
-    reader : FieldReader
-        Reader over one entry of ``fitted.categories_``.
-    n_levels : int
-        Number of levels the fitted parameters have for this feature.
-
-    Returns
-    -------
-    numpy.ndarray
-        The levels, exactly as they were before saving.
-    """
-    reader.check_keys(["dtype", "values"])
-    dtype, values = reader.get("dtype"), reader.get("values")
-    name = f"{reader.where}.values"
-    if not isinstance(values, list) or len(values) != n_levels:
-        raise DataError(f"{name} must list the {n_levels} levels of the parameters")
-    if not all(isinstance(v, (str, bool, int, float)) for v in values):
-        raise DataError(f"{name} may hold only strings and numbers")
-    texts = [isinstance(v, str) for v in values]
-    levels: NDArray[Any] | None = None
-    if dtype == "str" and all(texts):
-        levels = np.array(values, dtype=np.str_)
-    elif dtype == "object":
-        levels = np.empty(n_levels, dtype=object)
-        levels[:] = values
-    elif dtype in _LEVEL_DTYPES and not any(texts):
-        with contextlib.suppress(OverflowError, TypeError, ValueError):
-            levels = np.array(values, dtype=np.dtype(dtype))
-    if levels is None or levels.tolist() != values:
-        raise DataError(f"{name} does not match the declared dtype {dtype!r}")
-    try:
-        sorted_unique = np.unique(levels)
-    except TypeError:
-        raise DataError(f"{name} mixes values that cannot be ordered") from None
-    if sorted_unique.shape != levels.shape or not bool(np.all(sorted_unique == levels)):
-        raise DataError(f"{name} must list distinct levels in sorted order")
-    return levels
 
 
 def _dump_finite_mixture(model: FiniteMixture) -> dict[str, Any]:
@@ -111,7 +49,7 @@ def _dump_finite_mixture(model: FiniteMixture) -> dict[str, Any]:
         "history_": np.asarray(model.history_, dtype=np.float64).tolist(),
         "log_likelihood_": float(model.log_likelihood_),
         "lower_bound_": float(model.lower_bound_),
-        "n_samples_fit_": float(model.n_samples_fit_),
+        "n_samples_fit_": float(model.n_samples_),
         "restart_log_likelihoods_": np.asarray(
             model.restart_log_likelihoods_, dtype=np.float64
         ).tolist(),
@@ -119,7 +57,7 @@ def _dump_finite_mixture(model: FiniteMixture) -> dict[str, Any]:
     if hasattr(model, "feature_names_in_"):
         fitted["feature_names_in_"] = [str(v) for v in model.feature_names_in_]
     if hasattr(model, "categories_"):
-        fitted["categories_"] = [_levels_to_json(c, j) for j, c in enumerate(model.categories_)]
+        fitted["categories_"] = [levels_to_json(c, j) for j, c in enumerate(model.categories_)]
     return fitted
 
 
@@ -181,7 +119,7 @@ def _load_finite_mixture(model: FiniteMixture, reader: FieldReader) -> None:
             raise DataError(f"{reader.where}.categories_ must be a list of {n_features} objects")
         n_levels = params.n_levels  # type: ignore[attr-defined]
         categories = [
-            _levels_from_json(FieldReader(c, f"{reader.where}.categories_[{j}]"), n_levels[j])
+            levels_from_json(FieldReader(c, f"{reader.where}.categories_[{j}]"), n_levels[j])
             for j, c in enumerate(raw)
         ]
     elif "categories_" in reader.data:
@@ -218,7 +156,7 @@ def _load_finite_mixture(model: FiniteMixture, reader: FieldReader) -> None:
     model.history_ = history
     model.log_likelihood_ = reader.number("log_likelihood_")
     model.lower_bound_ = reader.number("lower_bound_")
-    model.n_samples_fit_ = n_samples
+    model.n_samples_ = n_samples
     model.restart_log_likelihoods_ = restarts
 
 

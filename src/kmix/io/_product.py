@@ -23,9 +23,9 @@ from numpy.typing import NDArray
 
 from ..estimators import ProductMixture
 from ..exceptions import DataError
-from ..params import check_weights
-from ._finite import _levels_from_json, _levels_to_json
+from ..params import CategoricalParams, check_weights, item_view
 from ._format import Codec, FieldReader, describe, register_codec, to_json_value
+from ._levels import levels_from_json, levels_to_json
 
 __all__ = ["PRODUCT_MIXTURE"]
 
@@ -91,8 +91,8 @@ def _dump_product_mixture(model: ProductMixture) -> dict[str, Any]:
     fitted: dict[str, Any] = {
         "n_features_in_": int(model.n_features_in_),
         "weights_": to_json_value(np.asarray(model.weights_)),
-        "probs_": [to_json_value(np.asarray(p)) for p in model._probs],
-        "categories_": [_levels_to_json(c, j) for j, c in enumerate(model.categories_)],
+        "probs_": [to_json_value(np.asarray(p)) for p in model.params_.probs],
+        "categories_": [levels_to_json(c, j) for j, c in enumerate(model.categories_)],
         "log_likelihood_": float(model.log_likelihood_),
         "n_samples_": float(model.n_samples_),
         "converged_": bool(model.converged_),
@@ -105,8 +105,9 @@ def _dump_product_mixture(model: ProductMixture) -> dict[str, Any]:
     if hasattr(model, "moment_weights_"):
         fitted["moment_weights_"] = to_json_value(np.asarray(model.moment_weights_))
         fitted["moment_probs_"] = [to_json_value(p) for p in _per_item(model.moment_probs_)]
-    if hasattr(model, "moment_out_of_range_"):
-        fitted["moment_out_of_range_"] = float(model.moment_out_of_range_)
+    out_of_range = getattr(model, "moment_out_of_range_", None)
+    if out_of_range is not None:
+        fitted["moment_out_of_range_"] = float(out_of_range)
     if hasattr(model, "views_"):
         fitted["views_"] = [[[int(c) for c in group] for group in t] for t in model.views_]
     if hasattr(model, "singular_values_"):
@@ -237,7 +238,7 @@ def _load_product_mixture(model: ProductMixture, reader: FieldReader) -> None:
     if not isinstance(raw, list) or len(raw) != n_items:
         raise DataError(f"{reader.where}.categories_ must be a list of {n_items} objects")
     categories = [
-        _levels_from_json(FieldReader(c, f"{reader.where}.categories_[{j}]"), probs[j].shape[1])
+        levels_from_json(FieldReader(c, f"{reader.where}.categories_[{j}]"), probs[j].shape[1])
         for j, c in enumerate(raw)
     ]
     ll = reader.number("log_likelihood_")
@@ -306,8 +307,8 @@ def _load_product_mixture(model: ProductMixture, reader: FieldReader) -> None:
         model.feature_names_in_ = np.array(names, dtype=object)
     model.categories_ = categories
     model.weights_ = weights
-    model._probs = probs
-    model.probs_ = model._public(probs)  # as fit sets it: binary -> (k, n) matrix
+    model.params_ = CategoricalParams(tuple(probs))
+    model.probs_ = item_view(probs)  # as fit sets it: binary -> (k, n) matrix
     model.log_likelihood_ = ll
     model.n_samples_ = n_samples
     model.converged_ = converged
@@ -316,7 +317,7 @@ def _load_product_mixture(model: ProductMixture, reader: FieldReader) -> None:
     model.n_rows_dropped_ = n_dropped
     if moment is not None:
         model.moment_weights_ = moment[0]
-        model.moment_probs_ = model._public(moment[1])
+        model.moment_probs_ = item_view(moment[1])
     if out_of_range is not None:
         model.moment_out_of_range_ = out_of_range
     if views is not None:

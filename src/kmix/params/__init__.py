@@ -19,6 +19,7 @@ from .mixture import (
     Mixture,
     PoissonParams,
     check_weights,
+    item_view,
 )
 
 __all__ = [
@@ -33,4 +34,5 @@ __all__ = [
     "PoissonParams",
     "check_weights",
     "d_separated",
+    "item_view",
 ]

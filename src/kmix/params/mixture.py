@@ -27,6 +27,7 @@ __all__ = [
     "Mixture",
     "PoissonParams",
     "check_weights",
+    "item_view",
 ]
 
 FloatArray = NDArray[np.float64]
@@ -250,6 +251,17 @@ class CategoricalParams(ComponentParams):
 
     def to_dict(self) -> dict[str, Any]:
         return {"probs": [a.tolist() for a in self.probs]}
+
+
+def item_view(probs: Sequence[FloatArray]) -> Any:
+    """Per-item class probabilities as users read them.
+
+    Binary items: the ``(k, n_items)`` matrix of ``P(X_j = second level | u)``;
+    otherwise a list of copies of the ``(k, n_levels_j)`` arrays.
+    """
+    if all(p.shape[1] == 2 for p in probs):
+        return np.stack([p[:, 1] for p in probs], axis=1)
+    return [np.array(p, dtype=np.float64) for p in probs]
 
 
 @dataclass(frozen=True)

@@ -70,7 +70,9 @@ def as_counts(values: ArrayLike, name: str) -> IntArray:
     if arr.size and arr.min() < 0:
         i = int(np.argmin(arr.reshape(-1)))
         value = arr.reshape(-1)[i].item()
-        raise DataError(f"{name}[{i}] = {value!r} is negative; counts must be >= 0")
+        raise DataError(
+            f"Negative values in data: {name}[{i}] = {value!r} is negative; counts must be >= 0"
+        )
     return arr.astype(np.int64, copy=False)
 
 

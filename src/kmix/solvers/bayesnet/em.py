@@ -18,7 +18,8 @@ rows ``s`` with counts ``c_s`` is
    \\frac{n_{uVav} + \\alpha}{\\sum_{v'} (n_{uVav'} + \\alpha)},
 
 with the expected counts ``n_{uVav} = sum_s c_s r_su [x_sV = v, x_s,pa(V) = a]``
-(spec F2). ``alpha = 0`` is maximum likelihood; ``alpha > 0`` is the MAP
+(Lauritzen 1995, with ``U`` the one unobserved node). ``alpha = 0`` is
+maximum likelihood; ``alpha > 0`` is the MAP
 estimate under independent symmetric Dirichlet(``1 + alpha``) priors on every
 CPT row (Heckerman, "A tutorial on learning with Bayesian networks", 1995),
 i.e. EM ascends ``l(theta) + alpha sum log theta``; the weights stay

@@ -1,4 +1,10 @@
-"""Choosing the number of latent classes: a rank test of a two-view table, and BIC."""
+"""Choosing the number of classes.
+
+* :func:`select_k_classes`: latent classes, from a rank test of a two-view
+  table, with BIC beside it;
+* :func:`select_k_coins` (defined with :class:`~kmix.CoinMixture`, which
+  offers it as ``CoinMixture.select_k``): coins, from the Hankel spectrum.
+"""
 
 from __future__ import annotations
 
@@ -13,9 +19,10 @@ from ..solvers.latent_class.ranktest import rank_test
 from ..stats import compress_rows
 from ..stats.tables import joint_table
 from ._checks import check_int
+from .coin import KSelection, select_k_coins
 from .product import ProductMixture
 
-__all__ = ["select_k_classes"]
+__all__ = ["KSelection", "select_k_classes", "select_k_coins"]
 
 
 def _rank_views(n_levels: list[int], need: int) -> tuple[list[int], list[int]]:
@@ -60,8 +67,11 @@ def select_k_classes(
         ``bic``), ``rank_k`` (smallest k the test does not reject at
         ``alpha``), ``bic_k`` and ``views`` (the two groups tested).
     """
-    probe = ProductMixture(1)
-    codes, _ = probe._encode(X, reset=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        # one class: the levels of every column, checked as every fit checks them
+        probe = ProductMixture(1).fit(X, sample_weight=sample_weight)
+    codes, _ = probe.encode(X)
     weights = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
     values, counts, _ = compress_rows(codes, weights)
     n_levels = [len(c) for c in probe.categories_]

@@ -1,0 +1,310 @@
+"""The whole latent class fit from unique rows: moment starts, EM from many starts, a finish.
+
+``fit_latent_class`` is the one entry point of k-MixProd on counts, used by
+:class:`kmix.ProductMixture`, by its bootstrap and by the model selection. It
+chains
+
+1. the three-view moment method
+   (:func:`kmix.solvers.latent_class.moments.fit_product_mixture`; Anandkumar,
+   Hsu & Kakade, "A method of moments for mixture models and hidden Markov
+   models", COLT 2012), whose best :data:`MOMENT_STARTS` candidates start EM;
+2. accelerated EM from every start at once
+   (:func:`kmix.solvers.latent_class.em.em_latent_class`), with random starts
+   where the likelihood is flattest (few variables) or the moment step cannot
+   run, and a fall-back to more starts when the winner's two-way margins are
+   more than :data:`MISFIT_Z` standard errors off the data
+   (:func:`kmix.solvers.latent_class.design.pairwise_misfit`);
+3. a quasi-Newton finish where EM is cheap or did not settle
+   (:func:`kmix.solvers.latent_class.em.polish_latent_class`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ...exceptions import DataError, IdentifiabilityError
+from .design import RowDesign, log_likelihoods, pairwise_misfit
+from .em import LatentClassFit, em_latent_class, polish_latent_class, random_starts
+from .moments import fit_product_mixture
+
+__all__ = [
+    "AUTO_RANDOM_STARTS",
+    "CHEAP_WORK",
+    "MISFIT_Z",
+    "MOMENT_STARTS",
+    "LatentClassResult",
+    "fit_latent_class",
+]
+
+FloatArray = NDArray[np.float64]
+Start = tuple[FloatArray, list[FloatArray]]
+#: EM starts taken from the moment step's candidates (best likelihood first)
+MOMENT_STARTS = 3
+#: Random starts that ``n_init="auto"`` adds where EM is cheap (or the moment step absent)
+AUTO_RANDOM_STARTS = 10
+#: "Cheap": unique rows x levels in all x classes at most this (about a millisecond an EM map)
+CHEAP_WORK = 250_000
+#: A two-way margin this many standard errors off the fitted model is a misfit
+MISFIT_Z = 5.0
+
+
+@dataclass(frozen=True)
+class LatentClassResult:
+    """A latent class fit; classes ordered by weight, largest first.
+
+    Attributes
+    ----------
+    weights : ndarray of shape (k,)
+    probs : list of ndarray
+        ``probs[j][u, v] = P(X_j = v | u)``.
+    log_likelihood : float
+        ``sum_s c_s log P(x_s)``.
+    converged : bool
+        EM met ``tol`` (True without EM).
+    n_iter : int
+        EM maps of the winning start (three per SQUAREM cycle).
+    n_starts : int
+        EM starts run.
+    n_polish_iter : int
+        Quasi-Newton steps after EM.
+    restart_log_likelihoods : list of float
+        Final log-likelihood of every start, the moment candidates first.
+    misfit : float
+        Largest standardised residual of the two-way margins.
+    moment_weights, moment_probs : ndarray, list of ndarray or None
+        The moment step's answer in the same class order (None without it).
+    moment_failed : bool
+        The moment step was asked for but found no views that separate the classes.
+    views : list of tuple
+        ``(A, B, pivot)`` column groups of the combined view triples.
+    singular_values : ndarray
+        Of ``P(X_A, X_B)`` for the best triple.
+    eigengap, signal_to_noise : float
+        Of the best triple (NaN without the moment step).
+    moment_out_of_range : float or None
+        How far the moment estimates left the probability simplex before they
+        were clipped (0 when they stayed inside).
+    """
+
+    weights: FloatArray
+    probs: list[FloatArray]
+    log_likelihood: float
+    converged: bool
+    n_iter: int
+    n_starts: int
+    n_polish_iter: int
+    restart_log_likelihoods: list[float]
+    misfit: float
+    moment_weights: FloatArray | None = None
+    moment_probs: list[FloatArray] | None = None
+    moment_failed: bool = False
+    views: list[tuple[tuple[int, ...], ...]] = field(default_factory=list)
+    singular_values: FloatArray = field(default_factory=lambda: np.empty(0))
+    eigengap: float = float("nan")
+    signal_to_noise: float = float("nan")
+    moment_out_of_range: float | None = None
+
+
+@dataclass
+class _Moments:
+    start: Start | None = None
+    extra: list[Start] = field(default_factory=list)
+    failed: bool = False
+    views: list[tuple[tuple[int, ...], ...]] = field(default_factory=list)
+    singular_values: FloatArray = field(default_factory=lambda: np.empty(0))
+    eigengap: float = float("nan")
+    signal_to_noise: float = float("nan")
+    out_of_range: float | None = None
+
+
+def _moment_step(
+    values: FloatArray,
+    counts: FloatArray,
+    n_levels: Sequence[int],
+    k: int,
+    n_triples: int,
+    rng: np.random.Generator,
+    design: RowDesign,
+) -> _Moments:
+    """Guaranteed views first, then any views; the best candidates become starts."""
+    for guaranteed in (True, False):
+        try:
+            res = fit_product_mixture(
+                values,
+                counts,
+                n_levels,
+                k,
+                rng=rng,
+                n_triples=n_triples,
+                guaranteed=guaranteed,
+                design=design,
+            )
+        except IdentifiabilityError:
+            continue
+        out = _Moments(start=(res.weights, res.probs), out_of_range=res.out_of_range)
+        if res.triples:
+            best = res.triples[0]
+            out.views = [(t.views.a, t.views.b, t.views.pivot) for t in res.triples]
+            out.singular_values = best.singular_values
+            out.eigengap = best.eigengap
+            out.signal_to_noise = best.signal_to_noise
+        # the next-best distinct moment candidates become extra EM starts
+        out.extra = [(w, p) for w, p, _ in res.candidates[1:MOMENT_STARTS]]
+        return out
+    return _Moments(failed=True)
+
+
+def _starts(
+    n_init: int | str,
+    moments: _Moments,
+    cheap: bool,
+    n_levels: Sequence[int],
+    k: int,
+    rng: np.random.Generator,
+) -> tuple[list[Start], bool]:
+    """EM starts, and whether a misfit may bring in more (``n_init="auto"`` on large tables)."""
+    own = [] if moments.start is None else [moments.start, *moments.extra]
+    if isinstance(n_init, str):
+        if own and not cheap:
+            return own[:1], True
+        return own + random_starts(list(n_levels), k, AUTO_RANDOM_STARTS, rng), False
+    own = own[:n_init]
+    return own + random_starts(list(n_levels), k, n_init - len(own), rng), False
+
+
+def _best(fits: list[LatentClassFit]) -> LatentClassFit:
+    # a merged start stopped inside a better start's basin, which went on climbing
+    return max((f for f in fits if not f.merged), key=lambda f: f.log_likelihood)
+
+
+def fit_latent_class(
+    values: FloatArray,
+    counts: FloatArray,
+    n_levels: Sequence[int],
+    k: int,
+    *,
+    rng: np.random.Generator,
+    init: str = "moments",
+    n_init: int | str = "auto",
+    n_triples: int = 5,
+    refine: bool = True,
+    tol: float = 1e-10,
+    max_iter: int = 1000,
+    design: RowDesign | None = None,
+) -> LatentClassResult:
+    """Latent class model of ``k`` classes from unique coded rows with counts.
+
+    Parameters
+    ----------
+    values : ndarray of shape (n_unique, n_vars)
+        Codes ``0 .. n_levels[j] - 1``.
+    counts : ndarray of shape (n_unique,)
+        Row weights (frequencies).
+    n_levels : sequence of int
+    k : int
+    rng : numpy Generator
+    init : {"moments", "random"}
+        The moment step's candidates start EM, or random starts alone.
+    n_init : int or "auto"
+        EM starts in all: the moment candidates first (at most
+        :data:`MOMENT_STARTS`), then random ones (flat Dirichlet weights and
+        probabilities). ``"auto"``: the moment candidates and
+        :data:`AUTO_RANDOM_STARTS` random starts where an EM
+        map is cheap (unique rows x levels x classes <= :data:`CHEAP_WORK`:
+        few variables, where the likelihood is flattest and local maxima
+        commonest) or the moment step cannot run; otherwise the best moment
+        candidate alone, followed by every candidate and the random starts
+        when its fit shows a two-way misfit above :data:`MISFIT_Z`.
+    n_triples : int
+        View triples combined by the moment step.
+    refine : bool
+        Run EM (False: the moment step's answer).
+    tol, max_iter : float, int
+        EM stopping rule (relative gain per SQUAREM cycle) and cap on maps.
+    design : RowDesign, optional
+        Precomputed design of ``values`` (reused across calls).
+
+    Returns
+    -------
+    LatentClassResult
+
+    Raises
+    ------
+    DataError
+        ``refine=False`` where the moment step cannot run.
+    """
+    design = RowDesign(values, list(n_levels), counts) if design is None else design
+    moments = _Moments()
+    if init == "moments":
+        moments = _moment_step(values, counts, n_levels, k, n_triples, rng, design)
+    start = moments.start
+    if not refine:
+        if start is None:
+            raise DataError("refine=None needs the moment step, which could not run here")
+        weights, probs = start
+        loglik = float(log_likelihoods(values, counts, n_levels, [start], design=design)[0])
+        converged, n_iter, n_starts, n_polish = True, 0, 0, 0
+        restart_lls: list[float] = []
+    else:
+        cheap = values.shape[0] * sum(n_levels) * k <= CHEAP_WORK
+        starts, escalate = _starts(n_init, moments, cheap, n_levels, k, rng)
+
+        def run(group: list[Start]) -> list[LatentClassFit]:
+            return em_latent_class(
+                design.codes, counts, n_levels, group, tol=tol, max_iter=max_iter, design=design
+            )
+
+        fits = run(starts)
+        best = _best(fits)
+        if escalate and pairwise_misfit(design, counts, best.weights, best.probs) > MISFIT_Z:
+            # the single moment start ended at a visible misfit (a poor local maximum when k
+            # is right): fall back on every moment candidate and random starts
+            more = random_starts(list(n_levels), k, AUTO_RANDOM_STARTS, rng)
+            fits += run([*moments.extra, *more])
+            best = _best(fits)
+        restart_lls = [f.log_likelihood for f in fits]
+        n_starts, n_iter, n_polish = len(fits), best.n_iter, 0
+        converged = best.converged
+        if cheap or not best.converged:
+            # flat likelihoods (few variables, maxima on the boundary) defeat EM's linear
+            # rate: a quasi-Newton finish settles them
+            polished = polish_latent_class(
+                design.codes, counts, n_levels, (best.weights, best.probs), design=design
+            )
+            if polished.n_iter:
+                best = LatentClassFit(
+                    polished.weights,
+                    polished.probs,
+                    polished.log_likelihood,
+                    best.converged or polished.converged,
+                    best.n_iter,
+                )
+                n_polish = polished.n_iter
+                converged = best.converged
+        weights, probs, loglik = best.weights, best.probs, best.log_likelihood
+    order = np.argsort(-weights, kind="stable")
+    weights = weights[order]
+    probs = [p[order] for p in probs]
+    return LatentClassResult(
+        weights=weights,
+        probs=probs,
+        log_likelihood=float(loglik),
+        converged=bool(converged),
+        n_iter=int(n_iter),
+        n_starts=int(n_starts),
+        n_polish_iter=int(n_polish),
+        restart_log_likelihoods=restart_lls,
+        misfit=pairwise_misfit(design, counts, weights, probs),
+        moment_weights=None if start is None else start[0][order],
+        moment_probs=None if start is None else [p[order] for p in start[1]],
+        moment_failed=moments.failed,
+        views=moments.views,
+        singular_values=moments.singular_values,
+        eigengap=moments.eigengap,
+        signal_to_noise=moments.signal_to_noise,
+        moment_out_of_range=moments.out_of_range,
+    )
