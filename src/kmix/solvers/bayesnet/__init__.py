@@ -8,10 +8,19 @@
   the whole reduction;
 * :mod:`~kmix.solvers.bayesnet.em`: EM over the whole mixture of networks;
 * :mod:`~kmix.solvers.bayesnet.inference`: row likelihoods, sampling and
-  variable elimination (used by :mod:`kmix.causal.effects`).
+  variable elimination (used by :mod:`kmix.causal.effects`);
+* :mod:`~kmix.solvers.bayesnet.fit`: :func:`fit_bayesnet_mixture`, the
+  reduction's start refined by EM, the rung's pure entry point.
 """
 
 from .em import em_bayesnet_mixture
+from .fit import BayesNetMixtureFit, fit_bayesnet_mixture
 from .reduction import BayesNetReduction, fit_bayesnet_reduction
 
-__all__ = ["BayesNetReduction", "em_bayesnet_mixture", "fit_bayesnet_reduction"]
+__all__ = [
+    "BayesNetMixtureFit",
+    "BayesNetReduction",
+    "em_bayesnet_mixture",
+    "fit_bayesnet_mixture",
+    "fit_bayesnet_reduction",
+]

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from numpy.typing import NDArray
 
+from ...components.base import safe_log
 from ...params import DAG, BayesNetMixtureParams
 from .inference import source_joint
 from .runs import RunDesign
@@ -75,7 +76,7 @@ def balanced_defaults(
             joint = source_joint(params, design.cond, {}, None)
             joint = joint / joint.sum(axis=tuple(range(1, joint.ndim)), keepdims=True)
             w = params.weights.reshape((k,) + (1,) * len(design.cond))
-            tables.append((design, np.log(np.maximum(joint * w, 1e-300))))
+            tables.append((design, safe_log(joint * w)))
 
     def score(d: Mapping[str, int]) -> float:
         total = 0.0

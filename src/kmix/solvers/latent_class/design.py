@@ -18,6 +18,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import sparse
 
+from ...components.base import safe_log
 from ...exceptions import DataError
 
 __all__ = [
@@ -29,8 +30,6 @@ __all__ = [
 ]
 
 FloatArray = NDArray[np.float64]
-#: log(0) is replaced by log of this, so that 0 * log(0) = 0 in the products.
-_LOG_FLOOR = 1e-300
 
 
 class RowDesign:
@@ -65,7 +64,7 @@ class RowDesign:
 
     def log_f(self, P: FloatArray) -> FloatArray:
         """``(R, m)`` log densities of the ``R`` stacked classes ``P`` of shape (R, width)."""
-        logP = np.log(np.maximum(P, _LOG_FLOOR))
+        logP = safe_log(np.maximum(P, 0.0))
         if self.binary:
             lo, hi = logP[:, 0::2], logP[:, 1::2]
             out: FloatArray = (hi - lo) @ self.xt
@@ -112,7 +111,7 @@ def responsibilities(
     total = joint.sum(axis=1)  # (C, m)
     with np.errstate(divide="ignore"):
         ll = (np.log(total) + top) @ counts
-    joint *= (counts[None, :] / np.maximum(total, _LOG_FLOOR))[:, None, :]
+    joint *= (counts[None, :] / np.maximum(total, 1e-300))[:, None, :]
     return joint, ll
 
 

@@ -77,12 +77,17 @@ class LatentClassFit:
 
 
 def _em_map(
-    design: RowDesign, counts: FloatArray, W: FloatArray, P: FloatArray
+    design: RowDesign,
+    counts: FloatArray,
+    W: FloatArray,
+    P: FloatArray,
+    held: NDArray[np.bool_] | None = None,
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
     """One EM map for ``C`` starts at once.
 
-    ``W`` (C, k) weights, ``P`` (C, k, width) probabilities. Returns the new
-    ``(W, P)`` and the log-likelihood of each start at the *input* point.
+    ``W`` (C, k) weights, ``P`` (C, k, width) probabilities; ``held`` marks
+    the design columns whose probabilities stay where they are. Returns the
+    new ``(W, P)`` and the log-likelihood of each start at the *input* point.
     """
     C, k, width = P.shape
     resp, ll = responsibilities(design, counts, W, P)
@@ -91,9 +96,12 @@ def _em_map(
     W_new = (nk / counts.sum()).reshape(C, k)
     stats = design.level_counts(resp_w)  # (C * k, width)
     filled = nk > 0
-    P_new = P.reshape(C * k, width).copy()
-    P_new[filled] = stats[filled] / nk[filled, None]
-    return W_new, P_new.reshape(C, k, width), ll
+    flat = P.reshape(C * k, width).copy()
+    flat[filled] = stats[filled] / nk[filled, None]
+    P_new = flat.reshape(C, k, width)
+    if held is not None:
+        P_new[:, :, held] = P[:, :, held]
+    return W_new, P_new, ll
 
 
 def random_starts(
@@ -118,8 +126,16 @@ def em_latent_class(
     max_iter: int = 1000,
     accelerate: bool = True,
     design: RowDesign | None = None,
+    fixed: Sequence[int] = (),
 ) -> list[LatentClassFit]:
     """Maximum-likelihood EM for a latent class model from several starts at once.
+
+    The EM of Goodman ("Exploratory latent structure analysis using both
+    identifiable and unidentifiable models", Biometrika 61, 1974) with the
+    responsibilities of Dempster, Laird & Rubin (1977): for every start,
+    ``pi_u <- N_u / N`` and ``P(X_j = l | u) <- n_ujl / N_u`` with
+    ``N_u = sum_s c_s r_su`` and ``n_ujl = sum_s c_s r_su [x_sj = l]``,
+    accelerated by SQUAREM (:func:`kmix.solvers.em.squarem.accelerated_em`).
 
     Parameters
     ----------
@@ -142,6 +158,10 @@ def em_latent_class(
         SQUAREM (default) or plain EM.
     design : RowDesign, optional
         The rows' design, when the caller has built it already.
+    fixed : sequence of int
+        Variables whose ``P(X_j | u)`` stay at their starting values (EM then
+        maximises over the weights and the other variables only; e.g. runs
+        of the Bayesian-network reduction whose shared parameters are known).
 
     Returns
     -------
@@ -154,9 +174,14 @@ def em_latent_class(
     if design is None:
         design = RowDesign(values, n_levels)
     W, P = stack_starts(starts, design.width)
+    held = None
+    if len(fixed):
+        held = np.zeros(design.width, dtype=bool)
+        for j in fixed:
+            held[design.offsets[j] : design.offsets[j] + design.n_levels[j]] = True
 
     def em_map(Wa: FloatArray, Pa: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
-        return _em_map(design, counts, Wa, Pa)
+        return _em_map(design, counts, Wa, Pa, held)
 
     runs = accelerated_em(
         W,
