@@ -47,7 +47,8 @@ ALLOWED_INTERNAL: dict[str, set[str]] = {
     "data": {"exceptions", "stats"},
     "datasets": {"exceptions", "params", "components", "solvers"},
     "metrics": {"exceptions", "params", "solvers"},
-    "io": {"exceptions", "params", "stats", "components", "estimators"},
+    # io writes model files through data's atomic writer
+    "io": {"exceptions", "params", "stats", "components", "estimators", "data"},
     "plotting": {"exceptions", "params", "estimators", "metrics"},
     "cli": {
         "exceptions",

@@ -25,21 +25,8 @@ import pytest
 from kmix.datasets import bayesnet_mixture, random_sparse_dag
 from kmix.exceptions import DataError, IdentifiabilityError
 from kmix.params.dag import DAG
-from kmix.solvers.bayesnet.inference import log_prob_rows
-from kmix.solvers.bayesnet.planning import alignment_components, design_run, plan_runs
 from kmix.solvers.bayesnet.reduction import fit_bayesnet_reduction
-from kmix.solvers.bayesnet.runs import RunDesign
-
-SCALE = 1e7  # population tables as counts: probabilities times a large total
-
-
-def population(truth):
-    """All patterns, their per-source probabilities (m, k) and counts SCALE * P(x)."""
-    X = np.array(list(itertools.product(*[range(d) for d in truth.n_levels])), dtype=np.int64)
-    per_source = np.exp(log_prob_rows(truth, X))
-    p = per_source @ truth.weights
-    assert abs(p.sum() - 1.0) < 1e-12
-    return X, per_source, SCALE * p
+from tests.helpers.bayesnet import SCALE, population
 
 
 def errors(truth, est):
@@ -66,7 +53,7 @@ def chain(n):
     )
 
 
-# ------------------------------------------------------------------ population tables
+# --------------------------------------------------------------------- population tables
 @pytest.mark.parametrize(
     ("n", "max_degree", "seed"),
     [(6, 2, 0), (8, 2, 1), (10, 2, 4), (7, 3, 1), (8, 3, 2), (10, 3, 1)],
@@ -148,7 +135,7 @@ def test_runs_report_exact_posteriors_and_sample_sizes():
         assert set(r.members).isdisjoint(r.cond) and len(r.members) >= 3
 
 
-# ------------------------------------------------------------------ sampled data
+# -------------------------------------------------------------------------- sampled data
 def test_sampled_data_accuracy():
     # 8 nodes, 8 edges, k = 2, separation 0.4, N = 2e5. Measured: CPT max error 0.035,
     # weight error 0.001 (the worst CPT rows are those whose parent pattern is rare under a
@@ -202,7 +189,7 @@ def test_single_source_gives_empirical_cpts():
         np.testing.assert_allclose(b, a, atol=1e-9)
 
 
-# ------------------------------------------------------------------ design
+# -------------------------------------------------------------------------------- design
 def test_dense_dag_raises_naming_nodes():
     names = [f"V{i}" for i in range(5)]
     dag = DAG.from_edges(names, [(a, b) for a, b in itertools.combinations(names, 2)])
@@ -212,27 +199,6 @@ def test_dense_dag_raises_naming_nodes():
         fit(X, counts, dag, 2, 2)
     for v in names:
         assert f"{v}: no set of 3 binary members" in str(info.value)
-
-
-def test_bridging_run_connects_disjoint_families():
-    dag = DAG(("A1", "A2", "A3", "B1", "B2", "B3"), {})
-    _, truth = bayesnet_mixture(dag, 2, 0, random_state=0)
-    X, _, counts = population(truth)
-    # two families of runs with no key in common (the search itself would share keys)
-    designs = [
-        RunDesign(t, members, (), dict.fromkeys(members, ()), ())
-        for t, members in (("A1", ("A1", "A2", "A3")), ("B1", ("B1", "B2", "B3")))
-    ]
-    defaults = dict.fromkeys(dag.nodes, 0)
-    plan = plan_runs(dag, X, counts, [2] * 6, 2, defaults=defaults, designs=designs)
-    assert len(alignment_components(plan.runs)) == 1
-    bridges = [r for r in plan.runs if r.target is None]
-    assert len(bridges) == 1
-    assert {m[0] for m in bridges[0].members} == {"A", "B"}
-    # the search prefers the smallest conditioning set: here none is needed
-    levels = dict.fromkeys(dag.nodes, 2)
-    design = design_run(dag, levels, 2, {"A1": ()}, target="A1")
-    assert design is not None and design.cond == () and len(design.members) >= 3
 
 
 def test_bad_input_names_the_problem():

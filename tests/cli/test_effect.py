@@ -11,14 +11,8 @@ import re
 import pytest
 
 from kmix.causal import effects
-from kmix.cli import main
 from kmix.datasets import bayesnet_mixture, random_sparse_dag
-
-
-def _run(capsys, *argv):
-    status = main(list(argv))
-    captured = capsys.readouterr()
-    return status, captured.out, captured.err
+from tests.helpers.cli import run
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +31,7 @@ def files(tmp_path_factory):
 def test_effect_prints_causal_interval_naive_and_shares(capsys, files):
     data, graph, dag, truth = files
     x, y = next(iter(dag.edges))
-    status, out, err = _run(
+    status, out, err = run(
         capsys,
         *("effect", str(data), "--dag", str(graph), "-k", "2"),
         *("--treatment", x, "--outcome", y, "--n-boot", "5", "--seed", "0"),
@@ -54,13 +48,13 @@ def test_effect_prints_causal_interval_naive_and_shares(capsys, files):
 
 def test_effect_names_bad_nodes(capsys, files):
     data, graph, _, _ = files
-    status, _, err = _run(
+    status, _, err = run(
         capsys, "effect", str(data), "--dag", str(graph), "--treatment", "Z", "--outcome", "V1"
     )
     assert status == 1 and "--treatment 'Z' is not a node of the DAG" in err
     cyclic = graph.parent / "cycle.txt"
     cyclic.write_text("V0 -> V1\nV1 -> V0\n")
-    status, _, err = _run(
+    status, _, err = run(
         capsys, "effect", str(data), "--dag", str(cyclic), "--treatment", "V0", "--outcome", "V1"
     )
     assert status == 1 and "cycle" in err

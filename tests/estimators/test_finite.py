@@ -6,22 +6,29 @@ References:
   agree to 1e-6 relative;
 * Bayes' rule by hand for the posterior of the seed's example;
 * BIC/AIC from their definitions with the free-parameter count by hand;
-* simulated data with known parameters for recovery.
+* simulated data with known parameters for recovery;
+* bad input: every case gets a DataError naming the value and the fix;
+  nothing may be dropped or clipped silently;
+* the regression tests from the code review of the EM layer state their
+  reference each; each failed before its fix.
 """
 
 from __future__ import annotations
 
+import json
 import warnings
 
 import numpy as np
 import pytest
 from sklearn.mixture import GaussianMixture
 
-from kmix import FiniteMixture
+from kmix import FiniteMixture, io
 from kmix.datasets import make_mixture, marbles
 from kmix.exceptions import ConvergenceWarning, DataError
 from kmix.metrics import parameter_errors
 from kmix.params import Mixture
+from tests.helpers.finite import BERNOULLI, fit_finite
+from tests.helpers.marbles import MARBLES_P
 
 
 @pytest.mark.parametrize("covariance_type", ["full", "diag"])
@@ -343,3 +350,162 @@ def test_auto_init_picks_random_for_discrete_and_kmeanspp_for_gaussian(monkeypat
     assert _spy_fit(monkeypatch, FiniteMixture(2, family="bernoulli"), bits)["init"] == "random"
     reals = np.random.default_rng(2).normal(size=(80, 2))
     assert _spy_fit(monkeypatch, FiniteMixture(2), reals)["init"] == "kmeans++"
+
+
+# ----------------------------------------------------------------------------- bad input
+def test_empty_data():
+    with pytest.raises(DataError, match="0 sample"):
+        fit_finite(np.empty((0, 3)))
+
+
+@pytest.mark.parametrize("X", [np.array([0, 1, 1, 0]), np.zeros((2, 2, 2))])
+def test_wrong_dimensionality(X):
+    with pytest.raises(DataError, match=r"2D|2-d|dim"):
+        fit_finite(X)
+
+
+def test_predict_with_other_number_of_features():
+    model = fit_finite(BERNOULLI)
+    with pytest.raises(DataError, match="X has 2 features, but FiniteMixture is expecting 3"):
+        model.predict(BERNOULLI[:, :2])
+
+
+@pytest.mark.parametrize("k", [0, -1])
+def test_n_components_below_one(k):
+    with pytest.raises(DataError, match=f"n_components must be >= 1; got {k}"):
+        fit_finite(BERNOULLI, n_components=k)
+
+
+def test_n_components_not_an_integer():
+    with pytest.raises(DataError, match=r"n_components must be an integer; got 2\.5"):
+        fit_finite(BERNOULLI, n_components=2.5)
+
+
+def test_more_components_than_unique_rows():
+    X = np.array([[0, 1]] * 10 + [[1, 1]] * 5)
+    with pytest.raises(DataError, match="n_components=3 exceeds the 2 distinct rows"):
+        fit_finite(X, n_components=3)
+
+
+def test_fixed_params_of_the_wrong_shape():
+    with pytest.raises(DataError, match=r"fixed_params: p must have shape \(2, 3\); got \(2, 1\)"):
+        fit_finite(BERNOULLI, fixed_params={"p": [[0.8], [0.3]]})
+
+
+def test_fixed_params_outside_unit_interval():
+    p = [[0.8, 0.5, 1.3], [0.3, 0.5, 0.5]]
+    with pytest.raises(DataError, match=r"p\[0, 2\] = 1.3 lies outside \[0, 1\]"):
+        fit_finite(BERNOULLI, fixed_params={"p": p})
+
+
+def test_fixed_params_with_the_wrong_key():
+    with pytest.raises(DataError, match="need key 'p'; got keys \\['mean'\\]"):
+        fit_finite(BERNOULLI, fixed_params={"mean": [[0.5] * 3] * 2})
+
+
+def test_fixed_weights_not_on_the_simplex():
+    with pytest.raises(DataError, match="fixed_weights: weights must sum to 1"):
+        fit_finite(BERNOULLI, fixed_weights=[0.5, 0.6])
+
+
+def test_both_parts_fixed():
+    with pytest.raises(DataError, match="nothing is left to learn"):
+        fit_finite(BERNOULLI, fixed_weights=[0.5, 0.5], fixed_params={"p": [[0.5] * 3] * 2})
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "match"),
+    [
+        ("family", "gamma", "family='gamma' is not valid; choose one of 'bernoulli'"),
+        (
+            "init",
+            "spectral",
+            "init='spectral' is not valid; choose one of 'auto', 'kmeans\\+\\+', 'random'",
+        ),
+        ("covariance_type", "tied", "covariance_type='tied' is not valid"),
+        ("alpha", 0.5, "alpha must be a finite number >= 1.0; got 0.5"),
+        ("tol", -1.0, "tol must be a finite number >= 0.0"),
+        ("max_iter", 0, "max_iter must be >= 1; got 0"),
+        ("n_init", 0, "n_init must be >= 1; got 0"),
+        ("var_floor", float("nan"), "var_floor must be a finite number"),
+        ("random_state", "seed", "random_state must be None, a non-negative int or a numpy Generator"),
+    ],
+)
+def test_bad_options_are_named(option, value, match):
+    with pytest.raises(DataError, match=match):
+        fit_finite(BERNOULLI, **{option: value})
+
+
+def test_unfitted_model_cannot_predict():
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError):
+        FiniteMixture(2).predict(np.zeros((2, 2)))
+
+
+# --------------------------------------------- EM review 5: a fitted weight of exactly 0
+def test_zero_weight_component_has_posterior_exactly_zero(tmp_path):
+    """Reference: Bayes' rule, P(u | x) = pi_u f_u(x) / p(x) = 0 when pi_u = 0."""
+    X, _ = marbles(2000, random_state=0)
+    model = FiniteMixture(2, family="bernoulli", fixed_params=MARBLES_P).fit(X)
+    document = json.loads(io.dumps(model))
+    document["fitted"]["weights_"] = [1.0, 0.0]
+    document["sha256"] = io.document_checksum(document)
+    loaded = io.from_document(document)
+    proba = loaded.predict_proba(np.array([[1], [0]]))
+    assert not np.isnan(proba).any()
+    np.testing.assert_array_equal(proba, [[1.0, 0.0], [1.0, 0.0]])
+    # the density is that of component 0 alone
+    np.testing.assert_allclose(loaded.score_samples(np.array([[1], [0]])), np.log([0.8, 0.2]))
+
+
+def test_boundary_fit_gives_an_exact_zero_and_a_zero_posterior():
+    """Reference: the closed form clip((p_red - 0.3) / 0.5, 0, 1) = 0 of the seed."""
+    X, _ = marbles(10_000, p_red=[0.8, 0.25], weights=[0.0, 1.0], random_state=1)
+    model = FiniteMixture(2, family="bernoulli", fixed_params=MARBLES_P).fit(X)
+    assert model.weights_[0] == 0.0
+    proba = model.predict_proba(np.array([[1], [0]]))
+    assert not np.isnan(proba).any()
+    np.testing.assert_array_equal(proba[:, 0], [0.0, 0.0])
+
+
+# --------------------------------------------------------- EM review 8: zero-weight rows
+def test_zero_weight_rows_drop_their_per_row_trials_too():
+    """Reference: the binomial fit on X and n_trials without the zero-weight rows."""
+    rng = np.random.default_rng(4)
+    trials = rng.integers(2, 9, size=400)
+    X = rng.binomial(trials, np.where(rng.random(400) < 0.4, 0.2, 0.7))[:, None]
+    w = (rng.random(400) < 0.8).astype(float)
+    a = FiniteMixture(2, family="binomial", random_state=0).fit(X, sample_weight=w, n_trials=trials)
+    keep = w > 0
+    b = FiniteMixture(2, family="binomial", random_state=0).fit(X[keep], n_trials=trials[keep])
+    np.testing.assert_allclose(a.params_.p, b.params_.p, rtol=1e-10)
+    assert a.log_likelihood_ == pytest.approx(b.log_likelihood_, rel=1e-12)
+
+
+def test_zero_weight_rows_are_still_checked():
+    """Reference: the family's rules; a 2 is not a bernoulli value whatever its weight."""
+    X = np.array([[0], [1], [2]])
+    with pytest.raises(DataError, match=r"X\[2, 0\] = 2"):
+        FiniteMixture(1, family="bernoulli").fit(X, sample_weight=[1.0, 1.0, 0.0])
+
+
+# -------------------------------------------------- EM review 9: options that do nothing
+def test_alpha_with_fixed_params_warns():
+    """Reference: with fixed components no probability is smoothed, so alpha does nothing."""
+    X, _ = marbles(500, random_state=0)
+    with pytest.warns(UserWarning, match=r"alpha=2 has no effect with fixed_params"):
+        smoothed = FiniteMixture(2, family="bernoulli", alpha=2.0, fixed_params=MARBLES_P).fit(X)
+    plain = FiniteMixture(2, family="bernoulli", fixed_params=MARBLES_P).fit(X)
+    np.testing.assert_allclose(smoothed.weights_, plain.weights_, rtol=1e-12)
+
+
+def test_n_trials_for_another_family_is_an_error():
+    """Reference: n_trials has a meaning for the binomial family only."""
+    bits = np.array([[0, 1], [1, 1], [1, 0]])
+    model = FiniteMixture(1, family="bernoulli")
+    with pytest.raises(DataError, match="n_trials was passed but applies to the binomial"):
+        model.fit(bits, n_trials=5)
+    model.fit(bits)
+    with pytest.raises(DataError, match="n_trials was passed but applies to the binomial"):
+        model.predict(bits, n_trials=5)

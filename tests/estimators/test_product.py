@@ -1,14 +1,13 @@
-"""Latent class models: the tensor method (kmix.solvers.latent_class.moments) and ProductMixture.
+"""ProductMixture: the latent class estimator (kmix.estimators.product).
 
 References: exact population tables (every response pattern with its exact
-probability as the row weight), for which the moment step must be exact;
-independent EM fits (FiniteMixture) for the likelihood; the Kruskal-type
-and 2k - 1 identifiability bounds stated in their papers.
+probability as the row weight); independent EM fits (FiniteMixture) for the
+likelihood; the 2k - 1 identifiability bound; the published maximum-likelihood
+estimates of the bundled surveys.
 """
 
 from __future__ import annotations
 
-import itertools
 import warnings
 
 import numpy as np
@@ -16,90 +15,8 @@ import pytest
 
 from kmix import FiniteMixture, ProductMixture
 from kmix.exceptions import DataError, IdentifiabilityError
-from kmix.solvers.latent_class.identifiability import check_identifiability
-from kmix.solvers.latent_class.moments import Views, fit_product_mixture, solve_triple
 from kmix.solvers.linalg import best_permutation
-from kmix.stats.tables import joint_table
-
-
-def separated(k, n, rng, sep=0.1, lo=0.05, hi=0.95):
-    """P(X_j = 1 | u) with every variable's k values at least ``sep`` apart."""
-    room = (hi - lo) - (k - 1) * sep
-    P = np.empty((k, n))
-    for j in range(n):
-        P[:, j] = rng.permutation(lo + np.sort(rng.uniform(0, room, k)) + sep * np.arange(k))
-    return P
-
-
-def population(w, P):
-    _k, n = P.shape
-    rows = np.array(list(itertools.product([0, 1], repeat=n)), float)
-    lik = np.prod(np.where(rows[:, None, :] == 1, P[None], 1 - P[None]), axis=2) @ w
-    return rows, lik
-
-
-def max_error(w, P, w_hat, P_hat):
-    perm = best_permutation(np.abs(P[:, None, :] - P_hat[None]).max(axis=2))
-    return max(np.abs(P_hat[perm] - P).max(), np.abs(w_hat[perm] - w).max())
-
-
-def test_joint_table_counts_combined_levels():
-    v = np.array([[0, 1, 2], [1, 0, 0], [0, 1, 2]], float)
-    c = np.array([1.0, 2.0, 3.0])
-    t = joint_table(v, c, [[0, 1], [2]], [2, 2, 3], normalize=False)
-    assert t.shape == (4, 3)
-    assert t[1, 2] == 4.0 and t[2, 0] == 2.0 and t.sum() == 6.0
-
-
-@pytest.mark.parametrize("k", [2, 3, 4, 5])
-def test_moment_step_is_exact_on_population_tables(k):
-    rng = np.random.default_rng(k)
-    n = 2 * k - 1
-    for _ in range(5):
-        P = separated(k, n, rng)
-        w = rng.dirichlet(2 * np.ones(k))
-        rows, probs = population(w, P)
-        res = fit_product_mixture(rows, probs, [2] * n, k, rng=rng)
-        P_hat = np.array([p[:, 1] for p in res.probs]).T
-        assert max_error(w, P, res.weights, P_hat) < 1e-8
-        assert res.out_of_range < 1e-10
-
-
-def test_every_variable_comes_out_in_one_labelling():
-    # more variables than views need: the extra ones are read through the same eigenvectors
-    rng = np.random.default_rng(0)
-    k, n = 3, 9
-    P, w = separated(k, n, rng), np.array([0.5, 0.3, 0.2])
-    rows, probs = population(w, P)
-    fit = solve_triple(rows, probs, [2] * n, Views((0, 1), (2, 3), (4,)), k, rng=rng)
-    P_hat = np.array([p[:, 1] for p in fit.probs]).T
-    assert max_error(w, P, fit.weights, P_hat) < 1e-9
-
-
-def test_categorical_variables_with_generic_views():
-    # four 3-level items carry k = 3 (Kruskal-type condition), views of one item each
-    rng = np.random.default_rng(5)
-    k, n, d = 3, 4, 3
-    probs = [rng.dirichlet(np.ones(d), size=k) for _ in range(n)]
-    w = np.array([0.45, 0.35, 0.2])
-    rows = np.array(list(itertools.product(range(d), repeat=n)), float)
-    lik = np.ones((rows.shape[0], k))
-    for j in range(n):
-        lik *= probs[j][:, rows[:, j].astype(int)].T
-    res = fit_product_mixture(rows, lik @ w, [d] * n, k, rng=rng, guaranteed=False)
-    est = np.concatenate(res.probs, axis=1)
-    truth = np.concatenate(probs, axis=1)
-    perm = best_permutation(np.abs(truth[:, None, :] - est[None]).max(axis=2))
-    assert np.abs(est[perm] - truth).max() < 1e-8
-    assert np.abs(res.weights[perm] - w).max() < 1e-8
-
-
-def test_identifiability_conditions():
-    assert not check_identifiability([2] * 4, 3).ok  # 4 binary items cannot carry 3 classes
-    assert check_identifiability([2] * 4, 3).max_components == 2
-    assert check_identifiability([2] * 5, 3).ok
-    three = check_identifiability([3] * 4, 3)
-    assert three.ok and "2k + 2 = 8" in three.condition
+from tests.helpers.latent_class import max_error, population, separated
 
 
 @pytest.fixture(scope="module")
@@ -160,7 +77,7 @@ def test_string_labels_and_categories():
     assert sorted(np.round(model.probs_[:, 0], 1).tolist()) == [0.2, 0.8]
 
 
-# ---------------------------------------------------------------- bad input
+# ----------------------------------------------------------------------------- bad input
 @pytest.mark.filterwarnings("ignore::kmix.exceptions.ConvergenceWarning")
 def test_too_many_classes_for_the_items():
     X = np.random.default_rng(0).integers(0, 2, size=(500, 4))
@@ -234,79 +151,6 @@ def test_published_latent_class_estimates_are_reproduced(name, k):
     perm = best_permutation(np.abs(P[:, None, :] - model.probs_[None]).max(axis=2))
     assert np.abs(model.probs_[perm] - P).max() < 1.5e-4
     assert np.abs(model.weights_[perm] - w).max() < 1.5e-4
-
-
-def test_expand_gives_one_row_per_respondent():
-    from kmix.datasets import stouffer_toby
-
-    data = stouffer_toby()
-    X = data.expand()
-    assert X.shape == (216, 4)
-    a = ProductMixture(2, random_state=0).fit(X)
-    b = ProductMixture(2, random_state=0).fit(data.patterns, sample_weight=data.counts)
-    np.testing.assert_allclose(a.probs_, b.probs_, atol=1e-8)
-
-
-def test_demo_latent_class_section():
-    import io
-
-    from kmix.cli.demo import run_demo
-
-    buffer = io.StringIO()
-    res = run_demo(buffer, seed=0, sections=["latent-classes"])["latent-classes"]
-    assert res["published_loglik_gap"] < 1e-3
-    assert res["error"] < 0.03
-    assert "published" in buffer.getvalue()
-
-
-def test_select_k_classes_by_rank_test_and_bic():
-    """Reference: the simulation's k; the published BIC ranking for the carcinoma data."""
-    import kmix
-    from kmix.datasets import carcinoma
-
-    rng = np.random.default_rng(0)
-    k, n, N = 3, 10, 50_000
-    P, w = rng.uniform(0.05, 0.95, (k, n)), np.array([0.5, 0.3, 0.2])
-    z = rng.choice(k, size=N, p=w)
-    X = (rng.random((N, n)) < P[z]).astype(int)
-    sel = kmix.select_k_classes(X, max_components=4, random_state=0)
-    p = [row["rank_p_value"] for row in sel["table"]]
-    assert p[1] < 1e-6 < 1e-3 < p[2]
-    assert sel["rank_k"] == 3 and sel["bic_k"] == 3
-    data = carcinoma()
-    sel = kmix.select_k_classes(data.patterns, sample_weight=data.counts, random_state=0)
-    # published (poLCA): BIC 706.0739 for k = 2, 697.1357 for k = 3
-    bic = {row["k"]: row["bic"] for row in sel["table"]}
-    assert bic[2] == pytest.approx(706.0739, abs=2e-3)
-    assert bic[3] == pytest.approx(697.1357, abs=2e-3)
-    assert sel["bic_k"] == 3
-
-
-def test_bootstrap_standard_errors_match_monte_carlo():
-    """Reference: the spread of estimates over independent data sets from the same model."""
-    rng = np.random.default_rng(4)
-    k, n, N = 2, 5, 4000
-    P = np.array([[0.85, 0.8, 0.7, 0.9, 0.75], [0.2, 0.3, 0.25, 0.1, 0.35]])
-    w = np.array([0.6, 0.4])
-
-    def draw():
-        z = rng.choice(k, size=N, p=w)
-        return (rng.random((N, n)) < P[z]).astype(int)
-
-    estimates = []
-    for _ in range(40):
-        m = ProductMixture(2, random_state=0).fit(draw())
-        perm = best_permutation(np.abs(P[:, None, :] - m.probs_[None]).max(axis=2))
-        estimates.append(np.concatenate([m.weights_[perm], m.probs_[perm].ravel()]))
-    mc_sd = np.std(estimates, axis=0, ddof=1)
-    X = draw()
-    model = ProductMixture(2, random_state=0).fit(X)
-    boot = model.bootstrap(X, n_boot=60, random_state=1)
-    assert boot.weights.shape == (60, 2) and boot.probs_se.shape == (2, 5)
-    perm = best_permutation(np.abs(P[:, None, :] - model.probs_[None]).max(axis=2))
-    se = np.concatenate([boot.weights_se[perm], boot.probs_se[perm].ravel()])
-    ratio = se / mc_sd
-    assert np.all((ratio > 0.6) & (ratio < 1.6)), ratio
 
 
 def test_near_duplicate_classes_warn_with_the_separation():

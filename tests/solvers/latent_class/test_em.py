@@ -2,9 +2,8 @@
 
 References: kmix's general EM (``run_em`` with the bernoulli / categorical
 families, an independent implementation) from the same start for the fixed
-point; a direct triple loop over rows, classes and variables for the
-log-likelihood; the first-order (Karush-Kuhn-Tucker) conditions of the
-likelihood for the finish.
+point; the first-order (Karush-Kuhn-Tucker) conditions of the likelihood for
+the finish.
 """
 
 from __future__ import annotations
@@ -15,49 +14,13 @@ import warnings
 import numpy as np
 import pytest
 
-from kmix import ProductMixture
 from kmix.components import get_family
 from kmix.exceptions import DataError
 from kmix.params import BernoulliParams, CategoricalParams
 from kmix.solvers.em.loop import run_em
 from kmix.solvers.latent_class.design import log_likelihoods
 from kmix.solvers.latent_class.em import em_latent_class, polish_latent_class, random_starts
-from kmix.stats import compress_rows
-
-
-def sampled(k, n, N, seed, levels=2):
-    rng = np.random.default_rng(seed)
-    w = rng.dirichlet(np.full(k, 2.0))
-    probs = [rng.dirichlet(np.ones(levels), size=k) for _ in range(n)]
-    z = rng.choice(k, size=N, p=w)
-    X = np.stack(
-        [(rng.random(N)[:, None] > np.cumsum(p[z], axis=1)).sum(axis=1) for p in probs], axis=1
-    )
-    values, counts, _ = compress_rows(X)
-    return values, counts, w, probs
-
-
-def direct_loglik(values, counts, w, probs):
-    """Triple loop: rows, classes, variables."""
-    total = 0.0
-    for s in range(values.shape[0]):
-        lik = 0.0
-        for u in range(w.shape[0]):
-            term = w[u]
-            for j, p in enumerate(probs):
-                term *= p[u, int(values[s, j])]
-            lik += term
-        total += counts[s] * np.log(lik)
-    return total
-
-
-@pytest.mark.parametrize("levels", [2, 3])
-def test_log_likelihoods_match_a_direct_loop(levels):
-    values, counts, w, probs = sampled(3, 5, 400, 0, levels)
-    cands = [(w, probs), *random_starts([levels] * 5, 3, 2, np.random.default_rng(1))]
-    got = log_likelihoods(values, counts, [levels] * 5, cands)
-    want = [direct_loglik(values, counts, cw, cp) for cw, cp in cands]
-    np.testing.assert_allclose(got, want, rtol=1e-12)
+from tests.helpers.latent_class import sampled, saturated_boundary_table
 
 
 @pytest.mark.parametrize(("levels", "accelerate"), [(2, True), (2, False), (3, True)])
@@ -153,21 +116,6 @@ def test_bad_starts_are_refused():
         em_latent_class(values, counts, [2] * 4, [a, b])
 
 
-def saturated_boundary_table():
-    """k = 2, n = 3 (as many parameters as cells) with a weakly separated truth.
-
-    Sampling noise puts the table outside the model's interior; the maximum has
-    a probability of 1, which EM approaches only sublinearly.
-    """
-    rng = np.random.default_rng(20261124 + 1000 * 153)
-    w = rng.dirichlet(np.full(2, 2.0))
-    P = rng.uniform(0.05, 0.95, size=(2, 3))
-    z = rng.choice(2, size=100_000, p=w)
-    X = (rng.random((100_000, 3)) < P[z]).astype(np.int8)
-    values, counts, _ = compress_rows(X)
-    return values, counts
-
-
 def test_finish_reaches_the_boundary_maximum_em_crawls_to():
     values, counts = saturated_boundary_table()
     starts = random_starts([2] * 3, 2, 5, np.random.default_rng(0))
@@ -201,65 +149,3 @@ def test_finish_reaches_the_boundary_maximum_em_crawls_to():
             assert abs(slope) < 1.0, (u, j, P[u, j], slope)  # 1 nat per unit, N = 1e5
         else:
             assert slope * np.sign(0.5 - P[u, j]) <= 1.0  # moving inwards does not help
-
-
-def test_product_mixture_start_counts_follow_n_init():
-    values, counts = saturated_boundary_table()
-    small = ProductMixture(2, random_state=0).fit(values, sample_weight=counts)
-    assert small.n_starts_ == 13  # three moment candidates and ten random starts
-    assert small.n_polish_iter_ > 0 and small.converged_
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # three moment starts alone: a class may empty out
-        only = ProductMixture(2, n_init=3, random_state=0).fit(values, sample_weight=counts)
-    assert only.n_starts_ == 3
-    plus = ProductMixture(2, n_init=5, random_state=0).fit(values, sample_weight=counts)
-    assert plus.n_starts_ == 5  # n_init counts starts in all: three moment, two random
-    rnd = ProductMixture(2, init="random", n_init=4, random_state=0).fit(
-        values, sample_weight=counts
-    )
-    assert rnd.n_starts_ == 4
-    # many variables: one EM run from the moment step's best candidate
-    v, c, _, _ = sampled(3, 15, 50_000, 11)
-    big = ProductMixture(3, random_state=0).fit(v, sample_weight=c)
-    assert big.n_starts_ == 1 and big.n_polish_iter_ == 0
-    with pytest.raises(DataError, match="n_init"):
-        ProductMixture(2, init="random", n_init=0).fit(values, sample_weight=counts)
-
-
-def test_pairwise_misfit_separates_a_good_fit_from_a_wrong_one():
-    """Reference: at the true parameters the residuals are sampling noise (|z| of a few);
-    one class fitted to three-class data leaves margins many standard errors off."""
-    from kmix.solvers.latent_class.design import pairwise_misfit
-    from kmix.solvers.latent_class.em import RowDesign
-
-    for levels in (2, 3):
-        values, counts, w, probs = sampled(3, 8, 50_000, 21, levels)
-        design = RowDesign(values, [levels] * 8, counts)
-        assert pairwise_misfit(design, counts, w, probs) < 5.0
-        pooled = [(w @ p)[None, :] for p in probs]  # the single-class fit: the margins
-        assert pairwise_misfit(design, counts, np.ones(1), pooled) > 10.0
-
-
-def planted(k, n, N, seed):
-    """Weights ~ Dirichlet(2), P(X_j = 1 | u) ~ U(0.05, 0.95): the latent class benchmark's
-    instances (``benchmarks/product_peers.make_instance``)."""
-    rng = np.random.default_rng(seed)
-    w = rng.dirichlet(np.full(k, 2.0))
-    P = rng.uniform(0.05, 0.95, size=(k, n))
-    z = rng.choice(k, size=N, p=w)
-    return (rng.random((N, n)) < P[z]).astype(np.int8), w, P
-
-
-def test_a_misfit_after_the_moment_start_brings_in_more_starts():
-    """Benchmark instance 133 (k = 4, n = 12, a class of weight 0.09): the moment step's
-    best candidate climbs to a local maximum 4,400 nats below the truth's likelihood; the
-    misfit check notices and the extra starts find the maximum (above the truth's)."""
-    X, w, P = planted(4, 12, 100_000, 20261124 + 1000 * 133)
-    values, counts, _ = compress_rows(X)
-    model = ProductMixture(4, random_state=0).fit(values, sample_weight=counts)
-    truth = log_likelihoods(
-        values, counts, [2] * 12, [(w, [np.stack([1 - P[:, j], P[:, j]], 1) for j in range(12)])]
-    )[0]
-    assert model.n_starts_ > 1  # escalated from the single moment start
-    assert model.restart_log_likelihoods_[0] < truth - 1000.0  # where that start ended
-    assert model.log_likelihood_ >= truth and model.misfit_ < 3.0

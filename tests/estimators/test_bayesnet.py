@@ -4,8 +4,8 @@ References: exact population distributions (every pattern of the nodes with its
 probability under the true mixture as the row weight), for which the fit must
 return the true parameters; the exact interventional distributions of the true
 model (``kmix.solvers.effects.interventional``, itself checked against brute
-force in ``test_bnmodel.py``); the confounded conditional computed from the
-sampled rows.
+force in ``tests/causal/test_effects.py``); the confounded conditional
+computed from the sampled rows.
 """
 
 from __future__ import annotations
@@ -75,17 +75,8 @@ def test_sampled_data_ate_beats_the_naive_contrast():
     assert np.median(naive) > np.median(errors), (naive, errors)
 
 
-@pytest.fixture(scope="module")
-def fitted():
-    dag = random_sparse_dag(6, 2, random_state=3)
-    X, truth = bayesnet_mixture(dag, 2, 20_000, separation=0.2, random_state=3)
-    labels = np.where(X == 1, "yes", "no")  # text levels
-    data = {c: labels[:, j] for j, c in enumerate(truth.columns)}
-    return BayesNetMixture(dag, 2, random_state=0).fit(data), data, truth
-
-
-def test_inference_and_tables(fitted):
-    model, data, truth = fitted
+def test_inference_and_tables(fitted_bayesnet):
+    model, data, truth = fitted_bayesnet
     post = model.predict_proba(data)
     assert post.shape == (20_000, 2)
     np.testing.assert_allclose(post.sum(axis=1), 1.0)
@@ -106,36 +97,6 @@ def test_inference_and_tables(fitted):
     p = model.interventional(node, {parents[0]: "yes"})
     assert p.shape == (2,) and p.sum() == pytest.approx(1.0)
     assert model.interventional(node, {parents[0]: "yes"}, per_source=True).shape == (2, 2)
-
-
-def test_bootstrap_interval_covers_the_estimate(fitted):
-    model, _, _ = fitted
-    x, y = next(iter(model.dag_.edges))
-    boot = model.bootstrap(n_boot=8, random_state=0)
-    est, lo, hi = boot.ate(x, y)
-    assert lo <= est <= hi and hi - lo < 0.2
-    w, wlo, whi = boot.weights()
-    assert np.all(wlo <= w + 1e-9) and np.all(w <= whi + 1e-9)
-    # every replicate's sources are matched to the fit's: each CPT entry near the fit's own
-    # (a swapped replicate would be off by the sources' separation, 0.2 or more)
-    for rep in boot.replicates:
-        for v, cpt in zip(model.columns_, rep.cpts, strict=True):
-            assert np.abs(cpt - model.cpds_[v]).max() < 0.15, v
-
-
-def test_bootstrap_redraws_as_many_rows_as_were_fitted():
-    """Weights on any scale: the resamples have the data's row count, not the weights' sum."""
-    dag = random_sparse_dag(6, 2, random_state=3)
-    X, truth = bayesnet_mixture(dag, 2, 8_000, separation=0.2, random_state=4)
-    w = np.full(X.shape[0], 1.0 / X.shape[0])  # weights summing to 1
-    model = BayesNetMixture(dag, 2, random_state=0).fit(
-        X, columns=list(truth.columns), sample_weight=w
-    )
-    assert model.n_rows_ == 8_000
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        boot = model.bootstrap(n_boot=3, random_state=0)
-    assert len(boot.replicates) == 3
 
 
 def test_pickle_and_clone_keep_the_model():
@@ -230,28 +191,6 @@ def test_bad_input_is_named():
     real[3, 2] = 0.5
     with pytest.raises(DataError, match=rf"node '{cols[2]}' holds 0.5 at row 3"):
         BayesNetMixture(dag).fit(real, columns=cols)
-
-
-def test_demo_effects_section_naive_wrong_kmix_right():
-    """Reference: the exact ATE of the demo's own two-hospital model (spec D2)."""
-    import io
-
-    from kmix.cli.demo import run_demo
-
-    res = run_demo(io.StringIO(), seed=0, sections=["effects"])["effects"]
-    assert res["naive_error"] > 0.25  # the pooled contrast even has the wrong sign
-    assert res["naive_ate"] < 0 < res["true_ate"]
-    assert res["kmix_error"] < 0.02  # N = 1e5
-
-
-def test_two_hospitals_text_dag_matches_the_simulator():
-    from kmix.causal import as_dag
-    from kmix.datasets import HOSPITALS_DAG, two_hospitals
-
-    X, truth = two_hospitals(100, random_state=0)
-    parsed = as_dag(HOSPITALS_DAG)
-    assert set(parsed.edges) == set(truth.dag.edges) and set(parsed.nodes) == set(truth.columns)
-    assert X.shape == (100, 6)
 
 
 def test_dense_dag_and_thin_strata_are_reported():

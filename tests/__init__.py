@@ -1,0 +1,1 @@
+"""kmix's test suite: one folder per package of src/kmix."""

@@ -1,0 +1,287 @@
+"""Latent class models on the command line (kmix.cli.product).
+
+References: the published maximum-likelihood fits of the carcinoma data
+(Agresti 2002, Table 13.1; poLCA's printed output, ``kmix/_bundled/SOURCES.md``:
+log-likelihood -293.705, BIC 697.1357, AIC 633.41, 23 parameters, shares
+0.4447 / 0.3736 / 0.1817), the identifiability bound ``n >= 2k - 1`` for
+binary items, the library API for a saved model, and "exactly one line on
+standard error" for every error exit.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from kmix import io as kio
+from kmix.data import write_table
+from kmix.datasets import carcinoma, stouffer_toby
+from kmix.estimators import ProductMixture
+from tests.helpers.cli import number, run
+from tests.helpers.latent_class import LEVELS, three_level
+
+
+def _row(text: str, label: str) -> list[float]:
+    match = re.search(rf"^\s*{re.escape(label)}((?:\s+-?\d+\.\d+)+)\s*$", text, flags=re.MULTILINE)
+    assert match is not None, f"row {label!r} not found in output:\n{text}"
+    return [float(v) for v in match.group(1).split()]
+
+
+@pytest.fixture(scope="module")
+def surveys(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The carcinoma and Stouffer-Toby data, one row per respondent, headers A.. ."""
+    root = tmp_path_factory.mktemp("surveys")
+    paths = {"carcinoma": root / "carcinoma.csv", "stouffer": root / "stouffer.csv"}
+    write_table(paths["carcinoma"], carcinoma().expand(), list("ABCDEFG"))
+    write_table(paths["stouffer"], stouffer_toby().expand(), list("ABCD"))
+    return paths
+
+
+# ----------------------------------------------------------------------------------- fit
+def test_cli_fit_reproduces_the_published_carcinoma_fit(
+    surveys: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Reference: Agresti's three-class model (poLCA output): -293.705, shares, BIC, AIC."""
+    status, out, err = run(
+        capsys, "fit", str(surveys["carcinoma"]), "--model", "product", "-k", "3", "--seed", "0"
+    )
+    assert status == 0, err
+    assert "kmix: error" not in err
+    header = out.splitlines()[0]
+    for part in ("ProductMixture", "k=3", "carcinoma.csv", "118 rows", "7 columns"):
+        assert part in header, header
+    published = carcinoma().published[3]
+    assert abs(number(out, "log-likelihood") - published["log_likelihood"]) <= 1e-3
+    assert number(out, "BIC") == pytest.approx(697.1357, abs=1e-3)
+    assert number(out, "AIC") == pytest.approx(633.41, abs=1e-3)
+    assert re.search(r"^\s*free parameters\s+23$", out, flags=re.MULTILINE), out
+    shares = _row(out, "share")
+    assert shares == pytest.approx(published["weights"], abs=2e-4)  # both largest first
+    for j, item in enumerate("ABCDEFG"):
+        printed = _row(out, f"P({item}=1)")
+        expected = [published["probs"][u][j] for u in range(3)]
+        assert printed == pytest.approx(expected, abs=2e-3), item
+    assert "binary variables: n = 7 >= 2k - 1 = 5" in out
+    assert re.search(r"^\s*EM\s+\d+ iteration\(s\), converged", out, flags=re.MULTILINE), out
+    views = re.search(r"^\s*views used\s+(\d+) triple\(s\)", out, flags=re.MULTILINE)
+    assert views is not None and int(views.group(1)) >= 1, out
+    assert 0 < number(out, "singular value ratio") <= 1
+    assert number(out, "eigengap") > 0
+
+
+def test_cli_fit_saves_a_model_that_predict_reads(
+    surveys: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Reference: the library API (``kio.load(...).predict_proba``) on the same rows."""
+    model_path = tmp_path / "model.json"
+    status, out, err = run(
+        capsys,
+        "fit",
+        str(surveys["carcinoma"]),
+        "--model",
+        "product",
+        "-k",
+        "3",
+        "--seed",
+        "1",
+        "--n-init",
+        "5",
+        "--out",
+        str(model_path),
+    )
+    assert status == 0, err
+    assert f"model saved to {model_path}" in out
+    assert "(best of 5 starts)" in out  # three moment candidates and two random starts
+    model = kio.load(model_path)
+    assert isinstance(model, ProductMixture)
+    assert model.log_likelihood_ == pytest.approx(number(out, "log-likelihood"), abs=1e-4)
+    assert kio.read_metadata(model_path)["columns"] == list("ABCDEFG")
+    posterior = tmp_path / "posterior.csv"
+    status, out, err = run(
+        capsys,
+        "predict",
+        str(model_path),
+        str(surveys["carcinoma"]),
+        "--proba",
+        "--out",
+        str(posterior),
+    )
+    assert status == 0, err
+    rows = np.loadtxt(posterior, delimiter=",", skiprows=1)
+    X = carcinoma().expand().astype(np.float64)
+    assert np.array_equal(rows[:, 0].astype(int), model.predict(X))
+    np.testing.assert_allclose(rows[:, 1:], model.predict_proba(X), rtol=1e-15, atol=0)
+
+
+def test_cli_fit_prints_every_level_of_text_items(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Reference: each class's level probabilities of an item sum to one."""
+    X, _ = three_level(1500)
+    path = tmp_path / "survey.csv"
+    write_table(path, X, [f"q{j}" for j in range(6)])
+    status, out, err = run(capsys, "fit", str(path), "--model", "product", "-k", "2", "--seed", "0")
+    assert status == 0, err
+    for j in range(6):
+        rows = np.array([_row(out, f"P(q{j}={level})") for level in LEVELS])
+        assert rows.shape == (3, 2)
+        np.testing.assert_allclose(rows.sum(axis=0), 1.0, atol=2e-4)
+    assert re.search(r"^\s*identifiability\s+three views", out, flags=re.MULTILINE), out
+
+
+def test_missing_cells_are_refused_or_dropped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Reference: the count of rows with an empty cell, and the fit of the complete rows."""
+    X = carcinoma().expand().astype(object)
+    X[[5, 40], [2, 6]] = None
+    path = tmp_path / "gaps.csv"
+    write_table(path, X, list("ABCDEFG"))
+    status, out, err = run(capsys, "fit", str(path), "--model", "product", "-k", "2")
+    assert status == 1 and out == ""
+    lines = err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("kmix: error: "), err
+    assert "2 row(s)" in lines[0] and "--missing drop" in lines[0] and "'C'" in lines[0]
+
+    status, out, err = run(
+        capsys,
+        "fit",
+        str(path),
+        "--model",
+        "product",
+        "-k",
+        "2",
+        "--missing",
+        "drop",
+        "--seed",
+        "0",
+    )
+    assert status == 0, err
+    assert "116 rows of 118, 2 with empty cells dropped" in out
+    assert "kmix: warning: dropped 2 of 118 rows" in err
+    complete = np.delete(carcinoma().expand(), [5, 40], axis=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        direct = ProductMixture(2, random_state=0).fit(complete)
+    assert number(out, "log-likelihood") == pytest.approx(direct.log_likelihood_, abs=1e-4)
+
+    status, out, err = run(
+        capsys, "select-k", str(path), "--model", "product", "--max-k", "2", "--missing", "drop"
+    )
+    assert status == 0, err
+    assert "kmix: warning: dropped 2 of 118 rows" in err
+
+
+# ------------------------------------------------------------------------------ select-k
+def test_select_k_chooses_three_classes_for_carcinoma(
+    surveys: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Reference: the published log-likelihoods for k = 2, 3 and BIC's minimum at k = 3."""
+    status, out, err = run(
+        capsys, "select-k", str(surveys["carcinoma"]), "--model", "product", "--seed", "0"
+    )
+    assert status == 0, err
+    table = {
+        int(m.group(1)): (float(m.group(2)), float(m.group(3)), float(m.group(4)))
+        for m in re.finditer(
+            r"^\s*(\d+)\s+(\S+)\s+(-\d+\.\d+)\s+(\d+\.\d+)$", out, flags=re.MULTILINE
+        )
+    }
+    assert sorted(table) == [1, 2, 3, 4], out
+    assert table[2][1] == pytest.approx(-317.2568, abs=1e-3)
+    assert table[3][1] == pytest.approx(-293.705, abs=1e-3)
+    assert min(table, key=lambda k: table[k][2]) == 3
+    assert re.search(r"^\s*BIC: 3 class\(es\)$", out, flags=re.MULTILINE), out
+    assert re.search(r"^\s*choice: k = 3$", out, flags=re.MULTILINE), out
+    assert re.search(r"^\s*rank test: \d+ class\(es\)", out, flags=re.MULTILINE), out
+
+
+# -------------------------------------------------------------------------------- errors
+def _product_errors(
+    paths: dict[str, Path], tmp_path: Path
+) -> dict[str, tuple[list[str], str, int]]:
+    carc, stouffer = str(paths["carcinoma"]), str(paths["stouffer"])
+    return {
+        "five classes from four items": (
+            ["fit", stouffer, "--model", "product", "-k", "5"],
+            r"not identifiable.*n = 4 < 2k - 1 = 9",
+            1,
+        ),
+        "missing file": (
+            ["fit", str(tmp_path / "nope.csv"), "--model", "product"],
+            "does not exist",
+            1,
+        ),
+        "bad init": (
+            ["fit", carc, "--model", "product", "--init", "kmeans++"],
+            "init='kmeans\\+\\+' is not valid",
+            1,
+        ),
+        "missing option on a mixture": (
+            ["fit", carc, "--missing", "drop"],
+            "--missing applies only to --model product",
+            1,
+        ),
+        "unidentified option on coins": (
+            ["fit", carc, "--model", "coins", "--allow-unidentified"],
+            "--allow-unidentified applies only to --model product",
+            1,
+        ),
+        "select-k unknown model": (
+            ["select-k", carc, "--model", "gaussian"],
+            "invalid choice: 'gaussian'",
+            2,
+        ),
+        "select-k bad max-k": (
+            ["select-k", carc, "--model", "product", "--max-k", "0"],
+            "positive integer",
+            2,
+        ),
+    }
+
+
+@pytest.mark.parametrize(
+    "case", sorted(_product_errors({"carcinoma": Path(), "stouffer": Path()}, Path()))
+)
+def test_errors_print_one_line(
+    case: str, surveys: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Reference: one ``kmix: error:`` line on stderr, nothing on stdout, a non-zero status."""
+    argv, message, expected_status = _product_errors(surveys, tmp_path)[case]
+    status, out, err = run(capsys, *argv)
+    assert status == expected_status
+    lines = err.splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("kmix: error: ")
+    assert re.search(message, lines[0]), lines[0]
+    assert out == ""
+
+
+def test_allow_unidentified_fits_with_a_warning(
+    surveys: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Reference: Goodman's unidentified three-class model of four items, maximum -503.3011."""
+    status, out, err = run(
+        capsys,
+        "fit",
+        str(surveys["stouffer"]),
+        "--model",
+        "product",
+        "-k",
+        "3",
+        "--allow-unidentified",
+        "--max-iter",
+        "100",
+        "--seed",
+        "0",
+    )
+    assert status == 0, err
+    assert re.search(r"^kmix: warning: 3 classes are not identifiable", err, flags=re.MULTILINE)
+    assert "n = 4 < 2k - 1 = 5" in out
+    # EM climbs from the random start but cannot pass the published maximum
+    assert -543.6498 < number(out, "log-likelihood") <= -503.3011 + 1e-3
+    assert re.search(r"^\s*moment step\s+did not run", out, flags=re.MULTILINE), out

@@ -1,0 +1,66 @@
+"""Starts of a latent class fit, and more after a misfit (kmix.solvers.latent_class.fit).
+
+References: the start counts that ``n_init`` asks for; the likelihood of the
+planted truth of a benchmark instance.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+from kmix import ProductMixture
+from kmix.exceptions import DataError
+from kmix.solvers.latent_class.design import log_likelihoods
+from kmix.stats import compress_rows
+from tests.helpers.latent_class import sampled, saturated_boundary_table
+
+
+def test_product_mixture_start_counts_follow_n_init():
+    values, counts = saturated_boundary_table()
+    small = ProductMixture(2, random_state=0).fit(values, sample_weight=counts)
+    assert small.n_starts_ == 13  # three moment candidates and ten random starts
+    assert small.n_polish_iter_ > 0 and small.converged_
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # three moment starts alone: a class may empty out
+        only = ProductMixture(2, n_init=3, random_state=0).fit(values, sample_weight=counts)
+    assert only.n_starts_ == 3
+    plus = ProductMixture(2, n_init=5, random_state=0).fit(values, sample_weight=counts)
+    assert plus.n_starts_ == 5  # n_init counts starts in all: three moment, two random
+    rnd = ProductMixture(2, init="random", n_init=4, random_state=0).fit(
+        values, sample_weight=counts
+    )
+    assert rnd.n_starts_ == 4
+    # many variables: one EM run from the moment step's best candidate
+    v, c, _, _ = sampled(3, 15, 50_000, 11)
+    big = ProductMixture(3, random_state=0).fit(v, sample_weight=c)
+    assert big.n_starts_ == 1 and big.n_polish_iter_ == 0
+    with pytest.raises(DataError, match="n_init"):
+        ProductMixture(2, init="random", n_init=0).fit(values, sample_weight=counts)
+
+
+def planted(k, n, N, seed):
+    """Weights ~ Dirichlet(2), P(X_j = 1 | u) ~ U(0.05, 0.95): the latent class benchmark's
+    instances (``benchmarks/product_peers.make_instance``)."""
+    rng = np.random.default_rng(seed)
+    w = rng.dirichlet(np.full(k, 2.0))
+    P = rng.uniform(0.05, 0.95, size=(k, n))
+    z = rng.choice(k, size=N, p=w)
+    return (rng.random((N, n)) < P[z]).astype(np.int8), w, P
+
+
+def test_a_misfit_after_the_moment_start_brings_in_more_starts():
+    """Benchmark instance 133 (k = 4, n = 12, a class of weight 0.09): the moment step's
+    best candidate climbs to a local maximum 4,400 nats below the truth's likelihood; the
+    misfit check notices and the extra starts find the maximum (above the truth's)."""
+    X, w, P = planted(4, 12, 100_000, 20261124 + 1000 * 133)
+    values, counts, _ = compress_rows(X)
+    model = ProductMixture(4, random_state=0).fit(values, sample_weight=counts)
+    truth = log_likelihoods(
+        values, counts, [2] * 12, [(w, [np.stack([1 - P[:, j], P[:, j]], 1) for j in range(12)])]
+    )[0]
+    assert model.n_starts_ > 1  # escalated from the single moment start
+    assert model.restart_log_likelihoods_[0] < truth - 1000.0  # where that start ended
+    assert model.log_likelihood_ >= truth and model.misfit_ < 3.0
