@@ -21,6 +21,7 @@ _LAZY = {
     "DataError": "kmix.exceptions",
     "IdentifiabilityError": "kmix.exceptions",
     "KmixError": "kmix.exceptions",
+    "NotFittedError": "kmix.exceptions",
     "Mixture": "kmix.params",
 }
 _SUBMODULES = (

@@ -8,6 +8,7 @@ conventions (``except ValueError``) keeps working.
 from __future__ import annotations
 
 from sklearn.exceptions import ConvergenceWarning as SklearnConvergenceWarning
+from sklearn.exceptions import NotFittedError as SklearnNotFittedError
 
 __all__ = [
     "ConvergenceWarning",
@@ -15,6 +16,7 @@ __all__ = [
     "IdentifiabilityError",
     "ImpossibleRowError",
     "KmixError",
+    "NotFittedError",
 ]
 
 
@@ -57,4 +59,12 @@ class ConvergenceWarning(SklearnConvergenceWarning):  # type: ignore[misc]
 
     A subclass of scikit-learn's ``ConvergenceWarning`` (itself a
     ``UserWarning``), so one filter silences both.
+    """
+
+
+class NotFittedError(KmixError, SklearnNotFittedError):  # type: ignore[misc]
+    """A method that needs a fitted model was called before ``fit``.
+
+    Also scikit-learn's ``NotFittedError`` (a ``ValueError`` and an
+    ``AttributeError``), so code written for either catches it.
     """

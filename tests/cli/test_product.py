@@ -228,7 +228,7 @@ def _product_errors(
         ),
         "unidentified option on coins": (
             ["fit", carc, "--model", "coins", "--allow-unidentified"],
-            "--allow-unidentified applies only to --model product",
+            "--allow-unidentified applies only to .*--model product \\(not to --model coins\\)",
             1,
         ),
         "select-k unknown model": (

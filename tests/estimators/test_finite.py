@@ -24,7 +24,7 @@ from sklearn.mixture import GaussianMixture
 
 from kmix import FiniteMixture, io
 from kmix.datasets import make_mixture, marbles
-from kmix.exceptions import ConvergenceWarning, DataError
+from kmix.exceptions import ConvergenceWarning, DataError, IdentifiabilityError
 from kmix.metrics import parameter_errors
 from kmix.params import Mixture
 from tests.helpers.finite import BERNOULLI, fit_finite
@@ -306,6 +306,14 @@ def test_every_hyper_parameter_reaches_the_solver(monkeypatch):
     )
     seen = _spy_fit(monkeypatch, FiniteMixture(2, family="binomial", n_trials=7), bits)
     checks["n_trials"] = bool(np.all(seen["prepared"][1] == 7))  # the trials column
+    one = bits[:, :1]  # one binary column: two classes are not identified
+    with pytest.raises(IdentifiabilityError, match=r"n = 1 < 2k - 1 = 3"):
+        _spy_fit(monkeypatch, FiniteMixture(2, family="bernoulli"), one)
+    with pytest.warns(UserWarning, match="not identifiable"):
+        seen = _spy_fit(
+            monkeypatch, FiniteMixture(2, family="bernoulli", allow_unidentified=True), one
+        )
+    checks["allow_unidentified"] = seen["k"] == 2
 
     assert set(FiniteMixture().get_params()) == set(checks)
     assert all(checks.values()), {k: v for k, v in checks.items() if not v}
@@ -428,7 +436,11 @@ def test_both_parts_fixed():
         ("max_iter", 0, "max_iter must be >= 1; got 0"),
         ("n_init", 0, "n_init must be >= 1; got 0"),
         ("var_floor", float("nan"), "var_floor must be a finite number"),
-        ("random_state", "seed", "random_state must be None, a non-negative int or a numpy Generator"),
+        (
+            "random_state",
+            "seed",
+            "random_state must be None, a non-negative int or a numpy Generator",
+        ),
     ],
 )
 def test_bad_options_are_named(option, value, match):

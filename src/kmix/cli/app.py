@@ -17,6 +17,7 @@ from importlib import metadata
 from typing import Any, NoReturn, Protocol, TextIO
 
 from ..exceptions import KmixError
+from .applicable import given_options
 
 __all__ = ["build_parser", "main"]
 
@@ -28,7 +29,15 @@ class _UsageError(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
-    """An ArgumentParser whose errors raise instead of printing usage and exiting."""
+    """An ArgumentParser whose errors raise instead of printing usage and exiting.
+
+    Options must be spelled out (no abbreviations), so that the options a user
+    typed are known exactly (:func:`kmix.cli.applicable.given_options`).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["allow_abbrev"] = False
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         raise _UsageError(f"{self.prog}: {message}")
@@ -64,6 +73,7 @@ def _int_at_least(low: int, what: str) -> Callable[[str], int]:
 
 _positive_int = _int_at_least(1, "a positive integer")
 _non_negative_int = _int_at_least(0, "an integer >= 0")
+_seed = _int_at_least(0, "a non-negative integer")
 
 
 def _header_options(parser: argparse.ArgumentParser) -> None:
@@ -91,8 +101,9 @@ def _product_options(parser: argparse.ArgumentParser, *, fit: bool = True) -> No
         parser.add_argument(
             "--allow-unidentified",
             action="store_true",
-            help="product: fit even where no identifiability condition holds (one of many "
-            "maximum-likelihood solutions)",
+            help="product, and mixtures of bernoulli, categorical or binomial components: fit "
+            "even where no identifiability condition holds (one of many maximum-likelihood "
+            "solutions)",
         )
 
 
@@ -100,7 +111,7 @@ def _add_demo(sub: _Subcommands) -> None:
     from .commands import demo
 
     p = sub.add_parser("demo", help="worked examples on simulated data (the factories)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the simulations (default 0)")
+    p.add_argument("--seed", type=_seed, default=0, help="seed of the simulations (default 0)")
     p.add_argument(
         "--section", action="append", metavar="NAME", help="run only this section (repeatable)"
     )
@@ -157,7 +168,7 @@ def _add_fit(sub: _Subcommands) -> None:
         default=defaults["tol"],
         help=f"relative tolerance on the log-likelihood (default {defaults['tol']:g})",
     )
-    p.add_argument("--seed", type=int, default=None, help="seed of the initialisation")
+    p.add_argument("--seed", type=_seed, default=None, help="seed of the initialisation")
     p.add_argument(
         "--init",
         default="auto",
@@ -194,7 +205,7 @@ def _add_select_k(sub: _Subcommands) -> None:
     p.add_argument("--n-trials", type=int, default=None, help="coins: flips per trial")
     p.add_argument("--flips", action="store_true", help="coins: columns are 0/1 flips")
     p.add_argument("--max-k", type=_positive_int, default=None, help="largest candidate")
-    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--seed", type=_seed, default=None)
     _product_options(p, fit=False)
     _header_options(p)
     p.set_defaults(handler=select_k)
@@ -208,7 +219,7 @@ def _add_simulate(sub: _Subcommands) -> None:
     p.add_argument("-k", "--n-components", type=_positive_int, default=2, help="default 2")
     p.add_argument("-n", "--n-samples", type=_positive_int, default=1000, help="default 1000")
     p.add_argument("--features", type=_positive_int, default=2, help="columns (default 2)")
-    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--seed", type=_seed, default=None)
     p.add_argument("--out", help="CSV file to write (default: standard output)")
     p.add_argument("--labels-out", help="also write the true component of each row here")
     p.add_argument("--n-trials", type=_positive_int, default=10, help="binomial (default 10)")
@@ -251,7 +262,7 @@ def _add_effect(sub: _Subcommands) -> None:
     p.add_argument(
         "--n-boot", type=_non_negative_int, default=50, help="bootstrap resamples (default 50)"
     )
-    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--seed", type=_seed, default=None)
     p.add_argument(
         "--ignore-extra-columns",
         action="store_true",
@@ -308,6 +319,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
+        args.given_options = given_options(sys.argv[1:] if argv is None else argv)
     except _UsageError as exc:
         _error(err, str(exc))
         return 2

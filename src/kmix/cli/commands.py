@@ -13,15 +13,17 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from ..data import Table, read_table, write_table
+from ..data import Table, check_output, read_table, write_table
 from ..datasets import make_mixture, marbles
 from ..estimators import CoinMixture, FiniteMixture, ProductMixture, select_k_coins
 from ..exceptions import DataError
 from ..io import load, read_metadata, save
+from ..options import choose
 from ..stats import CoinCounts
+from .applicable import FIT, SELECT_K, check_applicable
 from .demo import run_demo
 from .display import ProgressLine, format_pairs, format_table, parameter_rows
-from .product import check_product_options, fit_product, select_k_product
+from .product import fit_product, select_k_product
 
 __all__ = ["demo", "fit", "predict", "select_k", "simulate"]
 
@@ -98,7 +100,12 @@ def _fit_coins(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if not args.quiet:
         _note(err, f"{stats.n_samples:,.0f} trials, {stats.heads.size} distinct (heads, trials)")
     model = CoinMixture(
-        args.n_components, tol=args.tol, max_iter=args.max_iter, random_state=args.seed
+        args.n_components,
+        init="moments" if args.init == "auto" else args.init,
+        n_init=1 if args.n_init is None else args.n_init,
+        tol=args.tol,
+        max_iter=args.max_iter,
+        random_state=args.seed,
     ).fit(stats)
     k = int(model.weights_.shape[0])
     _say(
@@ -139,7 +146,7 @@ def _fit_coins(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 def select_k(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """``kmix select-k``: evidence for each candidate number of coins (or latent classes)."""
-    check_product_options(args)
+    check_applicable(args, SELECT_K)
     if args.model == "product":
         return select_k_product(args, out, err)
     stats, _ = _coin_data(args)
@@ -167,14 +174,18 @@ def select_k(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 def fit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """``kmix fit``: fit a FiniteMixture (k coins, latent classes), print it, maybe save it."""
-    check_product_options(args)
+    check_applicable(args, FIT)
+    if args.out is not None:  # before the fit: a long fit must not end in a refused path
+        check_output(args.out, option="--out", inputs=[("data file", args.data)])
     if args.model == "product":
         return fit_product(args, out, err)
     if args.model == "coins":
         return _fit_coins(args, out, err)
     if args.family.strip().lower() == "binomial" and args.n_trials is None:
         raise DataError("the binomial family needs --n-trials (the trials behind each count)")
-    table = read_table(args.data, header=args.header)
+    categorical = choose(args.family, "FiniteMixture.family") == "categorical"
+    # category levels exactly as written ("01" and "1" are two levels); numbers otherwise
+    table = read_table(args.data, header=args.header, labels=categorical)
     n_init = 1 if args.n_init is None else args.n_init
     progress = ProgressLine(err, n_init, enabled=not args.quiet)
     model = FiniteMixture(
@@ -185,6 +196,7 @@ def fit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         n_trials=args.n_trials,
         init=args.init,
         n_init=n_init,
+        allow_unidentified=args.allow_unidentified,
         tol=args.tol,
         max_iter=args.max_iter,
         random_state=args.seed,
@@ -203,21 +215,57 @@ def fit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 0
 
 
+def _columns_by_name(table: Table, columns: Any, source: str, err: TextIO) -> Any:
+    """The table's values in the model's column order, matched by name (or refused).
+
+    A file without a header is read by position, and must have the model's
+    number of columns; a file with one must hold exactly the model's columns,
+    in any order.
+    """
+    if not isinstance(columns, list) or table.columns == columns:
+        return table.values
+    if table.columns == [f"x{j}" for j in range(len(table.columns))]:
+        if len(table.columns) != len(columns):
+            raise DataError(
+                f"{source} has {len(table.columns)} unnamed columns but the model was fitted "
+                f"on {len(columns)} ({', '.join(columns)})"
+            )
+        return table.values
+    missing = [c for c in columns if c not in table.columns]
+    extra = [c for c in table.columns if c not in columns]
+    if missing or extra:
+        parts = []
+        if missing:
+            parts.append(f"lacks the model's column(s) {missing}")
+        if extra:
+            parts.append(f"has column(s) {extra} the model was not fitted on")
+        raise DataError(
+            f"{source} {' and '.join(parts)}; the model's columns are {columns}. Give a file "
+            "with exactly those columns (in any order)"
+        )
+    _note(err, f"note: columns of {source} taken by name in the model's order {columns}")
+    return table.values[:, [table.columns.index(c) for c in columns]]
+
+
 def predict(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """``kmix predict``: most probable component (and posteriors) of each row."""
+    if args.out is not None:
+        inputs = [("data file", args.data), ("model file", args.model)]
+        check_output(args.out, option="--out", inputs=inputs)
     model = load(args.model)
     columns = read_metadata(args.model).get("columns")
-    table = read_table(args.data, header=args.header)
-    unnamed = [f"x{j}" for j in range(len(table.columns))]
-    if isinstance(columns, list) and table.columns not in (columns, unnamed):
-        _note(err, f"warning: columns {table.columns} differ from the model's {columns}")
+    if isinstance(model, ProductMixture) and hasattr(model, "feature_names_in_"):
+        columns = [str(c) for c in model.feature_names_in_]
+    levels = isinstance(model, ProductMixture) or getattr(model, "categories_", None) is not None
+    table = read_table(args.data, header=args.header, labels=levels)
+    X = _columns_by_name(table, columns, os.fspath(args.data), err)
     # a latent class model's rows are the whole observation: it takes no n_trials
     extra = {} if isinstance(model, ProductMixture) else {"n_trials": args.n_trials}
-    labels = model.predict(table.values, **extra)
+    labels = model.predict(X, **extra)
     names = ["component"]
     result: np.ndarray[Any, Any] = labels[:, None]
     if args.proba:
-        proba = model.predict_proba(table.values, **extra)
+        proba = model.predict_proba(X, **extra)
         names += [f"proba_{u}" for u in range(proba.shape[1])]
         result = np.concatenate([labels[:, None].astype(np.float64), proba], axis=1)
     if args.out is None:
@@ -232,6 +280,10 @@ def predict(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 def simulate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """``kmix simulate``: sample a random mixture (or the marbles) to CSV."""
+    if args.out is not None:
+        check_output(args.out, option="--out", inputs=[("--labels-out file", args.labels_out)])
+    if args.labels_out is not None:
+        check_output(args.labels_out, option="--labels-out")
     if args.marbles:
         p_red = args.p_red
         weights = args.weights

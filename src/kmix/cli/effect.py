@@ -98,7 +98,7 @@ def effect(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     int
         Exit status 0 (failures raise).
     """
-    table = read_table(args.data, header=args.header)
+    table = read_table(args.data, header=args.header, labels=True)  # levels as written
     dag = as_dag(args.dag, latent_name=args.latent_name)
     for role, node in (("treatment", args.treatment), ("outcome", args.outcome)):
         if node not in dag.nodes:

@@ -25,39 +25,11 @@ from ..exceptions import DataError
 from ..io import save
 from .display import format_pairs, format_table, level_name
 
-__all__ = ["check_product_options", "fit_product", "select_k_product"]
+__all__ = ["fit_product", "select_k_product"]
 
 
 def _say(out: TextIO, text: str = "") -> None:
     out.write(text + "\n")
-
-
-def check_product_options(args: argparse.Namespace) -> None:
-    """Refuse the product-only options (``--missing``, ``--allow-unidentified``) elsewhere.
-
-    Parameters
-    ----------
-    args : argparse.Namespace
-        Parsed arguments of ``fit`` or ``select-k``.
-
-    Raises
-    ------
-    DataError
-        When a product-only option is given with another ``--model``.
-    """
-    if args.model == "product":
-        return
-    used = [
-        flag
-        for flag, given in (
-            ("--missing", getattr(args, "missing", None) is not None),
-            ("--allow-unidentified", bool(getattr(args, "allow_unidentified", False))),
-        )
-        if given
-    ]
-    if used:
-        verb = "apply" if len(used) > 1 else "applies"
-        raise DataError(f"{' and '.join(used)} {verb} only to --model product")
 
 
 def _missing_mask(X: NDArray[Any]) -> NDArray[np.bool_]:
@@ -82,7 +54,7 @@ def _read_survey(args: argparse.Namespace, *, allow_missing: bool) -> Table:
     Table
         The values and the column names, as :func:`read_table` gives them.
     """
-    table = read_table(args.data, header=args.header)
+    table = read_table(args.data, header=args.header, labels=True)  # levels as written
     missing = _missing_mask(table.values)
     if allow_missing or not missing.any():
         return table

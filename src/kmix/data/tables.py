@@ -25,6 +25,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from ..exceptions import DataError
+from .files import atomic_write
 
 __all__ = ["Table", "read_table", "write_table"]
 
@@ -128,8 +129,53 @@ def _columns(body: NDArray[np.str_]) -> NDArray[Any]:
     return out
 
 
+_INT64_DIGITS = len(str(np.iinfo(np.int64).max))
+_canonical = np.frompyfunc(
+    lambda s: (
+        s == "0"
+        or (
+            (s[1:] if s[:1] == "-" else s)[:1] in "123456789"
+            and (s[1:] if s[:1] == "-" else s).isdigit()
+            and (s[1:] if s[:1] == "-" else s).isascii()
+        )
+    ),
+    1,
+    1,
+)
+
+
+def _label_columns(body: NDArray[np.str_]) -> NDArray[Any]:
+    """Levels exactly as written: text, or int64 where every cell is a canonical integer.
+
+    A column converts to integers only when no two cells could name one level
+    (``"1"`` and ``"01"``, or ``"1"`` and ``"1.0"``, stay text) and every value
+    fits in int64 exactly; empty cells are missing (``None``).
+    """
+    d = body.shape[1]
+    empty = body == ""
+    out = body.astype(object)
+    out[empty] = None
+    all_int = True
+    for j in range(d):  # loop over columns, rows vectorised
+        present = ~empty[:, j]
+        cells = body[present, j]
+        ints = bool(cells.size) and bool(np.all(np.asarray(_canonical(cells), dtype=bool)))
+        if ints and np.char.str_len(cells).max() <= _INT64_DIGITS:
+            as_int = [int(c) for c in cells.tolist()]
+            if all(-(2**63) <= v < 2**63 for v in as_int):
+                out[present, j] = as_int
+                all_int &= bool(present.all())
+                continue
+        all_int = False
+    return out.astype(np.int64) if all_int and d else out
+
+
 def read_table(
-    path: PathLike, *, header: bool | None = None, delimiter: str | None = None
+    path: PathLike,
+    *,
+    header: bool | None = None,
+    delimiter: str | None = None,
+    labels: bool = False,
 ) -> Table:
     """Read a delimited text file into an array and its column names.
 
@@ -143,6 +189,13 @@ def read_table(
         first row is a header when some non-empty cell in it is not a number.
     delimiter : str or None
         Field separator; default ``","`` (tab for ``.tsv``).
+    labels : bool, default False
+        Read every column as category labels, exactly as written: a column
+        becomes int64 only when every non-empty cell is a canonical integer
+        (``"7"``, ``"-3"``; not ``"07"``, ``"7.0"`` or a value beyond int64),
+        so no two labels can merge into one level; other columns keep their
+        text. The default reads numeric columns as float64 (for measured
+        values, where ``"07"`` is the number 7).
 
     Returns
     -------
@@ -188,7 +241,7 @@ def read_table(
     else:
         columns = [f"x{j}" for j in range(len(first))]
     body = np.array([row for _, row in rows], dtype=np.str_).reshape(len(rows), len(columns))
-    return Table(_columns(body), columns)
+    return Table(_label_columns(body) if labels else _columns(body), columns)
 
 
 _is_missing = np.frompyfunc(lambda v: v is None or (isinstance(v, float) and v != v), 1, 1)
@@ -251,7 +304,8 @@ def write_table(
     ------
     DataError
         If ``X`` is not 1-d or 2-d, ``columns`` has the wrong length, or the
-        destination directory does not exist.
+        file cannot be written (missing folder, no permission, full disk: the
+        previous file is then unchanged; see :func:`kmix.data.files.atomic_write`).
     """
     arr = np.asarray(X)
     if arr.ndim == 1:
@@ -270,12 +324,5 @@ def write_table(
     if not isinstance(path, (str, os.PathLike)):
         path.write(buffer.getvalue())
         return
-    target = Path(path)
-    try:
-        target.write_text(buffer.getvalue(), encoding="utf-8")
-    except FileNotFoundError:
-        raise DataError(
-            f"cannot write {target}: directory {target.parent} does not exist"
-        ) from None
-    except IsADirectoryError:
-        raise DataError(f"cannot write {target}: it is a directory") from None
+    # through a temporary file, fsync and rename: a failure leaves the old file intact
+    atomic_write(path, buffer.getvalue(), what="table")

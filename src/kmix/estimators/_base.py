@@ -29,10 +29,9 @@ from typing import Any, ClassVar
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from sklearn.base import BaseEstimator, DensityMixin
-from sklearn.utils.validation import check_is_fitted
 
 from ..exceptions import DataError
-from ._checks import check_sample_weight
+from ._checks import check_fitted, check_sample_weight
 
 __all__ = ["MixtureEstimator"]
 
@@ -124,7 +123,7 @@ class MixtureEstimator(DensityMixin, BaseEstimator):  # type: ignore[misc]
         self, X: Any, sample_weight: ArrayLike | None, data: dict[str, Any]
     ) -> tuple[float, float]:
         """``(log L, N)``: of ``X`` (weighted), or of the training data when ``X`` is None."""
-        check_is_fitted(self, "weights_")
+        check_fitted(self, "weights_")
         if X is None:
             if sample_weight is not None or data:
                 raise DataError("sample_weight and data keywords need X")

@@ -3,24 +3,110 @@
 from __future__ import annotations
 
 import numbers
+import warnings
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
+from sklearn.exceptions import NotFittedError as SklearnNotFittedError
+from sklearn.utils.validation import check_is_fitted
 
-from ..exceptions import DataError
+from ..exceptions import DataError, IdentifiabilityError, NotFittedError
 
 __all__ = [
     "check_finite",
+    "check_fitted",
     "check_int",
+    "check_level_counts",
     "check_real",
     "check_sample_weight",
     "encode_categories",
+    "enforce_identifiability",
     "first_fractional_cell",
     "first_missing_cell",
     "first_text_cell",
+    "missing_cells",
+    "plain",
     "rng_from",
 ]
+
+
+#: A discrete column with more levels than this share of the rows (and at least
+#: :data:`ID_MIN_LEVELS`) holds identifiers, not a trait.
+ID_SHARE = 0.5
+ID_MIN_LEVELS = 50
+
+
+def check_level_counts(categories: list[NDArray[Any]], n_rows: float, names: list[str]) -> None:
+    """Refuse a column with about as many levels as rows (an identifier), naming it.
+
+    Such a column (a row id, a free-text field) has at most two rows per level:
+    its class-conditional probabilities rest on one or two rows each, it
+    separates no classes, and the tables of the moment step grow with its
+    number of levels.
+
+    Parameters
+    ----------
+    categories : list of ndarray
+        Levels of each column.
+    n_rows : float
+        Rows (total frequency weight) they were learned from.
+    names : list of str
+        How to name each column in the message.
+    """
+    for j, levels in enumerate(categories):
+        d = len(levels)
+        if d >= ID_MIN_LEVELS and d > ID_SHARE * n_rows:
+            raise DataError(
+                f"{names[j]} has {d:,} distinct levels in {n_rows:,.0f} rows (about "
+                f"{n_rows / d:.1f} row(s) per level): it identifies rows rather than "
+                "describing them, and no class can be learned from it; drop it, or merge "
+                "its levels into fewer groups"
+            )
+
+
+def enforce_identifiability(
+    ok: bool, condition: str, k: int, max_components: int, *, allow: bool, stacklevel: int = 3
+) -> None:
+    """One refusal (or, with ``allow``, one warning) for every estimator's identifiability check.
+
+    Parameters
+    ----------
+    ok : bool
+        Whether the condition holds.
+    condition : str
+        The condition, with its numbers (e.g. ``"binary variables: n = 1 < 2k - 1 = 3"``).
+    k : int
+        Classes asked for.
+    max_components : int
+        Most classes the same condition allows.
+    allow : bool
+        ``allow_unidentified``: warn and go on instead of raising.
+    """
+    if ok:
+        return
+    if not allow:
+        raise IdentifiabilityError(
+            f"{k} classes are not identifiable from these variables ({condition}); the data "
+            f"support at most {max_components} class(es). Lower n_components, add variables, "
+            "or pass allow_unidentified=True to get one of many maximum-likelihood solutions"
+        )
+    warnings.warn(
+        f"{k} classes are not identifiable here ({condition}): the fitted parameters are one "
+        "maximiser of the likelihood among many, not unique",
+        UserWarning,
+        stacklevel=stacklevel,
+    )
+
+
+def check_fitted(estimator: Any, attribute: str) -> None:
+    """Raise :class:`kmix.NotFittedError` (a KmixError) unless ``estimator`` has ``attribute``."""
+    try:
+        check_is_fitted(estimator, attribute)
+    except SklearnNotFittedError as exc:
+        raise NotFittedError(
+            f"this {type(estimator).__name__} is not fitted yet; call fit with its data first"
+        ) from exc
 
 
 def check_int(value: Any, name: str, *, low: int, high: int | None = None) -> int:
@@ -104,9 +190,16 @@ def rng_from(random_state: Any) -> np.random.Generator:
         return np.random.default_rng(random_state.randint(0, 2**31 - 1))
     if random_state is None:
         return np.random.default_rng()
-    if isinstance(random_state, numbers.Integral):
+    if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
+        if int(random_state) < 0:
+            raise DataError(
+                f"random_state must be None, a non-negative int or a numpy Generator; got "
+                f"{int(random_state)}"
+            )
         return np.random.default_rng(int(random_state))
-    raise DataError(f"random_state must be None, an int or a numpy Generator; got {random_state!r}")
+    raise DataError(
+        f"random_state must be None, a non-negative int or a numpy Generator; got {random_state!r}"
+    )
 
 
 def check_sample_weight(sample_weight: Any, n_rows: int) -> NDArray[np.float64] | None:
@@ -137,18 +230,51 @@ def check_sample_weight(sample_weight: Any, n_rows: int) -> NDArray[np.float64] 
     return w
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
     """A numpy scalar as the Python value it holds (for readable messages)."""
     return value.item() if isinstance(value, np.generic) else value
 
 
+#: Type names of the missing-value markers of pandas (``pd.NA``, ``pd.NaT``), matched by
+#: name so that kmix never imports pandas; comparing them raises instead of answering.
+_NA_TYPES = frozenset({"NAType", "NaTType"})
+
+
+def _cell_missing(value: Any) -> bool:
+    if value is None or type(value).__name__ in _NA_TYPES:
+        return True
+    if isinstance(value, (float, np.floating)):
+        return not np.isfinite(value)
+    return False
+
+
+_cells_missing = np.frompyfunc(_cell_missing, 1, 1)
+
+
+def missing_cells(arr: NDArray[Any], *, infinite: bool = True) -> NDArray[np.bool_]:
+    """Where ``arr`` holds a missing value: NaN, None, ``pd.NA``/``pd.NaT`` (and inf).
+
+    Object arrays are checked cell by cell (their cells are Python objects
+    already, and pandas' ``NA`` cannot be compared); float arrays in one pass.
+    ``infinite=False`` leaves ``inf`` out (it is then no missing value).
+    """
+    if arr.dtype == object:
+        out = np.asarray(_cells_missing(arr), dtype=bool)
+        if not infinite:
+            inf = np.asarray(np.frompyfunc(_is_inf, 1, 1)(arr), dtype=bool)
+            out &= ~inf
+        return out
+    if arr.dtype.kind == "f":
+        return ~np.isfinite(arr) if infinite else np.isnan(arr)
+    return np.zeros(arr.shape, dtype=bool)
+
+
+def _is_inf(value: Any) -> bool:
+    return isinstance(value, (float, np.floating)) and bool(np.isinf(value))
+
+
 def _missing(col: NDArray[Any]) -> NDArray[np.bool_]:
-    if col.dtype == object:
-        # None, or NaN (the one value unequal to itself); elementwise in C
-        return np.asarray(col == None) | np.asarray(col != col)  # noqa: E711
-    if col.dtype.kind == "f":
-        return ~np.isfinite(col)
-    return np.zeros(col.shape, dtype=bool)
+    return missing_cells(col)
 
 
 def _levels(col: NDArray[Any]) -> tuple[NDArray[Any], NDArray[np.intp]]:
@@ -193,7 +319,7 @@ def encode_categories(
             i = int(np.flatnonzero(missing)[0])
             raise DataError(
                 f"X contains missing or infinite values (NaN, None or inf) in column {j} "
-                f"(first at row {i}: {_plain(col[i])!r}); remove or impute them before fitting"
+                f"(first at row {i}: {plain(col[i])!r}); remove or impute them before fitting"
             )
         if rows is not None:
             col = col[rows]
@@ -207,7 +333,7 @@ def encode_categories(
             pos = np.clip(np.searchsorted(levels, col), 0, len(levels) - 1)
             unseen = levels[pos] != col
         except TypeError:
-            kinds = sorted({type(_plain(v)).__name__ for v in col[: min(len(col), 1000)]})
+            kinds = sorted({type(plain(v)).__name__ for v in col[: min(len(col), 1000)]})
             seen = "" if categories is None else f" (fit saw {categories[j].dtype} levels)"
             raise DataError(
                 f"column {j} of X mixes or changes value types ({', '.join(kinds)}){seen}; "
@@ -217,7 +343,7 @@ def encode_categories(
             i = int(np.flatnonzero(unseen)[0])
             value, i = col[i], (i if rows is None else int(rows[i]))
             raise DataError(
-                f"X[{i}, {j}] = {_plain(value)!r} is a level not seen in fit "
+                f"X[{i}, {j}] = {plain(value)!r} is a level not seen in fit "
                 f"(column {j} has levels {levels.tolist()}); refit with it included"
             )
         codes[:, j] = pos

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.sparse import issparse
-from sklearn.utils.validation import check_array, check_is_fitted
+from sklearn.utils.validation import check_array
 
 from ..causal import effects
 from ..causal.dag_input import as_dag, check_dag_columns
@@ -23,12 +23,15 @@ from ..stats import compress_rows
 from ._base import MixtureEstimator
 from ._bootstrap import BayesNetBootstrap, bootstrap_bayesnet
 from ._checks import (
+    check_fitted,
     check_int,
+    check_level_counts,
     check_real,
     check_sample_weight,
     encode_categories,
     first_fractional_cell,
     first_missing_cell,
+    plain,
     rng_from,
 )
 
@@ -257,9 +260,11 @@ class BayesNetMixture(MixtureEstimator):
             for v, levels in self.categories_.items():
                 if len(levels) < 2:
                     raise DataError(
-                        f"node {v!r} is constant (only level {levels[0]!r}): it carries no "
+                        f"node {v!r} is constant (only level {plain(levels[0])!r}): it carries no "
                         "information; drop it from the DAG and the data"
                     )
+            names = [f"node {v!r}" for v in self.columns_]
+            check_level_counts(learned, float(arr.shape[0]), names)
         return codes.astype(np.int64)
 
     # ------------------------------------------------------------------ fit
@@ -336,14 +341,14 @@ class BayesNetMixture(MixtureEstimator):
 
     # ------------------------------------------------------------ inference
     def _log_parts(self, X: Any, **data: Any) -> tuple[FloatArray, FloatArray]:
-        check_is_fitted(self, "params_")
+        check_fitted(self, "params_")
         codes = self._coded(X, data.get("columns"), reset=False)
         with np.errstate(divide="ignore"):
             return log_mixture(inference.log_prob_rows(self.params_, codes), np.log(self.weights_))
 
     def sample(self, n_samples: int = 1) -> tuple[dict[str, NDArray[Any]], NDArray[np.intp]]:
         """``n`` rows (a mapping node -> labels) and their sources, by ancestral sampling."""
-        check_is_fitted(self, "params_")
+        check_fitted(self, "params_")
         n = check_int(n_samples, "n_samples", low=1)
         codes, labels = inference.sample(self.params_, n, rng=rng_from(self.random_state))
         out = {v: self.categories_[v][codes[:, j]] for j, v in enumerate(self.columns_)}
@@ -351,12 +356,12 @@ class BayesNetMixture(MixtureEstimator):
 
     def n_parameters(self) -> int:
         """Free parameters: ``k - 1`` plus ``k (d_V - 1)`` per parent assignment of every node."""
-        check_is_fitted(self, "params_")
+        check_fitted(self, "params_")
         return int(self.params_.n_parameters)
 
     def cpd_table(self, node: str) -> dict[str, NDArray[Any]]:
         """Tidy columns (source, each parent, value, probability) of one node's CPTs."""
-        check_is_fitted(self, "params_")
+        check_fitted(self, "params_")
         if node not in self.cpds_:
             raise DataError(f"{node!r} is not a node of the DAG; nodes: {self.columns_}")
         cpt = self.cpds_[node]
@@ -400,7 +405,7 @@ class BayesNetMixture(MixtureEstimator):
         evaluates the query on other parameters of the same DAG and levels
         (a bootstrap replicate, say) instead of ``params_``.
         """
-        check_is_fitted(self, "params_")
+        check_fitted(self, "params_")
         return effects.interventional(
             self.params_ if params is None else params,
             outcome,
@@ -419,7 +424,7 @@ class BayesNetMixture(MixtureEstimator):
         self, treatment: str, treated: Any = None, control: Any = None
     ) -> tuple[Any, Any]:
         """``(control, treated)``: given, or the two levels of a binary treatment in order."""
-        check_is_fitted(self, "params_")
+        check_fitted(self, "params_")
         if treatment not in self.categories_:
             raise DataError(f"{treatment!r} is not a node of the DAG; nodes: {self.columns_}")
         levels = self.categories_[treatment]
@@ -466,7 +471,7 @@ class BayesNetMixture(MixtureEstimator):
 
         Conditioning is not intervening: the hidden source shifts both.
         """
-        check_is_fitted(self, "params_")
+        check_fitted(self, "params_")
         mask = np.ones(self._values.shape[0], dtype=bool)
         for v, code in self._codes(given).items():
             mask &= self._values[:, self.columns_.index(v)] == code
@@ -492,7 +497,7 @@ class BayesNetMixture(MixtureEstimator):
 
         Needs the optional extra: ``pip install 'kmix[pgmpy]'``.
         """
-        check_is_fitted(self, "params_")
+        check_fitted(self, "params_")
         k = self.weights_.shape[0]
         s = check_int(source, "source", low=0, high=k - 1)
         try:
@@ -543,7 +548,7 @@ class BayesNetMixture(MixtureEstimator):
         callback : callable, optional
             ``callback(done, n_boot)`` after every replicate (progress).
         """
-        check_is_fitted(self, "params_")
+        check_fitted(self, "params_")
         n_boot = check_int(n_boot, "n_boot", low=2)
         rng = rng_from(self.random_state if random_state is None else random_state)
         settings = {

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.special import gammaln, xlog1py, xlogy
-from sklearn.utils.validation import check_array, check_is_fitted
+from sklearn.utils.validation import check_array
 from threadpoolctl import threadpool_limits
 
 from ..components import get_family
@@ -28,7 +28,7 @@ from ..solvers.coins.moments import (
 from ..solvers.em.loop import log_mixture, run_em
 from ..stats.coins import CoinCounts, CoinMoments, as_counts
 from ._base import MixtureEstimator
-from ._checks import check_int, check_real, rng_from
+from ._checks import check_fitted, check_int, check_real, rng_from
 
 __all__ = ["CoinMixture", "KSelection", "hankel_evidence", "select_k_coins"]
 
@@ -432,7 +432,7 @@ class CoinMixture(MixtureEstimator):
 
     # ------------------------------------------------------------------ inference
     def _log_parts(self, X: Any, **data: Any) -> tuple[FloatArray, FloatArray]:
-        check_is_fitted(self, "biases_")
+        check_fitted(self, "biases_")
         heads, trials = _pairs(X, self._trials(data.get("n_trials")))
         lp = _log_binomial(heads, trials, self.biases_)
         with np.errstate(divide="ignore"):
@@ -445,7 +445,7 @@ class CoinMixture(MixtureEstimator):
 
         ``n_trials`` defaults to the most common number of flips in fit.
         """
-        check_is_fitted(self, "biases_")
+        check_fitted(self, "biases_")
         n = check_int(n_samples, "n_samples", low=1)
         rng = rng_from(self.random_state)
         t = np.broadcast_to(np.asarray(self.n_trials_ if n_trials is None else n_trials), (n,))
@@ -456,7 +456,7 @@ class CoinMixture(MixtureEstimator):
     @property
     def mixture_(self) -> Mixture:
         """The fit as a :class:`kmix.params.Mixture` of binomial components."""
-        check_is_fitted(self, "biases_")
+        check_fitted(self, "biases_")
         return Mixture(self.weights_, BinomialParams(self.biases_[:, None]))
 
     def n_parameters(self) -> int:

@@ -8,21 +8,25 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import validate_data
 
 from ..components import Family, Gaussian, get_family
 from ..exceptions import DataError, ImpossibleRowError
 from ..options import choose
 from ..params import ComponentParams, GaussianParams, check_weights
 from ..solvers.em.loop import EMProgress, ZeroWeightRowError, log_mixture, run_em
+from ..solvers.latent_class.identifiability import check_identifiability
 from ..stats import compress_rows
 from ._base import MixtureEstimator
 from ._checks import (
     check_finite,
+    check_fitted,
     check_int,
+    check_level_counts,
     check_real,
     check_sample_weight,
     encode_categories,
+    enforce_identifiability,
     first_text_cell,
     rng_from,
 )
@@ -80,8 +84,14 @@ class FiniteMixture(MixtureEstimator):
         to 1e5) random starts reached the best fit in 36 of 36 runs against 32
         of 36 for k-means++, whose partitions of one-hot rows can split a large
         class and merge two small ones.
+    allow_unidentified : bool, default False
+        Fit even where the components are not identifiable from the data
+        (bernoulli and categorical: the conditions of ``ProductMixture``; one
+        binomial feature: ``n_trials >= 2k - 1``); the answer is then one
+        maximiser of the likelihood among many, with a warning.
     n_init : int, default 1
-        EM restarts; the best log-likelihood wins.
+        EM starts in all (``params_init``/``weights_init`` first, the others by
+        ``init``); the best log-likelihood wins.
     tol : float, default 1e-10
         Stop when the log-likelihood rises by less than ``tol * |log-likelihood|``
         in one iteration. EM converges linearly, slowly where components
@@ -156,6 +166,7 @@ class FiniteMixture(MixtureEstimator):
         weights_init: ArrayLike | None = None,
         init: str = "auto",
         n_init: int = 1,
+        allow_unidentified: bool = False,
         tol: float = 1e-10,
         max_iter: int = 1000,
         random_state: Any = None,
@@ -173,6 +184,7 @@ class FiniteMixture(MixtureEstimator):
         self.weights_init = weights_init
         self.init = init
         self.n_init = n_init
+        self.allow_unidentified = allow_unidentified
         self.tol = tol
         self.max_iter = max_iter
         self.random_state = random_state
@@ -250,6 +262,8 @@ class FiniteMixture(MixtureEstimator):
                 arr, None if reset else self.categories_, rows=rows
             )
             if reset:
+                names = [f"column {j}" for j in range(len(categories))]
+                check_level_counts(categories, float(codes.shape[0]), names)
                 self.categories_ = categories
             return codes, weights, rows
         if not (arr.dtype.kind in "biu" and family.discrete):
@@ -341,6 +355,8 @@ class FiniteMixture(MixtureEstimator):
         fixed_params, fixed_weights, params_init, weights_init = self._starting_values(
             family, k, ctx
         )
+        if fixed_params is None:  # known components leave only the weights: identified
+            self._check_identifiable(family, k, values.shape[1], ctx)
         alpha = family.options().get("alpha", 1.0)
         if fixed_params is not None and alpha > 1.0:
             warnings.warn(
@@ -435,6 +451,36 @@ class FiniteMixture(MixtureEstimator):
             weights_init = self._weights_arg(self.weights_init, "weights_init", k)
         return fixed_params, fixed_weights, params_init, weights_init
 
+    def _check_identifiable(
+        self, family: Family, k: int, n_features: int, ctx: dict[str, Any]
+    ) -> None:
+        """The identifiability conditions of ProductMixture and CoinMixture, where they apply.
+
+        Bernoulli and categorical components are latent class models
+        (:func:`~kmix.solvers.latent_class.identifiability.check_identifiability`);
+        one binomial feature of ``t`` trials is the k-coin problem, identified
+        by ``t >= 2k - 1`` (Teicher, "Identifiability of finite mixtures",
+        Ann. Math. Statist. 34, 1963). Poisson and gaussian mixtures are
+        identifiable (Teicher 1961; Yakowitz & Spragins 1968).
+        """
+        if family.name in ("bernoulli", "categorical"):
+            n_levels = [2] * n_features
+            if family.name == "categorical":
+                n_levels = [len(c) for c in self.categories_]
+            ident = check_identifiability(n_levels, k)
+            ok, condition, most = ident.ok, ident.condition, ident.max_components
+        elif family.name == "binomial" and n_features == 1:
+            t = int(np.max(ctx["n_trials"]))
+            ok = t >= 2 * k - 1 or k == 1
+            condition = (
+                f"one binomial feature of {t} trials: t {'>=' if ok else '<'} 2k - 1 = {2 * k - 1}"
+            )
+            most = max(1, (t + 1) // 2)
+        else:
+            return
+        self.identifiability_ = condition
+        enforce_identifiability(ok, condition, k, most, allow=bool(self.allow_unidentified))
+
     def _warn_if_floor_binds(self) -> None:
         params, family = self.params_, self.family_
         if not isinstance(params, GaussianParams) or not isinstance(family, Gaussian):
@@ -481,7 +527,7 @@ class FiniteMixture(MixtureEstimator):
     # --------------------------------------------------------------- inference
     def _log_parts(self, X: Any, **data: Any) -> tuple[FloatArray, FloatArray]:
         """Row log-densities and log-posteriors of new data."""
-        check_is_fitted(self, "params_")
+        check_fitted(self, "params_")
         family = self.family_
         table, ctx, _, _ = self._table(X, data.get("n_trials"), reset=False, family=family)
         if family.discrete:
@@ -518,7 +564,7 @@ class FiniteMixture(MixtureEstimator):
         Categorical rows come back in the original level labels (in the
         levels' own dtype when every column shares one).
         """
-        check_is_fitted(self, "params_")
+        check_fitted(self, "params_")
         n = check_int(n_samples, "n_samples", low=1)
         rng = rng_from(self.random_state if random_state is None else random_state)
         labels = rng.choice(self.weights_.shape[0], size=n, p=self.weights_).astype(np.intp)
@@ -535,5 +581,5 @@ class FiniteMixture(MixtureEstimator):
     # -------------------------------------------------------- model selection
     def n_parameters(self) -> int:
         """Free parameters of the fit: the learned components' plus ``k - 1`` learned weights."""
-        check_is_fitted(self, "params_")
+        check_fitted(self, "params_")
         return int(self.n_parameters_)

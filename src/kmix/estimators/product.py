@@ -7,11 +7,11 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import validate_data
 from threadpoolctl import threadpool_limits
 
 from ..components import get_family
-from ..exceptions import ConvergenceWarning, DataError, IdentifiabilityError
+from ..exceptions import ConvergenceWarning, DataError
 from ..options import choose
 from ..params import CategoricalParams, check_weights, item_view
 from ..solvers.em.loop import log_mixture
@@ -21,11 +21,16 @@ from ..stats import compress_rows
 from ._base import MixtureEstimator
 from ._bootstrap import ProductBootstrap, bootstrap_latent_class
 from ._checks import (
+    check_fitted,
     check_int,
+    check_level_counts,
     check_real,
     check_sample_weight,
     encode_categories,
+    enforce_identifiability,
     first_fractional_cell,
+    missing_cells,
+    plain,
     rng_from,
 )
 
@@ -35,11 +40,8 @@ FloatArray = NDArray[np.float64]
 
 
 def _missing_mask(arr: NDArray[Any]) -> NDArray[np.bool_]:
-    if arr.dtype == object:
-        return np.asarray(arr == None) | np.asarray(arr != arr)  # noqa: E711
-    if arr.dtype.kind == "f":
-        return np.isnan(arr)
-    return np.zeros(arr.shape, dtype=bool)
+    """Missing cells (NaN, None, ``pd.NA``); ``inf`` is no missing value but a bad level."""
+    return missing_cells(arr, infinite=False)
 
 
 def _codes_already(
@@ -293,9 +295,11 @@ class ProductMixture(MixtureEstimator):
         for j, levels in enumerate(self.categories_):
             if len(levels) < 2:
                 raise DataError(
-                    f"{self._columns_name(j)} is constant (only level {levels[0]!r}): it carries "
-                    "no information about the classes; drop it"
+                    f"{self._columns_name(j)} is constant (only level {plain(levels[0])!r}): "
+                    "it carries no information about the classes; drop it"
                 )
+        names = [self._columns_name(j) for j in range(len(self.categories_))]
+        check_level_counts(self.categories_, float(counts.sum()), names)
         once = []
         for j in range(codes.shape[1]):
             tally = np.bincount(codes[:, j].astype(np.int64), weights=counts)
@@ -346,20 +350,13 @@ class ProductMixture(MixtureEstimator):
         n_levels = [len(c) for c in self.categories_]
         ident = check_identifiability(n_levels, k)
         self.identifiability_ = ident.condition
-        if not ident.ok:
-            if not self.allow_unidentified:
-                raise IdentifiabilityError(
-                    f"{k} classes are not identifiable from these variables ({ident.condition}); "
-                    f"the data support at most {ident.max_components} class(es). Lower "
-                    "n_components, add variables, or pass allow_unidentified=True to get one "
-                    "of many maximum-likelihood solutions"
-                )
-            warnings.warn(
-                f"{k} classes are not identifiable here ({ident.condition}): the fitted "
-                "parameters are one maximiser of the likelihood among many, not unique",
-                UserWarning,
-                stacklevel=2,
-            )
+        enforce_identifiability(
+            ident.ok,
+            ident.condition,
+            k,
+            ident.max_components,
+            allow=bool(self.allow_unidentified),
+        )
         # every product here is skinny (k or k * starts columns): BLAS threads cost more
         # than they save, and on two cores they can triple the time
         with threadpool_limits(limits=1, user_api="blas"):
@@ -465,7 +462,7 @@ class ProductMixture(MixtureEstimator):
         random_state : optional
             Seed of the resampling (default: the model's ``random_state``).
         """
-        check_is_fitted(self, "weights_")
+        check_fitted(self, "weights_")
         n_boot = check_int(n_boot, "n_boot", low=2)
         codes, keep = self.encode(X)
         w_in = None
@@ -492,7 +489,7 @@ class ProductMixture(MixtureEstimator):
         Rows with a missing value are left out when the model was fitted
         with ``missing="drop"`` (else they raise :class:`~kmix.DataError`).
         """
-        check_is_fitted(self, "weights_")
+        check_fitted(self, "weights_")
         if choose(self.missing, "ProductMixture.missing") == "error":
             return self._encode(X, reset=False)
         with warnings.catch_warnings():
@@ -504,7 +501,7 @@ class ProductMixture(MixtureEstimator):
 
     def separation(self) -> FloatArray:
         """``(k, k)`` matrix: largest total-variation distance over items between two classes."""
-        check_is_fitted(self, "weights_")
+        check_fitted(self, "weights_")
         k = self.weights_.shape[0]
         out = np.zeros((k, k))
         for p in self.params_.probs:
@@ -542,14 +539,14 @@ class ProductMixture(MixtureEstimator):
         return family.log_prob(family.prepare(values, n_levels=n_levels), self.params_)
 
     def _log_parts(self, X: Any, **data: Any) -> tuple[FloatArray, FloatArray]:
-        check_is_fitted(self, "weights_")
+        check_fitted(self, "weights_")
         codes, _ = self._encode(X, reset=False)
         with np.errstate(divide="ignore"):
             return log_mixture(self._log_prob(codes), np.log(self.weights_))
 
     def sample(self, n_samples: int = 1) -> tuple[NDArray[Any], NDArray[np.intp]]:
         """Draw ``(X, classes)``; ``X`` holds the original labels."""
-        check_is_fitted(self, "weights_")
+        check_fitted(self, "weights_")
         n = check_int(n_samples, "n_samples", low=1)
         rng = rng_from(self.random_state)
         labels = rng.choice(self.weights_.shape[0], size=n, p=self.weights_)
@@ -570,7 +567,7 @@ class ProductMixture(MixtureEstimator):
 
         ``pandas.DataFrame(model.class_table())`` gives the table as a frame.
         """
-        check_is_fitted(self, "weights_")
+        check_fitted(self, "weights_")
         names = getattr(self, "feature_names_in_", None)
         cls, var, lev, prob = [], [], [], []
         for j, (p, levels) in enumerate(zip(self.params_.probs, self.categories_, strict=True)):

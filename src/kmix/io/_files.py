@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ..data.files import atomic_write
 from ..exceptions import DataError
 from ._format import check_header, from_document, to_document
 
@@ -75,8 +76,10 @@ def save(
 ) -> Path:
     """Write a fitted model to ``path`` as a versioned JSON model file.
 
-    The file is written next to its destination and then renamed over it, so
-    an interrupted save never leaves a half-written model behind.
+    The file is written next to its destination, flushed to disk and then
+    renamed over it (:func:`kmix.data.files.atomic_write`), so an interrupted
+    or failed save (full disk, no permission) leaves the previous file intact
+    and no half-written model behind; the error names ``path`` and the reason.
 
     Parameters
     ----------
@@ -107,18 +110,7 @@ def save(
     True
     """
     text = dumps(model, metadata=metadata)
-    target = Path(path)
-    tmp = target.with_name(f".{target.name}.tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, target)
-    except FileNotFoundError:
-        raise DataError(
-            f"cannot write {target}: directory {target.parent} does not exist"
-        ) from None
-    finally:
-        tmp.unlink(missing_ok=True)
-    return target
+    return atomic_write(path, text, what="model file")
 
 
 def _read(path: str | os.PathLike[str]) -> tuple[Any, str]:

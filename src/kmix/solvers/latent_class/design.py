@@ -132,25 +132,37 @@ def pairwise_misfit(
     about standard normal (a little narrower, the fit having used the data),
     so a maximum of 5 or more over a few hundred margins is a misfit: a local
     maximum far from the global one, or too few classes. The same second
-    moments drive the tensor method; the check costs one product of the
-    design with itself.
+    moments drive the tensor method. Binary items cost one product of the
+    design with itself; other items go pair by pair, each pair's table
+    ``d_j x d_l`` at a time, so memory never grows with the square of all
+    levels.
     """
     total = float(counts.sum())
+
+    def worst(emp: FloatArray, model: FloatArray) -> float:
+        se = np.sqrt(np.maximum(emp * (1.0 - emp), 1.0 / total**2) / total)
+        return float((np.abs(emp - model) / se).max())
+
+    n = design.n_levels.shape[0]
+    if n < 2:
+        return 0.0
     if design.binary:
         ones = design.xt @ (design.x * (counts / total)[:, None])  # (n, n): P(X_j = 1, X_l = 1)
         P1 = np.stack([p[:, 1] for p in probs], axis=1)  # (k, n)
         model = (P1 * weights[:, None]).T @ P1
-        emp = ones
-    else:
-        weighted = design.onehot.multiply((counts / total)[:, None]).tocsr()
-        emp = np.asarray((design.onehot_t @ weighted).todense())
-        full = np.concatenate(list(probs), axis=1)
-        model = (full * weights[:, None]).T @ full
-    owner = np.repeat(np.arange(design.n_levels.shape[0]), 1 if design.binary else design.n_levels)
-    distinct = owner[:, None] != owner[None, :]
-    se = np.sqrt(np.maximum(emp * (1.0 - emp), 1.0 / total**2) / total)
-    z = np.abs(emp - model) / se
-    return float(z[distinct].max()) if np.any(distinct) else 0.0
+        off = ~np.eye(n, dtype=bool)
+        return worst(ones[off], model[off])
+    share = counts / total
+    out = 0.0
+    for j in range(n):
+        dj = int(design.n_levels[j])
+        left = probs[j] * weights[:, None]  # (k, d_j)
+        for m in range(j + 1, n):
+            dm = int(design.n_levels[m])
+            cell = design.codes[:, j] * dm + design.codes[:, m]
+            emp = np.bincount(cell, weights=share, minlength=dj * dm).astype(np.float64)
+            out = max(out, worst(emp.reshape(dj, dm), left.T @ probs[m]))
+    return out
 
 
 def log_likelihoods(
