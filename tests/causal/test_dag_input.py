@@ -159,3 +159,11 @@ def test_parse_edge_list_reports_nodes_in_order_of_appearance():
     nodes, edges = parse_edge_list("B -> A\nC\nfrom,to\n")
     assert nodes == ["B", "A", "C", "from", "to"]  # a header only counts on the first row
     assert edges == [("B", "A"), ("from", "to")]
+
+
+def test_a_byte_order_mark_is_no_part_of_a_node_name(tmp_path: Path):
+    """Reference: the same edges without the mark (a file saved by a Windows editor)."""
+    path = tmp_path / "dag.txt"
+    path.write_bytes("\ufeffA -> B\nB -> C\n".encode())
+    assert as_dag(path).nodes == ("A", "B", "C")
+    assert as_dag("\ufeffA -> B").nodes == ("A", "B")

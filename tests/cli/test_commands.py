@@ -199,3 +199,24 @@ def test_cli_saves_a_coin_model(coins_csv, capsys, tmp_path):
     assert main(["fit", str(both), "--model", "coins", "-k", "3", "--out", str(out)]) == 0
     assert "model saved to" in capsys.readouterr().out
     np.testing.assert_allclose(kio.load(out).biases_, CoinMixture(3).fit(h, n_trials=5).biases_)
+
+
+def test_select_k_on_one_repeated_count_prints_readable_z_scores(tmp_path: Path, capsys) -> None:
+    """Reference: 200 trials of 2 heads in 5 flips support one coin; their moments have no
+    spread, so the Hankel z-scores are huge and must print in scientific notation."""
+    data = tmp_path / "c.csv"
+    data.write_text("heads,trials\n" + "2,5\n" * 200)
+    status, out, err = run(capsys, "select-k", str(data))
+    assert status == 0, err
+    assert "choice: k = 1" in out
+    assert re.search(r"\s-2\.\d\de\+12\s", out), out
+    assert not re.search(r"\d{7,}\.\d", out), out  # no 13-digit fixed-point noise
+
+
+def test_messages_print_levels_as_plain_values(tmp_path: Path, capsys) -> None:
+    """Reference: the cell's text; numpy's repr (np.int64(1)) is no message for a user."""
+    data = tmp_path / "k.csv"
+    data.write_text("a,b,c\n1,0,1\n1,1,0\n1,0,0\n1,1,1\n")
+    status, _, err = run(capsys, "fit", str(data), "--model", "product", "-k", "1")
+    assert status == 1 and "column 0 is constant (only level 1)" in err
+    assert "np." not in err

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kmix import io as kio
 from kmix.data import write_table
@@ -285,3 +287,59 @@ def test_allow_unidentified_fits_with_a_warning(
     # EM climbs from the random start but cannot pass the published maximum
     assert -543.6498 < number(out, "log-likelihood") <= -503.3011 + 1e-3
     assert re.search(r"^\s*moment step\s+did not run", out, flags=re.MULTILINE), out
+
+
+# -------------------------------------------------------- levels exactly as written
+def test_zip_codes_that_look_like_numbers_stay_apart(tmp_path: Path, capsys) -> None:
+    """Reference: the file's text. '01' and '1' (and '02', '2') are four levels, not two."""
+    rng = np.random.default_rng(0)
+    zips = np.array(["01", "1", "02", "2"])[rng.integers(0, 4, 600)]
+    bits = rng.integers(0, 2, size=(600, 4))
+    rows = [",".join([z, *map(str, b)]) for z, b in zip(zips, bits, strict=True)]
+    data = tmp_path / "z.csv"
+    data.write_text("zip,a,b,c,d\n" + "\n".join(rows) + "\n")
+    model_file = tmp_path / "m.json"
+    status, _, err = run(
+        capsys, "fit", str(data), "--model", "product", "-k", "1", "--out", str(model_file)
+    )
+    assert status == 0, err
+    levels = kio.load(model_file).categories_[0]
+    assert sorted(str(v) for v in levels) == ["01", "02", "1", "2"]
+
+
+_CELL = st.one_of(
+    st.from_regex(r"-?[0-9]{1,21}(\.[0-9]{0,2})?", fullmatch=True),
+    st.text(alphabet="ab01-.eE,\"'", min_size=1, max_size=5).map(str.strip).filter(bool),
+)
+
+
+@given(
+    columns=st.lists(st.lists(_CELL, min_size=6, max_size=6, unique=True), min_size=3, max_size=4),
+    seed=st.integers(0, 2**16),
+)
+@settings(max_examples=25, deadline=None)
+def test_cli_product_sees_the_levels_a_text_reader_sees(columns, seed, tmp_path_factory) -> None:
+    """Reference: each column's distinct cells as text (what pandas reads with dtype=str)."""
+    import contextlib
+    import io
+
+    from kmix.cli import main
+
+    rng = np.random.default_rng(seed)
+    n = 40
+    table = np.array([[col[i] for col in columns] for i in rng.integers(0, 6, n)], dtype=object)
+    folder = tmp_path_factory.mktemp("levels")
+    data, model_file = folder / "t.csv", folder / "m.json"
+    write_table(data, table, [f"c{j}" for j in range(table.shape[1])])
+    err = io.StringIO()
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
+        status = main(
+            ["fit", str(data), "--model", "product", "-k", "1", "-q", "--out", str(model_file)]
+        )
+    distinct = [sorted(set(table[:, j].tolist())) for j in range(table.shape[1])]
+    if any(len(d) < 2 for d in distinct):
+        assert status == 1 and "is constant" in err.getvalue()
+        return
+    assert status == 0, err.getvalue()
+    learned = [sorted(str(v) for v in c) for c in kio.load(model_file).categories_]
+    assert learned == distinct

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kmix.data import Table, read_table, write_table
 from kmix.exceptions import DataError
@@ -136,3 +138,51 @@ def test_to_frame_names_the_extra_when_pandas_is_missing(monkeypatch: pytest.Mon
     monkeypatch.setitem(sys.modules, "pandas", None)  # makes `import pandas` fail
     with pytest.raises(ImportError, match=r"kmix\[pandas\]"):
         Table(np.zeros((1, 1)), ["a"]).to_frame()
+
+
+# --------------------------------------------------- category labels, as written
+def test_labels_that_look_like_numbers_stay_apart(tmp_path: Path) -> None:
+    """Reference: the cells' text; '01' and '1' are two zip codes, not the number 1."""
+    path = _write(tmp_path, "zip\n01\n1\n02\n2\n")
+    assert read_table(path).values[:, 0].tolist() == [1.0, 1.0, 2.0, 2.0]  # as numbers
+    assert read_table(path, labels=True).values[:, 0].tolist() == ["01", "1", "02", "2"]
+
+
+def test_identifiers_beyond_two_to_the_53_stay_exact(tmp_path: Path) -> None:
+    """Reference: Python's integers; float64 would merge 2**53 and 2**53 + 1."""
+    big = [2**53, 2**53 + 1, 2**63 - 1, -(2**63)]
+    path = _write(tmp_path, "id\n" + "\n".join(map(str, big)) + "\n")
+    X = read_table(path, labels=True).values
+    assert X.dtype == np.int64 and X[:, 0].tolist() == big
+    beyond = _write(tmp_path, "id\n" + "\n".join(map(str, [2**64, 5])) + "\n", "b.csv")
+    assert read_table(beyond, labels=True).values[:, 0].tolist() == [str(2**64), "5"]
+
+
+_CELL = st.one_of(
+    st.from_regex(r"-?[0-9]{1,21}(\.[0-9]{0,3})?", fullmatch=True),
+    st.text(alphabet="ab01-.eE ,\"'", min_size=1, max_size=6).map(str.strip).filter(bool),
+)
+
+
+@st.composite
+def _tables(draw: st.DrawFn, empty: bool) -> list[list[str]]:
+    n_cols = draw(st.integers(3, 5))
+    n_rows = draw(st.integers(4, 16))
+    cell = st.one_of(_CELL, st.just("")) if empty else _CELL
+    columns = [draw(st.lists(cell, min_size=n_rows, max_size=n_rows)) for _ in range(n_cols)]
+    return [list(row) for row in zip(*columns, strict=True)]
+
+
+@given(table=_tables(empty=True))
+@settings(max_examples=60, deadline=None)
+def test_text_number_and_empty_cells_round_trip(table: list[list[str]]) -> None:
+    """Reference: the cells as a CSV reader sees them as text (pandas' ``dtype=str``)."""
+    import tempfile
+
+    raw = np.array([[c or None for c in row] for row in table], dtype=object)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "t.csv"
+        write_table(path, raw, [f"c{j}" for j in range(raw.shape[1])])
+        back = read_table(path, labels=True).values
+    seen = [[None if v is None else str(v) for v in row] for row in back.tolist()]
+    assert seen == [[c or None for c in row] for row in table]

@@ -10,10 +10,12 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+import pytest
 
 from kmix import ProductMixture
 from kmix.datasets import bayesnet_mixture, random_sparse_dag
 from kmix.estimators.bayesnet import BayesNetMixture
+from kmix.exceptions import DataError
 from kmix.solvers.linalg import best_permutation
 
 
@@ -21,9 +23,11 @@ def test_bootstrap_interval_covers_the_estimate(fitted_bayesnet):
     model, _, _ = fitted_bayesnet
     x, y = next(iter(model.dag_.edges))
     boot = model.bootstrap(n_boot=8, random_state=0)
-    est, lo, hi = boot.ate(x, y)
+    # eight replicates: a 95% interval is their range, and says so
+    with pytest.warns(UserWarning, match=r"95% percentile interval from 8 .* only their range"):
+        est, lo, hi = boot.ate(x, y)
     assert lo <= est <= hi and hi - lo < 0.2
-    w, wlo, whi = boot.weights()
+    w, wlo, whi = boot.weights(level=0.5)  # 2 replicates beyond each bound: no warning
     assert np.all(wlo <= w + 1e-9) and np.all(w <= whi + 1e-9)
     # every replicate's sources are matched to the fit's: each CPT entry near the fit's own
     # (a swapped replicate would be off by the sources' separation, 0.2 or more)
@@ -72,3 +76,10 @@ def test_bootstrap_standard_errors_match_monte_carlo():
     se = np.concatenate([boot.weights_se[perm], boot.probs_se[perm].ravel()])
     ratio = se / mc_sd
     assert np.all((ratio > 0.6) & (ratio < 1.6)), ratio
+
+
+def test_a_level_outside_0_1_is_refused(fitted_bayesnet):
+    model, _, _ = fitted_bayesnet
+    boot = model.bootstrap(n_boot=4, random_state=0)
+    with pytest.raises(DataError, match=r"level must be between 0 and 1 \(e.g. 0.95\); got 95"):
+        boot.weights(level=95)

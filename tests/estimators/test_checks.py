@@ -100,3 +100,81 @@ def test_zero_weight_rows_define_no_categorical_level():
         np.testing.assert_allclose(pa, pb, rtol=1e-12)
     with pytest.raises(DataError, match="is a level not seen in fit"):
         a.predict(extra)
+
+
+# ------------------------------------------------ pandas' NA, identifiers, seeds
+def _frame_with_na(n: int = 300):
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(0)
+    bits = rng.integers(0, 2, size=(n, 5))
+    frame = pd.DataFrame(
+        {
+            f"c{j}": pd.array(np.where(bits[:, j] == 1, "yes", "no"), dtype="string")
+            for j in range(5)
+        }
+    )
+    frame.iloc[3, 1] = pd.NA
+    frame["n"] = pd.array(bits[:, 0], dtype="Int64")
+    frame.loc[7, "n"] = pd.NA
+    return frame
+
+
+def test_pandas_na_is_a_missing_value_for_finite_mixture():
+    """Reference: the cell set to pd.NA; comparing it raises, so it must be found by type."""
+    with pytest.raises(DataError, match=r"missing .* in column 1 \(first at row 3: <NA>\)"):
+        FiniteMixture(2, family="categorical").fit(_frame_with_na())
+
+
+def test_pandas_na_is_a_missing_value_for_product_mixture():
+    from kmix import ProductMixture
+
+    frame = _frame_with_na()
+    with pytest.raises(
+        DataError, match=r"missing values \(NaN or None\) in 2 row\(s\) \(first at row 3"
+    ):
+        ProductMixture(2).fit(frame)
+    with pytest.warns(UserWarning, match="dropped 2 of 300 rows"):
+        model = ProductMixture(2, missing="drop", random_state=0).fit(frame)
+    assert model.n_rows_dropped_ == 2 and model.n_samples_ == 298
+
+
+def test_pandas_na_is_a_missing_value_for_bayesnet_mixture():
+    from kmix import BayesNetMixture
+    from kmix.causal import isolated_nodes
+
+    with pytest.raises(DataError, match=r"node 'c1' holds <NA> at row 3: missing"):
+        BayesNetMixture(isolated_nodes, 2).fit(_frame_with_na())
+
+
+@pytest.mark.parametrize("estimator", ["finite", "product", "bayesnet"])
+def test_an_identifier_column_is_refused_by_name(estimator):
+    """Reference: a column of 1,000 distinct ids in 1,000 rows (one row per level)."""
+    from kmix import BayesNetMixture, ProductMixture
+    from kmix.causal import isolated_nodes
+
+    rng = np.random.default_rng(0)
+    X = np.column_stack([rng.integers(0, 2, size=(1000, 5)), np.arange(1000)])
+    model = {
+        "finite": FiniteMixture(2, family="categorical"),
+        "product": ProductMixture(2),
+        "bayesnet": BayesNetMixture(isolated_nodes, 2),
+    }[estimator]
+    name = {"finite": "column 5", "product": "column 5", "bayesnet": "node 'x5'"}[estimator]
+    with pytest.raises(DataError, match=rf"{name} has 1,000 distinct levels in 1,000 rows"):
+        model.fit(X)
+
+
+def test_a_many_level_column_that_is_no_identifier_is_fitted():
+    """40 levels in 1,000 rows (25 rows per level) is a variable; its fit must run."""
+    from kmix import ProductMixture
+
+    rng = np.random.default_rng(1)
+    X = np.column_stack([rng.integers(0, 2, size=(1000, 5)), rng.integers(0, 40, 1000)])
+    model = ProductMixture(2, random_state=0).fit(X)
+    assert len(model.categories_[5]) == 40
+
+
+@pytest.mark.parametrize("seed", [-1, 1.5, "seven", True])
+def test_a_bad_random_state_is_a_kmix_error(seed):
+    with pytest.raises(DataError, match="random_state must be None, a non-negative int"):
+        FiniteMixture(2, family="bernoulli", random_state=seed).fit(BERNOULLI)

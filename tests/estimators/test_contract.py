@@ -56,6 +56,7 @@ _BERNOULLI_CHECKS = [
     "check_readonly_memmap_input",
     "check_sample_weights_not_an_array",
     "check_sample_weights_not_overwritten",
+    "check_sample_weights_pandas_series",
     "check_sample_weights_shape",
 ]
 _COIN = "passes an (n, d > 2) array: CoinMixture reads one head count per trial"
@@ -85,6 +86,7 @@ _COIN_CHECKS = [
     "check_sample_weights_list",
     "check_sample_weights_not_an_array",
     "check_sample_weights_not_overwritten",
+    "check_sample_weights_pandas_series",
     "check_sample_weights_shape",
 ]
 ESTIMATORS = [

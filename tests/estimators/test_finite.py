@@ -521,3 +521,39 @@ def test_n_trials_for_another_family_is_an_error():
     model.fit(bits)
     with pytest.raises(DataError, match="n_trials was passed but applies to the binomial"):
         model.predict(bits, n_trials=5)
+
+
+# ------------------------------------------------------------ identifiability
+def test_one_binary_column_cannot_identify_two_classes():
+    """Reference: P(x = 1) is one number; two classes have three parameters. ProductMixture's
+    condition and message (n >= 2k - 1) apply to the bernoulli family as they are."""
+    from kmix import ProductMixture
+
+    X = (np.random.default_rng(0).random((500, 1)) < 0.4).astype(int)
+    with pytest.raises(IdentifiabilityError) as finite:
+        FiniteMixture(2, family="bernoulli").fit(X)
+    with pytest.raises(IdentifiabilityError) as product:
+        ProductMixture(2).fit(X)
+    assert str(finite.value) == str(product.value)
+    assert "binary variables: n = 1 < 2k - 1 = 3" in str(finite.value)
+    # known components leave only the weight, which one column identifies
+    fixed = FiniteMixture(2, family="bernoulli", fixed_params={"p": [[0.8], [0.3]]}).fit(X)
+    assert fixed.weights_.shape == (2,)
+
+
+def test_one_binomial_feature_needs_2k_minus_1_trials():
+    """Reference: the k-coin bound (Teicher 1963): k coins need 2k - 1 flips per trial."""
+    X = np.random.default_rng(1).binomial(4, 0.3, size=(500, 1))
+    with pytest.raises(
+        IdentifiabilityError, match=r"one binomial feature of 4 trials: t < 2k - 1 = 5"
+    ):
+        FiniteMixture(3, family="binomial", n_trials=4).fit(X)
+    FiniteMixture(2, family="binomial", n_trials=4, random_state=0).fit(X)  # 4 >= 3
+
+
+def test_poisson_and_gaussian_mixtures_are_identified_from_one_column():
+    """Reference: Teicher (1961) for Poisson, Yakowitz & Spragins (1968) for gaussian mixtures."""
+    rng = np.random.default_rng(2)
+    counts = np.concatenate([rng.poisson(2, 300), rng.poisson(9, 300)])[:, None]
+    FiniteMixture(2, family="poisson", random_state=0).fit(counts)
+    FiniteMixture(2, family="gaussian", random_state=0).fit(counts.astype(float))

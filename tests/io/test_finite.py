@@ -123,6 +123,27 @@ def test_save_refuses_unfitted_and_unknown_estimators(tmp_path: Path) -> None:
         io.save({}, tmp_path / "m.json")
     with pytest.raises(DataError, match="does not exist"):
         io.save(_fit("poisson")[0], tmp_path / "missing-dir" / "m.json")
+
+
+def test_save_to_a_directory_or_without_permission_names_the_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reference: the path the user gave, in a kmix error (never IsADirectoryError)."""
+    import errno
+    import os
+
+    from kmix.data import files
+
+    model = _fit("poisson")[0]
+    with pytest.raises(DataError, match=rf"model file {tmp_path}: it is a directory"):
+        io.save(model, tmp_path)
+
+    def deny(*args: Any, **kwargs: Any) -> int:
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
+
+    monkeypatch.setattr(files.os, "open", deny)  # (as root the sandbox permits everything)
+    with pytest.raises(DataError, match=r"m\.json: permission denied"):
+        io.save(model, tmp_path / "m.json")
     assert not list(tmp_path.iterdir()), "a failed save must leave nothing behind"
 
 

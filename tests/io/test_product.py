@@ -58,6 +58,7 @@ def test_round_trip_reproduces_the_model(kind: str, tmp_path: Path) -> None:
             assert np.array_equal(a, b)
     assert np.array_equal(loaded.weights_, model.weights_)
     assert np.array_equal(loaded.moment_weights_, model.moment_weights_)
+    assert loaded.signal_to_noise_ == model.signal_to_noise_
     for name in (
         "log_likelihood_",
         "n_samples_",

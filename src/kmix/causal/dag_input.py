@@ -63,6 +63,7 @@ def parse_edge_list(
     nodes: dict[str, None] = {}
     edges: list[tuple[str, str]] = []
     first = True
+    text = text.removeprefix("\ufeff")
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.split("#", 1)[0].strip()
         if not line:
@@ -102,7 +103,7 @@ def _from_graph(obj: Any) -> DAG:
 
 def _read_file(path: Path) -> DAG:
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a byte-order mark is no node name
     except OSError as exc:
         raise DataError(f"cannot read the DAG file {str(path)!r}: {exc}") from None
     nodes, edges = parse_edge_list(text, source=str(path))

@@ -144,6 +144,15 @@ def _fit_coins(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 0
 
 
+def _z_text(z: float) -> str:
+    """A z-score for a table: one decimal, or three significant digits when it is huge.
+
+    Exact moments (or a degenerate histogram) give a standard error near 0, and
+    z-scores of 10^12; fixed-point digits would only print noise.
+    """
+    return f"{z:.1f}" if abs(z) < 1e4 else f"{z:.2e}"
+
+
 def select_k(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """``kmix select-k``: evidence for each candidate number of coins (or latent classes)."""
     check_applicable(args, SELECT_K)
@@ -158,7 +167,7 @@ def select_k(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             [
                 str(int(row["k"])),
                 f"{row['hankel_eigenvalue']:.4g}" if "hankel_eigenvalue" in row else "-",
-                f"{row['hankel_z']:.1f}" if "hankel_z" in row else "-",
+                _z_text(row["hankel_z"]) if "hankel_z" in row else "-",
                 f"{row['log_likelihood']:.2f}" if "log_likelihood" in row else "-",
                 f"{row['bic']:.2f}" if "bic" in row else "-",
             ]

@@ -93,7 +93,13 @@ def _read_rows(path: Path, delimiter: str) -> list[tuple[int, list[str]]]:
     try:
         with path.open(encoding="utf-8-sig", newline="") as handle:
             reader = csv.reader(handle, delimiter=delimiter, strict=True)
-            rows = [(reader.line_num, [c.strip() for c in row]) for row in reader]
+            # a blank line (or one of spaces) is no row; a line of empty fields (",," or a
+            # quoted "") is a row of missing values
+            rows = [
+                (reader.line_num, [c.strip() for c in row])
+                for row in reader
+                if len(row) > 1 or (row and (row[0] == "" or row[0].strip()))
+            ]
     except FileNotFoundError:
         raise DataError(f"data file {path} does not exist") from None
     except IsADirectoryError:
@@ -104,7 +110,7 @@ def _read_rows(path: Path, delimiter: str) -> list[tuple[int, list[str]]]:
         ) from None
     except csv.Error as exc:
         raise DataError(f"{path} is not valid CSV: {exc}") from None
-    return [(line, row) for line, row in rows if any(row)]
+    return rows
 
 
 def _columns(body: NDArray[np.str_]) -> NDArray[Any]:
@@ -160,7 +166,7 @@ def _label_columns(body: NDArray[np.str_]) -> NDArray[Any]:
         present = ~empty[:, j]
         cells = body[present, j]
         ints = bool(cells.size) and bool(np.all(np.asarray(_canonical(cells), dtype=bool)))
-        if ints and np.char.str_len(cells).max() <= _INT64_DIGITS:
+        if ints and np.char.str_len(cells).max() <= _INT64_DIGITS + 1:  # (with a sign)
             as_int = [int(c) for c in cells.tolist()]
             if all(-(2**63) <= v < 2**63 for v in as_int):
                 out[present, j] = as_int

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ..exceptions import KmixError
+from ..exceptions import DataError, KmixError
 from ..params import DAG, BayesNetMixtureParams, CategoricalParams, check_weights, item_view
 from ..solvers.bayesnet.fit import fit_bayesnet_mixture
 from ..solvers.latent_class.fit import fit_latent_class
@@ -140,7 +140,19 @@ class BayesNetBootstrap:
 
     @staticmethod
     def _interval(draws: FloatArray, level: float) -> tuple[FloatArray, FloatArray]:
+        if not 0.0 < float(level) < 1.0:
+            raise DataError(f"level must be between 0 and 1 (e.g. 0.95); got {level!r}")
         a = (1.0 - float(level)) / 2.0
+        n = draws.shape[0]
+        if n * a < 1.0:
+            need = int(np.ceil(1.0 / a))
+            warnings.warn(
+                f"a {100 * float(level):g}% percentile interval from {n} bootstrap replicate(s) "
+                f"is only their range (fewer than one replicate lies beyond each bound); use at "
+                f"least {need}, better {10 * need}, replicates",
+                UserWarning,
+                stacklevel=3,
+            )
         return np.quantile(draws, a, axis=0), np.quantile(draws, 1.0 - a, axis=0)
 
     def interventional(

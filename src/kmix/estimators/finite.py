@@ -356,7 +356,7 @@ class FiniteMixture(MixtureEstimator):
             family, k, ctx
         )
         if fixed_params is None:  # known components leave only the weights: identified
-            self._check_identifiable(family, k, values.shape[1], ctx)
+            self._check_identifiable(family, k, int(self.n_features_in_), ctx)
         alpha = family.options().get("alpha", 1.0)
         if fixed_params is not None and alpha > 1.0:
             warnings.warn(

@@ -57,6 +57,7 @@ _OPTIONAL = (
     "restart_log_likelihoods_",
     "misfit_",
     "n_polish_iter_",
+    "signal_to_noise_",
 )
 
 
@@ -123,6 +124,9 @@ def _dump_product_mixture(model: ProductMixture) -> dict[str, Any]:
         fitted["misfit_"] = float(model.misfit_)
     if hasattr(model, "n_polish_iter_"):
         fitted["n_polish_iter_"] = int(model.n_polish_iter_)
+    if hasattr(model, "signal_to_noise_"):
+        snr = float(model.signal_to_noise_)
+        fitted["signal_to_noise_"] = snr if math.isfinite(snr) else None  # exact tables: inf
     return fitted
 
 
@@ -298,6 +302,11 @@ def _load_product_mixture(model: ProductMixture, reader: FieldReader) -> None:
     if misfit is not None and not misfit >= 0:
         raise DataError(f"{reader.where}.misfit_ must be >= 0; got {misfit!r}")
     n_polish = reader.integer("n_polish_iter_", low=0) if "n_polish_iter_" in data else None
+    snr = None
+    if "signal_to_noise_" in data:
+        snr = math.inf if data["signal_to_noise_"] is None else reader.number("signal_to_noise_")
+    if snr is not None and not snr >= 0:
+        raise DataError(f"{reader.where}.signal_to_noise_ must be >= 0; got {snr!r}")
     converged = reader.boolean("converged_")
     n_iter = reader.integer("n_iter_", low=0)
     n_dropped = reader.integer("n_rows_dropped_", low=0)
@@ -333,6 +342,8 @@ def _load_product_mixture(model: ProductMixture, reader: FieldReader) -> None:
         model.misfit_ = misfit
     if n_polish is not None:
         model.n_polish_iter_ = n_polish
+    if snr is not None:
+        model.signal_to_noise_ = snr
 
 
 #: The registered codec of :class:`~kmix.estimators.ProductMixture`.

@@ -227,3 +227,28 @@ def test_restart_log_likelihoods_exclude_the_prior():
     assert prior < -1.0  # the prior is really there
     assert model.restart_log_likelihoods_.tolist() == [model.log_likelihood_]
     assert model.history_[-1] == pytest.approx(model.log_likelihood_ + prior, rel=1e-15)
+
+
+def test_more_empty_components_than_distinct_rows_do_not_crash():
+    """Reference: one distinct row cannot feed three components; EM must still end (the
+    extra components stay empty) rather than fail on its re-seeding."""
+    from kmix.components import get_family
+    from kmix.params import BinomialParams
+    from kmix.solvers.em.loop import run_em
+
+    family = get_family("binomial")
+    prepared = family.prepare(np.array([[2.0, 5.0]]))
+    start = BinomialParams(np.array([[0.01], [0.4], [0.99]]))  # as CoinMixture starts EM
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = run_em(
+            family,
+            prepared,
+            np.array([200.0]),
+            3,
+            rng=np.random.default_rng(0),
+            params_init=start,
+            weights_init=np.array([0.45, 0.1, 0.45]),
+        )
+    assert np.isfinite(result.objective)
+    assert result.objective == pytest.approx(200 * np.log(10 * 0.4**2 * 0.6**3), rel=1e-6)

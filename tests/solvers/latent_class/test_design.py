@@ -9,8 +9,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kmix.solvers.latent_class.design import log_likelihoods
+from kmix.solvers.latent_class.design import RowDesign, log_likelihoods, pairwise_misfit
 from kmix.solvers.latent_class.em import random_starts
+from kmix.stats import compress_rows
 from tests.helpers.latent_class import sampled
 
 
@@ -49,3 +50,28 @@ def test_pairwise_misfit_separates_a_good_fit_from_a_wrong_one():
         assert pairwise_misfit(design, counts, w, probs) < 5.0
         pooled = [(w @ p)[None, :] for p in probs]  # the single-class fit: the margins
         assert pairwise_misfit(design, counts, np.ones(1), pooled) > 10.0
+
+
+def test_pairwise_misfit_equals_the_dense_two_way_tables():
+    """Reference: every two-way table built from the one-hot rows at once (the old dense way).
+
+    The pairwise computation must give the same largest residual without ever
+    holding a (levels x levels) array of all variables.
+    """
+    rng = np.random.default_rng(5)
+    n_levels = [3, 2, 4, 5]
+    values = np.column_stack([rng.integers(0, d, 400) for d in n_levels])
+    values, counts, _ = compress_rows(values)
+    weights = np.array([0.6, 0.4])
+    probs = [rng.dirichlet(np.ones(d), size=2) for d in n_levels]
+    design = RowDesign(values, n_levels, counts)
+    codes = values.astype(int)
+    onehot = np.concatenate([np.eye(d)[codes[:, j]] for j, d in enumerate(n_levels)], axis=1)
+    total = counts.sum()
+    emp = (onehot * (counts / total)[:, None]).T @ onehot
+    full = np.concatenate(probs, axis=1)
+    model = (full * weights[:, None]).T @ full
+    owner = np.repeat(np.arange(len(n_levels)), n_levels)
+    se = np.sqrt(np.maximum(emp * (1 - emp), 1 / total**2) / total)
+    reference = (np.abs(emp - model) / se)[owner[:, None] != owner[None, :]].max()
+    assert pairwise_misfit(design, counts, weights, probs) == pytest.approx(reference, rel=1e-12)

@@ -245,8 +245,10 @@ def _single_run(
         if learn_params:
             empty = np.flatnonzero(nk <= EMPTY_SHARE * total)
             if empty.size and len(reseeds) < MAX_RESEEDS:
-                # move each empty component onto the worst-explained rows
+                # move each empty component onto the worst-explained rows (as many as
+                # there are distinct rows: with fewer rows than components some stay empty)
                 worst = np.argsort(lse)[: empty.size]
+                empty = empty[: worst.size]
                 for u, s in zip(empty.tolist(), worst.tolist(), strict=True):
                     resp_w[s, :] = 0.0
                     resp_w[s, u] = counts[s]
