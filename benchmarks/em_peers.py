@@ -268,14 +268,16 @@ def _sklearn_extract(family: str, model: Any, n_init: int) -> FitOutcome:
 def kmix_init_label(family: str) -> str:
     """kmix's initialisation in the tables: its default ``init`` and what that resolves to.
 
-    ``init="auto"`` (the default) takes random responsibilities for the discrete families
-    and k-means++ for gaussian (``FiniteMixture`` docstring); an older default is shown as is.
+    ``init="auto"`` (the default) starts bernoulli and categorical components where the latent
+    class fit ends, gaussian ones from k-means++ and the others from random responsibilities
+    (``FiniteMixture`` docstring); an older default is shown as is.
     """
     from kmix import FiniteMixture
 
     default = FiniteMixture().get_params().get("init", "kmeans++")
     if default == "auto":
-        return f"init=auto ({'kmeans++' if family == 'gaussian' else 'random'})"
+        start = {"gaussian": "kmeans++", "bernoulli": "latent class", "categorical": "latent class"}
+        return f"init=auto ({start.get(family, 'random')})"
     return f"init={default} (default)"
 
 
@@ -319,6 +321,7 @@ def per_iter_fit_kmix(
             family="gaussian",
             params_init={"means": means0, "covariances": covs0},
             weights_init=w0,
+            n_init=1,  # the one start every tool is given
             tol=0.0,
             max_iter=steps,
             var_floor=COVARIANCE_FLOOR,

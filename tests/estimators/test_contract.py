@@ -224,8 +224,8 @@ def test_one_meaning_for_n_init_and_alpha():
         params = cls().get_params()
         if "alpha" in params:
             assert params["alpha"] == 1.0  # 1 is maximum likelihood everywhere
-        if cls is not ProductMixture:
-            assert params["n_init"] == 1
+        # EM starts in all; "auto": the model's own policy (latent class fit, em-EM starts)
+        assert params["n_init"] == ("auto" if cls in (FiniteMixture, ProductMixture) else 1)
     X, truth = hospitals(3000, random_state=1)
     cols = list(truth.columns)
     a = BayesNetMixture(HOSPITALS_DAG, random_state=0).fit(X, columns=cols)
@@ -245,7 +245,7 @@ def test_kmix_convergence_warning_is_scikit_learns():
     assert issubclass(ConvergenceWarning, SklearnConvergenceWarning)
     X, _ = make_mixture("bernoulli", 500, 2, 6, random_state=0)
     with pytest.warns(SklearnConvergenceWarning):
-        FiniteMixture(2, family="bernoulli", max_iter=1, random_state=0).fit(X)
+        FiniteMixture(2, family="bernoulli", init="random", max_iter=1, random_state=0).fit(X)
 
 
 def test_clone_keeps_every_hyper_parameter(fitted):

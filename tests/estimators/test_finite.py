@@ -64,6 +64,7 @@ def test_gaussian_matches_sklearn_from_the_same_start(covariance_type, seed):
         var_floor=0.0,
         tol=1e-14,
         max_iter=5000,
+        n_init=1,  # the one start scikit-learn is given
     ).fit(X)
     ref_ll = ref.score(X) * X.shape[0]
     assert ours.log_likelihood_ == pytest.approx(ref_ll, rel=1e-6)
@@ -557,3 +558,27 @@ def test_poisson_and_gaussian_mixtures_are_identified_from_one_column():
     counts = np.concatenate([rng.poisson(2, 300), rng.poisson(9, 300)])[:, None]
     FiniteMixture(2, family="poisson", random_state=0).fit(counts)
     FiniteMixture(2, family="gaussian", random_state=0).fit(counts.astype(float))
+
+
+@pytest.mark.parametrize("seed", [10, 11, 12])
+def test_a_class_of_one_row_in_a_thousand_is_found(seed):
+    """Reference: EM started at the true parameters, to convergence. Eight binary features,
+    weights 0.999 / 0.001 (about 100 rows of 100,000): random starts end up to 250 nats
+    below the maximum with the rare class merged away; the latent class start finds it."""
+    rng = np.random.default_rng(seed)
+    p = rng.uniform(0.05, 0.95, size=(2, 8))
+    z = (rng.random(100_000) < 0.001).astype(int)
+    X = (rng.random((100_000, 8)) < p[z]).astype(int)
+    reference = FiniteMixture(
+        2,
+        family="bernoulli",
+        params_init={"p": p},
+        weights_init=[0.999, 0.001],
+        n_init=1,
+        max_iter=50_000,
+    ).fit(X)
+    model = FiniteMixture(2, family="bernoulli", random_state=0).fit(X)
+    assert model.log_likelihood_ >= reference.log_likelihood_ - 1e-6 * X.shape[0]
+    # the rare class (its maximum-likelihood weight is 0.004 to 0.03 here, the likelihood being
+    # flat), not a 0.3 / 0.7 split of the large one
+    assert model.weights_[1] < 0.05

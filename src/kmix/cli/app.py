@@ -152,9 +152,9 @@ def _add_fit(sub: _Subcommands) -> None:
         "--n-init",
         type=_positive_int,
         default=None,
-        help=f"EM starts in all, the model's own start first (default {defaults['n_init']}; "
-        "product: auto, i.e. the three best moment candidates plus 10 random starts where EM "
-        "is cheap, else the best moment candidate alone)",
+        help="EM starts in all, the model's own start first (default auto: mixtures of "
+        "bernoulli or categorical components and product: the latent class fit's starts; "
+        "other families 4 starts, the hopeless ones stopped early; coins: 1)",
     )
     p.add_argument(
         "--max-iter",

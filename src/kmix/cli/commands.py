@@ -57,8 +57,9 @@ def _summary(model: FiniteMixture, table: Table, source: str, n_trials: Any, out
     _say(out, format_table(header, rows))
     _say(out)
     iterations = f"{model.n_iter_}"
-    if model.n_init > 1:
-        iterations += f" (best of {model.n_init} restarts)"
+    n_starts = len(model.restart_log_likelihoods_)
+    if n_starts > 1:
+        iterations += f" (best of {n_starts} starts)"
     stats = [
         ["log-likelihood", f"{model.log_likelihood_:.4f}"],
         ["BIC", f"{model.bic(X, n_trials=n_trials):.4f}"],
@@ -195,8 +196,9 @@ def fit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     categorical = choose(args.family, "FiniteMixture.family") == "categorical"
     # category levels exactly as written ("01" and "1" are two levels); numbers otherwise
     table = read_table(args.data, header=args.header, labels=categorical)
-    n_init = 1 if args.n_init is None else args.n_init
-    progress = ProgressLine(err, n_init, enabled=not args.quiet)
+    n_init = "auto" if args.n_init is None else args.n_init
+    probe = FiniteMixture(family=args.family, n_init=n_init)
+    progress = ProgressLine(err, probe.n_starts(), enabled=not args.quiet)
     model = FiniteMixture(
         args.n_components,
         family=args.family,

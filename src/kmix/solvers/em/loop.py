@@ -51,6 +51,8 @@ EMPTY_SHARE = 1e-10
 #: Re-seeding more often than this in one run means k is too large for the data.
 MAX_RESEEDS = 20
 INIT_METHODS = ("kmeans++", "random")
+#: k-means runs (seeding and Lloyd steps) behind one k-means++ start; the lowest inertia wins
+KMEANS_SEEDINGS = 5
 
 
 class FamilyLike(Protocol):
@@ -183,35 +185,84 @@ def _initial_resp(
     n_components: int,
     init: str,
     rng: np.random.Generator,
+    n_seedings: int = 1,
 ) -> FloatArray:
     m = counts.shape[0]
     if init == "random":
         return rng.dirichlet(np.ones(n_components), size=m)
-    labels = kmeans_pp_labels(family.features(prepared), counts, n_components, rng)
+    labels = kmeans_pp_labels(
+        family.features(prepared), counts, n_components, rng, n_seedings=n_seedings
+    )
     resp = np.zeros((m, n_components))
     resp[np.arange(m), labels] = 1.0
     eps = family.init_smoothing
     return (1.0 - eps) * resp + eps / n_components
 
 
+#: EM iterations before a restart may be judged hopeless
+ABANDON_AFTER = 10
+#: EM iterations every start gets before the starts are ranked (with ``n_init > 1``)
+SHORT_RUN = 10
+
+
+def _hopeless(history: list[float], best: float) -> bool:
+    """Whether a restart's climb, extrapolated, ends below ``best`` (so it can stop now).
+
+    EM converges linearly: its gains shrink by a rate ``a = g_t / g_{t-1}``,
+    and Aitken's delta-squared extrapolation puts the limit at
+    ``l_t + g_t a / (1 - a)`` (Bohning, Dietz, Schaub, Schlattmann & Lindsay,
+    "The distribution of the likelihood ratio for mixtures of densities from
+    the one-parameter exponential family", Ann. Inst. Statist. Math. 46, 1994;
+    McNicholas, Murphy, McDaid & Frost, "Serial and parallel implementations of
+    model-based clustering via parsimonious Gaussian mixture models", CSDA 54,
+    2010). A restart is abandoned when even twice that remaining climb stays
+    below the best restart's final objective, after :data:`ABANDON_AFTER`
+    iterations and while its gains shrink steadily.
+    """
+    if len(history) <= ABANDON_AFTER:
+        return False
+    g1, g0 = history[-1] - history[-2], history[-2] - history[-3]
+    if not (0.0 < g1 < g0):
+        return False
+    rate = g1 / g0
+    remaining = g1 * rate / (1.0 - rate)
+    return history[-1] + 2.0 * remaining < best
+
+
+@dataclass
+class _Run:
+    """One restart's state, resumable: EM picks up where an earlier phase stopped."""
+
+    restart: int
+    weights: FloatArray
+    params: ComponentParams
+    history: list[float] = field(default_factory=list)
+    reseeds: list[int] = field(default_factory=list)
+    converged: bool = False
+    n_iter: int = 0
+    abandoned: bool = False
+
+
 def _single_run(
     family: FamilyLike,
     prepared: Any,
     counts: FloatArray,
-    weights: FloatArray,
-    params: ComponentParams,
+    run: _Run,
     *,
     learn_weights: bool,
     learn_params: bool,
     tol: float,
     max_iter: int,
     callback: Callable[[int, float, FloatArray], None] | None,
-) -> tuple[FloatArray, ComponentParams, list[float], bool, int, list[int]]:
+    abandon_below: float | None = None,
+) -> _Run:
+    """EM from ``run``'s state until convergence, ``max_iter`` M-steps in all, or hopelessness."""
     total = float(counts.sum())
-    history: list[float] = []
-    reseeds: list[int] = []
+    weights, params = run.weights, run.params
+    history, reseeds, n_iter = run.history, run.reseeds, run.n_iter
+    if history:
+        history.pop()  # the E-step below recomputes the objective where the last phase stopped
     converged = False
-    n_iter = 0
     while True:
         lse, resp_w = _weighted_responsibilities(
             family.log_prob(prepared, params), _log(weights), counts
@@ -241,6 +292,10 @@ def _single_run(
             break
         if n_iter >= max_iter:
             break
+        if abandon_below is not None and not reseeds and _hopeless(history, abandon_below):
+            logger.info("EM restart abandoned at iteration %d: it cannot reach the best", n_iter)
+            run.abandoned = True
+            break
         nk = resp_w.sum(axis=0)
         if learn_params:
             empty = np.flatnonzero(nk <= EMPTY_SHARE * total)
@@ -260,7 +315,8 @@ def _single_run(
         if learn_params:
             params = family.m_step(prepared, resp_w, nk)
         n_iter += 1
-    return weights, params, history, converged, n_iter, reseeds
+    run.weights, run.params, run.converged, run.n_iter = weights, params, converged, n_iter
+    return run
 
 
 def _finish_weights_only(
@@ -334,7 +390,10 @@ def run_em(
     max_iter : int
         M-steps per restart; hitting it warns :class:`ConvergenceWarning`.
     n_init : int
-        Restarts; the one with the highest final objective is returned.
+        Restarts; the one with the highest final objective is returned. A
+        restart after the first stops early once its climb, extrapolated,
+        cannot reach the best objective so far (see :func:`_hopeless`); its
+        entry in ``restart_objectives`` is where it stopped.
     init : {"kmeans++", "random"}
         How restarts without ``params_init`` start: components fitted to a
         k-means++ partition (smoothed), or to random Dirichlet responsibilities.
@@ -352,10 +411,8 @@ def run_em(
     if not learn_weights and weights_init is None:
         raise DataError("weights_init is required when the weights are fixed")
     counts = np.asarray(counts, dtype=np.float64)
-    best: tuple[Any, ...] | None = None
-    finals: list[float] = []
-    priors: list[float] = []
-    for restart in range(n_init):
+
+    def start(restart: int) -> _Run:
         if params_init is not None and (restart == 0 or not learn_params):
             params = params_init
             if weights_init is not None:
@@ -364,50 +421,85 @@ def run_em(
                 weights = np.full(n_components, 1.0 / n_components)
             else:
                 weights = rng.dirichlet(np.ones(n_components))
-        else:
-            resp = _initial_resp(family, prepared, counts, n_components, init, rng)
-            resp_w = resp * counts[:, None]
-            nk = resp_w.sum(axis=0)
-            if not learn_weights:
-                # with known weights, give the largest initial cluster to the largest weight
-                assert weights_init is not None
-                rank = np.argsort(np.argsort(-np.asarray(weights_init), kind="stable"))
-                perm = np.argsort(-nk, kind="stable")[rank]
-                resp_w, nk = resp_w[:, perm], nk[perm]
-            params = family.m_step(prepared, resp_w, nk)
-            weights = (
-                np.asarray(weights_init, dtype=np.float64)
-                if weights_init is not None
-                else nk / nk.sum()
-            )
+            return _Run(restart, weights, params)
+        # the first k-means start is the best of several partitions; later restarts
+        # alternate random responsibilities and single k-means seedings, so that they
+        # explore other basins (k-means prefers splitting a large cluster to isolating
+        # a small one, which random responsibilities can find)
+        how = "random" if restart % 2 == 1 else init
+        seedings = KMEANS_SEEDINGS if restart == 0 else 1
+        resp = _initial_resp(family, prepared, counts, n_components, how, rng, seedings)
+        resp_w = resp * counts[:, None]
+        nk = resp_w.sum(axis=0)
+        if not learn_weights:
+            # with known weights, give the largest initial cluster to the largest weight
+            assert weights_init is not None
+            rank = np.argsort(np.argsort(-np.asarray(weights_init), kind="stable"))
+            perm = np.argsort(-nk, kind="stable")[rank]
+            resp_w, nk = resp_w[:, perm], nk[perm]
+        params = family.m_step(prepared, resp_w, nk)
+        # weights_init starts the first restart only, unless the weights are fixed
+        weights = (
+            np.asarray(weights_init, dtype=np.float64)
+            if weights_init is not None and (restart == 0 or not learn_weights)
+            else nk / nk.sum()
+        )
+        return _Run(restart, weights, params)
 
-        def cb(it: int, obj: float, w: FloatArray, _r: int = restart) -> None:
+    def advance(run: _Run, cap: int, abandon_below: float | None) -> _Run:
+        def cb(it: int, obj: float, w: FloatArray) -> None:
             if callback is not None:
-                callback(EMProgress(_r, it, obj, np.array(w, dtype=np.float64)))
+                callback(EMProgress(run.restart, it, obj, np.array(w, dtype=np.float64)))
 
-        out = _single_run(
+        return _single_run(
             family,
             prepared,
             counts,
-            weights,
-            params,
+            run,
             learn_weights=learn_weights,
             learn_params=learn_params,
             tol=tol,
-            max_iter=max_iter,
+            max_iter=cap,
             callback=cb,
+            abandon_below=abandon_below if learn_params else None,
         )
-        finals.append(out[2][-1])
-        priors.append(family.log_prior(out[1]))
+
+    # several starts: a short run of each first, then the most promising to convergence
+    # and the others only while they can still catch up (the "em-EM" strategy of
+    # Biernacki, Celeux & Govaert, "Choosing starting values for the EM algorithm for
+    # getting the highest likelihood in multivariate Gaussian mixture models", CSDA 41,
+    # 2003, with the Aitken test of _hopeless for "can still catch up")
+    runs = [start(r) for r in range(n_init)]
+    if n_init > 1:
+        runs = [advance(run, min(SHORT_RUN, max_iter), None) for run in runs]
+        runs.sort(key=lambda run: -run.history[-1])
+    best_run: _Run | None = None
+    for run in runs:
+        if not run.converged and run.n_iter < max_iter:
+            run = advance(run, max_iter, None if best_run is None else best_run.history[-1])
         logger.info(
-            "EM restart %d: objective %.6f after %d iterations (converged=%s)",
-            restart,
-            out[2][-1],
-            out[4],
-            out[3],
+            "EM restart %d: objective %.6f after %d iterations (converged=%s, abandoned=%s)",
+            run.restart,
+            run.history[-1],
+            run.n_iter,
+            run.converged,
+            run.abandoned,
         )
-        if best is None or out[2][-1] > best[2][-1]:
-            best = (*out, restart)
+        if best_run is None or run.history[-1] > best_run.history[-1]:
+            best_run = run
+    runs.sort(key=lambda run: run.restart)
+    finals = [run.history[-1] for run in runs]
+    priors = [family.log_prior(run.params) for run in runs]
+    assert best_run is not None
+    best = (
+        best_run.weights,
+        best_run.params,
+        best_run.history,
+        best_run.converged,
+        best_run.n_iter,
+        best_run.reseeds,
+        best_run.restart,
+    )
     assert best is not None
     weights, params, history, converged, n_iter, reseeds, best_restart = best
     if learn_weights and not learn_params:

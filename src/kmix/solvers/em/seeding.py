@@ -65,8 +65,11 @@ def _kmeans_centres(
     n_components: int,
     rng: np.random.Generator,
     lloyd_steps: int,
-) -> FloatArray:
-    """Greedy k-means++ seeds refined by weighted Lloyd steps, on dense rows."""
+) -> tuple[FloatArray, float]:
+    """Greedy k-means++ seeds refined by weighted Lloyd steps, on dense rows.
+
+    Returns the centres and their inertia ``sum_s c_s min_u |x_s - m_u|^2``.
+    """
     m = feats.shape[0]
     direction = 1.0 + 0.6180339887498949 * np.arange(feats.shape[1])
     order = np.argsort(feats @ direction, kind="stable")  # canonical row order
@@ -113,7 +116,26 @@ def _kmeans_centres(
         if np.array_equal(new, labels):
             break
         labels = new
-    return cent
+    diff = feats - cent[labels]
+    return cent, float(counts @ np.einsum("ij,ij->i", diff, diff))
+
+
+def _best_centres(
+    feats: FloatArray,
+    counts: FloatArray,
+    n_components: int,
+    rng: np.random.Generator,
+    lloyd_steps: int,
+    n_seedings: int,
+) -> FloatArray:
+    """The k-means solution of lowest inertia among ``n_seedings`` seedings."""
+    best: tuple[FloatArray, float] | None = None
+    for _ in range(n_seedings):
+        cent, inertia = _kmeans_centres(feats, counts, n_components, rng, lloyd_steps)
+        if best is None or inertia < best[1]:
+            best = (cent, inertia)
+    assert best is not None
+    return best[0]
 
 
 def kmeans_pp_labels(
@@ -121,18 +143,24 @@ def kmeans_pp_labels(
     counts: FloatArray,
     n_components: int,
     rng: np.random.Generator,
-    lloyd_steps: int = 10,
+    lloyd_steps: int = 300,
     max_rows: int = 20_000,
+    n_seedings: int = 1,
 ) -> NDArray[np.intp]:
-    """Label rows by k-means++ seeding followed by a few weighted Lloyd steps.
+    """Label rows by k-means: k-means++ seeding, then weighted Lloyd steps to convergence.
 
     Centres are drawn among the rows with probability proportional to
     ``count * D(x)^2``, ``D`` being the distance to the nearest centre chosen
     so far (Arthur & Vassilvitskii, "k-means++: the advantages of careful
     seeding", SODA 2007), in the greedy form that keeps the best of
-    ``2 + log k`` candidates per step. Up to ``lloyd_steps`` k-means
-    iterations (weighted by the counts) then move the centres to their
-    clusters' means, and every row joins its nearest centre.
+    ``2 + log k`` candidates per step. Lloyd's k-means iterations (weighted by
+    the counts; at most ``lloyd_steps``, until no row changes its cluster)
+    then move the centres to their clusters' means, and every row joins its
+    nearest centre. With ``n_seedings > 1`` the seeding and Lloyd's steps run
+    that many times and the partition of lowest inertia (within-cluster sum of
+    squares) is kept: a seeding that put two centres in one cluster ends with
+    a visibly larger inertia, and EM started from it can crawl for thousands
+    of iterations towards a poor local maximum.
 
     Up to ``max_rows`` rows, rows are visited in a canonical order (sorted by
     a fixed projection), so the result depends only on the multiset of rows
@@ -155,12 +183,13 @@ def kmeans_pp_labels(
         sub_rows, sub_counts = np.unique(pick, return_counts=True)
         if sub_rows.shape[0] >= n_components:
             try:
-                centres = _kmeans_centres(
+                centres = _best_centres(
                     _dense(features[sub_rows]),
                     sub_counts.astype(np.float64),
                     n_components,
                     rng,
                     lloyd_steps,
+                    n_seedings,
                 )
             except TooFewDistinctRows:
                 # the subsample holds too few distinct rows (one row carrying
@@ -168,7 +197,9 @@ def kmeans_pp_labels(
                 # may still have enough, so retry on every row before giving up
                 centres = None
     if centres is None:
-        centres = _kmeans_centres(_dense(features), counts, n_components, rng, lloyd_steps)
+        centres = _best_centres(
+            _dense(features), counts, n_components, rng, lloyd_steps, n_seedings
+        )
     sq = _squared_norms(features)
     labels = _nearest(features, sq, centres)
     present = np.bincount(labels, minlength=n_components)
