@@ -95,3 +95,18 @@ def test_an_output_that_is_an_input_is_refused(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="is also the data file"):
         check_output(other, option="--out", inputs=[("data file", data)])
     assert check_output(tmp_path / "m.json", option="--out", inputs=[("data file", data)])
+
+
+def test_an_existing_folder_is_never_said_to_be_missing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reference: the folder exists; the system's own reason is reported (as for /proc)."""
+
+    def refuse(*args, **kwargs):
+        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT))
+
+    monkeypatch.setattr(files_module.os, "open", refuse)
+    with pytest.raises(DataError) as info:
+        atomic_write(tmp_path / "x.csv", "x")
+    assert "No such file or directory" in str(info.value)
+    assert "does not exist" not in str(info.value)

@@ -29,14 +29,17 @@ FloatArray = NDArray[np.float64]
 
 #: log of the smallest positive normal double; stands in for log(0) so that
 #: ``0 * log(0)`` evaluates to 0 inside matrix products.
-LOG_TINY = float(np.log(np.finfo(np.float64).tiny))
+TINY = float(np.finfo(np.float64).tiny)
+LOG_TINY = float(np.log(TINY))
 
 
 def safe_log(x: FloatArray) -> FloatArray:
-    """``log(x)`` with ``log(0)`` replaced by :data:`LOG_TINY` (about -708)."""
-    with np.errstate(divide="ignore"):
-        out = np.log(x)
-    return np.maximum(out, LOG_TINY)
+    """``log(x)`` with ``log(0)`` replaced by :data:`LOG_TINY` (about -708).
+
+    Values below the smallest normal double (0, subnormals, and rounding errors
+    just below 0) all map to :data:`LOG_TINY`, in one pass without warnings.
+    """
+    return np.log(np.maximum(x, TINY))
 
 
 def mark_impossible(log_prob: FloatArray, uses: FloatArray, zero: NDArray[np.bool_]) -> FloatArray:

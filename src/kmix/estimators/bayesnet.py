@@ -243,8 +243,8 @@ class BayesNetMixture(MixtureEstimator):
         if hole is not None:
             i, j = hole
             raise DataError(
-                f"node {self.columns_[j]!r} holds {arr[i, j]!r} at row {i}: missing or infinite "
-                "values (NaN, None or inf) are not levels; drop or impute those rows"
+                f"node {self.columns_[j]!r} holds {plain(arr[i, j])!r} at row {i}: missing or "
+                "infinite values (NaN, None or inf) are not levels; drop or impute those rows"
             )
         bad = first_fractional_cell(arr)
         if bad is not None:

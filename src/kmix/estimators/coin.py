@@ -28,7 +28,7 @@ from ..solvers.coins.moments import (
 from ..solvers.em.loop import log_mixture, run_em
 from ..stats.coins import CoinCounts, CoinMoments, as_counts
 from ._base import MixtureEstimator
-from ._checks import check_fitted, check_int, check_real, rng_from
+from ._checks import check_fitted, check_int, check_real, plain, rng_from
 
 __all__ = ["CoinMixture", "KSelection", "hankel_evidence", "select_k_coins"]
 
@@ -46,8 +46,8 @@ def _array(X: Any) -> NDArray[Any]:
     if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
         i = int(np.flatnonzero(~np.isfinite(arr.reshape(-1)))[0])
         raise DataError(
-            f"X holds NaN or inf (entry {i} in row-major order: {arr.reshape(-1)[i]!r}); head "
-            "counts must be finite whole numbers: drop or impute those trials"
+            f"X holds NaN or inf (entry {i} in row-major order: {plain(arr.reshape(-1)[i])!r}); "
+            "head counts must be finite whole numbers: drop or impute those trials"
         )
     return arr
 

@@ -64,7 +64,7 @@ class RowDesign:
 
     def log_f(self, P: FloatArray) -> FloatArray:
         """``(R, m)`` log densities of the ``R`` stacked classes ``P`` of shape (R, width)."""
-        logP = safe_log(np.maximum(P, 0.0))
+        logP = safe_log(P)
         if self.binary:
             lo, hi = logP[:, 0::2], logP[:, 1::2]
             out: FloatArray = (hi - lo) @ self.xt
