@@ -76,3 +76,24 @@ def test_n_init_counts_starts_in_all_and_zero_is_refused(capsys, tmp_path, model
     argv = ["fit", str(data), "--family", "bernoulli", "--model", model, "--n-init", "0"]
     status, _, err = run(capsys, *argv)
     assert status == 2 and "--n-init: expected a positive integer, got 0" in err
+
+
+def test_sigterm_ends_a_command_cleanly(monkeypatch, capsys):
+    """Reference: exit status 128 + 15 and one line on standard error; the handler of
+    SIGTERM is restored afterwards."""
+    import os
+    import signal
+
+    import kmix.cli.commands as commands
+    from kmix.cli import main
+
+    before = signal.getsignal(signal.SIGTERM)
+
+    def simulate(args, out, err):
+        os.kill(os.getpid(), signal.SIGTERM)
+        raise AssertionError("SIGTERM did not stop the command")
+
+    monkeypatch.setattr(commands, "simulate", simulate)
+    status = main(["simulate", "--family", "bernoulli"])
+    assert status == 143 and capsys.readouterr().err == "kmix: error: terminated\n"
+    assert signal.getsignal(signal.SIGTERM) == before

@@ -11,6 +11,7 @@ import errno
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from kmix.data import files as files_module
@@ -173,3 +174,30 @@ def test_select_k_refuses_trials_for_latent_classes(data, capsys):
 def test_a_negative_seed_names_the_option(data, capsys):
     status, _, err = run(capsys, "fit", str(data), "--family", "bernoulli", "--seed", "-1")
     assert status == 2 and "--seed: expected a non-negative integer, got -1" in err
+
+
+def test_predict_reads_levels_in_the_models_types(tmp_path, capsys):
+    """Reference: the model's own prediction on the training file. The model saw '01', '1'
+    and '2' (text); a file with only '1' and '2' reads as integers and must still match."""
+    rng = np.random.default_rng(0)
+    zips = np.array(["01", "1", "2"])[rng.integers(0, 3, 300)]
+    bits = rng.integers(0, 2, size=(300, 4))
+    train = tmp_path / "train.csv"
+    rows = [",".join([z, *map(str, b)]) for z, b in zip(zips, bits, strict=True)]
+    train.write_text("zip,a,b,c,d\n" + "\n".join(rows) + "\n")
+    later = tmp_path / "later.csv"
+    kept = [r for r in rows if not r.startswith("01,")]
+    later.write_text("zip,a,b,c,d\n" + "\n".join(kept) + "\n")
+    model = tmp_path / "m.json"
+    assert (
+        run(capsys, "fit", str(train), "--model", "product", "-k", "1", "--out", str(model))[0] == 0
+    )
+    status, all_rows, _ = run(capsys, "predict", str(model), str(train), "--proba")
+    status_later, some_rows, err = run(capsys, "predict", str(model), str(later), "--proba")
+    assert status == 0 and status_later == 0, err
+    expected = [
+        line
+        for line, row in zip(all_rows.splitlines()[1:], rows, strict=True)
+        if not row.startswith("01,")
+    ]
+    assert some_rows.splitlines()[1:] == expected

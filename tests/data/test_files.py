@@ -110,3 +110,45 @@ def test_an_existing_folder_is_never_said_to_be_missing(
         atomic_write(tmp_path / "x.csv", "x")
     assert "No such file or directory" in str(info.value)
     assert "does not exist" not in str(info.value)
+
+
+def test_a_symbolic_link_is_followed_not_replaced(tmp_path: Path) -> None:
+    """Reference: the link and its target before and after; the link must stay a link."""
+    real = tmp_path / "real.csv"
+    real.write_text("old\n")
+    link = tmp_path / "link.csv"
+    link.symlink_to(real)
+    atomic_write(link, "new\n")
+    assert link.is_symlink() and real.read_text() == "new\n"
+
+
+def test_devices_and_pipes_are_written_in_place(tmp_path: Path) -> None:
+    """A rename would replace /dev/null (or a pipe) with a regular file: these are written
+    where they are. Judged without writing to the device itself."""
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    assert files_module._in_place(fifo)
+    assert files_module._in_place(Path("/dev/null"))
+    plain = tmp_path / "plain.csv"
+    plain.write_text("x")
+    assert not files_module._in_place(plain) and not files_module._in_place(tmp_path / "new.csv")
+
+
+def test_a_terminated_write_leaves_no_temporary_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reference: the folder's listing; the command line turns SIGTERM into an exception
+    that is no Exception (like KeyboardInterrupt), and the write cleans up on it."""
+    from kmix.cli.app import _Terminated
+
+    target = tmp_path / "out.csv"
+    target.write_text("old\n")
+
+    def killed(fd: int) -> None:
+        raise _Terminated
+
+    monkeypatch.setattr(files_module.os, "fsync", killed)
+    with pytest.raises(_Terminated):
+        atomic_write(target, "new\n")
+    assert target.read_text() == "old\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.csv"]

@@ -180,9 +180,24 @@ def test_text_number_and_empty_cells_round_trip(table: list[list[str]]) -> None:
     import tempfile
 
     raw = np.array([[c or None for c in row] for row in table], dtype=object)
+    expected = [[c or None for c in row] for row in table]
+    while expected and not any(expected[-1]):
+        expected.pop()  # empty rows at the end are no data rows
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "t.csv"
         write_table(path, raw, [f"c{j}" for j in range(raw.shape[1])])
+        if not expected:
+            with pytest.raises(DataError, match="has a header row but no data rows"):
+                read_table(path, labels=True)
+            return
         back = read_table(path, labels=True).values
     seen = [[None if v is None else str(v) for v in row] for row in back.tolist()]
-    assert seen == [[c or None for c in row] for row in table]
+    assert seen == expected
+
+
+def test_empty_rows_inside_are_missing_and_trailing_ones_are_dropped(tmp_path: Path) -> None:
+    """Reference: the file's lines. A row of empty fields between data rows is a row of
+    missing values (dropping it would shift every later prediction); the empty rows a
+    spreadsheet adds at the end are no data."""
+    X, _ = read_table(_write(tmp_path, "a,b\n1,0\n,\n0,1\n,\n,\n"))
+    assert X.shape == (3, 2) and np.isnan(X[1]).all()

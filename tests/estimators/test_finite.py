@@ -582,3 +582,38 @@ def test_a_class_of_one_row_in_a_thousand_is_found(seed):
     # the rare class (its maximum-likelihood weight is 0.004 to 0.03 here, the likelihood being
     # flat), not a 0.3 / 0.7 split of the large one
     assert model.weights_[1] < 0.05
+
+
+def test_small_random_tables_fit_or_are_refused_cleanly():
+    """Reference: kmix's own validation. Small random bernoulli/categorical tables with zero
+    weights, smoothing and few iterations either fit or are refused with a KmixError; the
+    latent class start's probabilities (a rounding error above 1 on seed 287) must not
+    trip the parameter checks."""
+    from kmix.exceptions import KmixError
+
+    for seed in range(270, 300):
+        r = np.random.default_rng(seed)
+        n, d, k = int(r.integers(3, 60)), int(r.integers(1, 8)), int(r.integers(2, 5))
+        family = str(r.choice(["bernoulli", "categorical"]))
+        if family == "bernoulli":
+            X = (r.random((n, d)) < r.random(d)).astype(int)
+        else:
+            X = np.array(["a", "b", "c", "d"])[r.integers(0, int(r.integers(1, 5)), (n, d))]
+        weight = None
+        if r.random() < 0.4:
+            weight = r.integers(0, 3, n).astype(float)
+            weight[0] = 1
+        options = {
+            "family": family,
+            "random_state": seed,
+            "allow_unidentified": bool(r.random() < 0.3),
+            "alpha": float(r.choice([1.0, 1.0, 2.5])),
+            "n_init": int(r.choice([1, 1, 3])),
+            "max_iter": int(r.choice([1, 5, 200])),
+        }
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                FiniteMixture(k, **options).fit(X, sample_weight=weight)
+            except KmixError as exc:
+                assert "lies outside" not in str(exc), (seed, exc)

@@ -10,9 +10,11 @@ Warnings from kmix (for example EM stopping at ``--max-iter``) become one
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
 import sys
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from importlib import metadata
 from typing import Any, NoReturn, Protocol, TextIO
 
@@ -301,6 +303,28 @@ def _os_message(exc: OSError) -> str:
     return str(exc) or type(exc).__name__
 
 
+class _Terminated(BaseException):
+    """SIGTERM, raised so that every ``finally`` runs (temporary files are removed)."""
+
+
+@contextlib.contextmanager
+def _terminate_cleanly() -> Iterator[None]:
+    """Turn SIGTERM into :class:`_Terminated` while a command runs (main thread only)."""
+
+    def handler(signum: int, frame: Any) -> None:
+        raise _Terminated
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``kmix`` command line.
 
@@ -332,7 +356,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "choose a command: demo, fit, select-k, simulate, predict or effect (see kmix --help)",
         )
         return 2
-    with warnings.catch_warnings(record=True) as caught:
+    with warnings.catch_warnings(record=True) as caught, _terminate_cleanly():
         warnings.simplefilter("always", UserWarning)
         try:
             status = handler(args, out, err)
@@ -344,6 +368,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         except OSError as exc:
             _error(err, _os_message(exc))
             status = 1
+        except _Terminated:
+            _error(err, "terminated")
+            return 143
         except KeyboardInterrupt:
             _error(err, "interrupted")
             return 130

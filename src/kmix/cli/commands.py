@@ -258,6 +258,16 @@ def _columns_by_name(table: Table, columns: Any, source: str, err: TextIO) -> An
     return table.values[:, [table.columns.index(c) for c in columns]]
 
 
+def _as_model_levels(X: Any, categories: Any) -> Any:
+    """Cells in the type of the model's levels: a file whose column holds only ``1`` and ``2``
+    reads as integers, but a model that also saw ``01`` keeps that column's levels as text."""
+    out = np.array(X, dtype=object)
+    for j, levels in enumerate(categories):
+        if len(levels) and all(isinstance(v, str) for v in np.asarray(levels).tolist()):
+            out[:, j] = [v if v is None or isinstance(v, str) else str(v) for v in out[:, j]]
+    return out
+
+
 def predict(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """``kmix predict``: most probable component (and posteriors) of each row."""
     if args.out is not None:
@@ -270,6 +280,8 @@ def predict(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     levels = isinstance(model, ProductMixture) or getattr(model, "categories_", None) is not None
     table = read_table(args.data, header=args.header, labels=levels)
     X = _columns_by_name(table, columns, os.fspath(args.data), err)
+    if levels:
+        X = _as_model_levels(X, model.categories_)
     # a latent class model's rows are the whole observation: it takes no n_trials
     extra = {} if isinstance(model, ProductMixture) else {"n_trials": args.n_trials}
     labels = model.predict(X, **extra)

@@ -10,6 +10,7 @@ overwrite an input or cannot be written, before any long work starts.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import secrets
@@ -34,7 +35,7 @@ def _reason(exc: OSError) -> str:
 
 
 def _folder_problem(target: Path) -> str | None:
-    """Why ``target`` cannot be created, judged from its folder (None if it can)."""
+    """Why ``target`` cannot be written, judged from its folder (None if it can)."""
     parent = target.parent
     if target.is_dir():
         return "it is a directory; give a file name"
@@ -42,15 +43,28 @@ def _folder_problem(target: Path) -> str | None:
         return f"directory {parent} does not exist"
     if not parent.is_dir():
         return f"{parent} is not a directory"
-    if not os.access(parent, os.W_OK | os.X_OK):
-        return f"no permission to create files in {parent}"
     if target.exists() and not os.access(target, os.W_OK):
         return "the file exists and is read-only"
+    if not target.exists() and not os.access(parent, os.W_OK | os.X_OK):
+        return f"no permission to create files in {parent}"
     return None
+
+
+def _in_place(target: Path) -> bool:
+    """Whether ``target`` must be written where it is: not a regular file (a device such as
+    /dev/null, a pipe, /dev/stdout), or a file in a folder where no new file can be made."""
+    if target.exists() and not target.is_file():
+        return True
+    return target.exists() and not os.access(target.parent, os.W_OK | os.X_OK)
 
 
 def atomic_write(path: PathLike, text: str, *, what: str = "file") -> Path:
     """Write ``text`` (UTF-8) to ``path`` through a temporary file, fsync and rename.
+
+    A symbolic link is followed (the file it points to is replaced, the link
+    stays). Devices and pipes (``/dev/null``, ``/dev/stdout``), and files in a
+    folder where no new file can be created, are written in place: there the
+    rename cannot be had.
 
     Parameters
     ----------
@@ -71,25 +85,34 @@ def atomic_write(path: PathLike, text: str, *, what: str = "file") -> Path:
     DataError
         Naming ``path`` and the reason (missing folder, a directory, no
         permission, no space left); the previous file at ``path``, if any, is
-        unchanged and no temporary file is left.
+        unchanged and no temporary file is left (a signal that ends the
+        process: see :func:`kmix.cli.main`, which turns SIGTERM into a clean exit).
     """
     target = Path(path)
     problem = _folder_problem(target)
     if problem is not None:
         raise DataError(f"cannot write the {what} {target}: {problem}")
-    tmp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
+    real = Path(os.path.realpath(target))
+    data = text.encode("utf-8", errors="surrogateescape")
+    if _in_place(real):
+        try:
+            with open(real, "wb") as handle:
+                handle.write(data)
+        except OSError as exc:
+            raise DataError(f"cannot write the {what} {target}: {_reason(exc)}") from None
+        return target
+    tmp = real.with_name(f".{real.name}.{secrets.token_hex(6)}.tmp")
     try:
         # 0o666 under the umask, as a plain open() would create the file
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-                handle.write(text)
-                handle.flush()
-                os.fsync(handle.fileno())
-        finally:
-            if target.exists():
-                os.chmod(tmp, target.stat().st_mode & 0o7777)
-        os.replace(tmp, target)
+        if real.exists():
+            with contextlib.suppress(OSError):  # (file systems without modes)
+                os.chmod(tmp, real.stat().st_mode & 0o7777)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, real)
     except OSError as exc:
         raise DataError(
             f"cannot write the {what} {target}: {_reason(exc)}; the previous {target.name} "

@@ -94,7 +94,7 @@ def _read_rows(path: Path, delimiter: str) -> list[tuple[int, list[str]]]:
         with path.open(encoding="utf-8-sig", newline="") as handle:
             reader = csv.reader(handle, delimiter=delimiter, strict=True)
             # a blank line (or one of spaces) is no row; a line of empty fields (",," or a
-            # quoted "") is a row of missing values
+            # quoted "") is a row of missing values, unless it only trails the data
             rows = [
                 (reader.line_num, [c.strip() for c in row])
                 for row in reader
@@ -110,6 +110,8 @@ def _read_rows(path: Path, delimiter: str) -> list[tuple[int, list[str]]]:
         ) from None
     except csv.Error as exc:
         raise DataError(f"{path} is not valid CSV: {exc}") from None
+    while rows and not any(rows[-1][1]):
+        rows.pop()  # empty rows at the end of a spreadsheet's export are no data rows
     return rows
 
 

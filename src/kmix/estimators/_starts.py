@@ -19,7 +19,7 @@ from ..params import BernoulliParams, CategoricalParams, ComponentParams
 from ..solvers.latent_class.fit import fit_latent_class
 from ..solvers.latent_class.identifiability import check_identifiability
 
-__all__ = ["identifiability", "latent_class_start"]
+__all__ = ["identifiability", "latent_class_start", "takes_latent_start"]
 
 FloatArray = NDArray[np.float64]
 
@@ -54,6 +54,11 @@ def identifiability(
     return None
 
 
+def takes_latent_start(family: str, init: str, given: bool) -> bool:
+    """Whether ``init="auto"`` starts EM where the latent class fit ends (no start given)."""
+    return family in ("bernoulli", "categorical") and init == "auto" and not given
+
+
 def latent_class_start(
     family: str,
     values: FloatArray,
@@ -80,4 +85,6 @@ def latent_class_start(
     if family == "bernoulli":
         p = np.stack([q[:, 1] for q in fit.probs], axis=1)
         return BernoulliParams(np.clip(p, 0.0, 1.0)), fit.weights
-    return CategoricalParams(tuple(fit.probs)), fit.weights
+    # (EM's arithmetic leaves entries a rounding error outside [0, 1])
+    probs = [np.clip(q, 0.0, 1.0) for q in fit.probs]
+    return CategoricalParams(tuple(q / q.sum(axis=1, keepdims=True) for q in probs)), fit.weights

@@ -29,7 +29,7 @@ from ._checks import (
     first_text_cell,
     rng_from,
 )
-from ._starts import identifiability, latent_class_start
+from ._starts import identifiability, latent_class_start, takes_latent_start
 
 __all__ = ["FiniteMixture"]
 
@@ -100,8 +100,8 @@ class FiniteMixture(MixtureEstimator):
         ``init``); a short run of each, then the most promising to convergence
         and the others only while they can still catch up, so that extra starts
         cost little. ``"auto"``: one start for bernoulli and categorical
-        components (the latent class fit behind it runs its own starts), four
-        for the other families.
+        components started by ``init="auto"`` (the latent class fit behind it
+        runs its own starts), four otherwise.
     tol : float, default 1e-10
         Stop when the log-likelihood rises by less than ``tol * |log-likelihood|``
         in one iteration. EM converges linearly, slowly where components
@@ -368,14 +368,8 @@ class FiniteMixture(MixtureEstimator):
         if fixed_params is None:  # known components leave only the weights: identified
             identified = self._check_identifiable(family, k, int(self.n_features_in_), ctx)
         rng = rng_from(self.random_state)
-        if (
-            init == "auto"
-            and identified
-            and k > 1
-            and family.name in ("bernoulli", "categorical")
-            and params_init is None
-            and weights_init is None
-        ):
+        given = params_init is not None or weights_init is not None
+        if identified and k > 1 and takes_latent_start(family.name, init, given):
             # a latent class model: start where the latent class fit ends (moment start,
             # more starts where the likelihood is flat or the fit leaves a misfit), which
             # finds small classes that random starts miss
@@ -481,7 +475,9 @@ class FiniteMixture(MixtureEstimator):
         """``n_init`` as a number: ``"auto"`` is one latent class start or four EM starts."""
         if isinstance(self.n_init, str) and self.n_init.strip().lower() == "auto":
             family = str(choose(self.family, "FiniteMixture.family"))
-            return 1 if family in ("bernoulli", "categorical") else AUTO_STARTS
+            init = str(choose(self.init, "FiniteMixture.init"))
+            given = self.params_init is not None or self.weights_init is not None
+            return 1 if takes_latent_start(family, init, given) else AUTO_STARTS
         return check_int(self.n_init, "n_init", low=1)
 
     def _check_identifiable(
