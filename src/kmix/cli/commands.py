@@ -197,8 +197,6 @@ def fit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     # category levels exactly as written ("01" and "1" are two levels); numbers otherwise
     table = read_table(args.data, header=args.header, labels=categorical)
     n_init = "auto" if args.n_init is None else args.n_init
-    probe = FiniteMixture(family=args.family, n_init=n_init)
-    progress = ProgressLine(err, probe.n_starts(), enabled=not args.quiet)
     model = FiniteMixture(
         args.n_components,
         family=args.family,
@@ -211,8 +209,10 @@ def fit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         tol=args.tol,
         max_iter=args.max_iter,
         random_state=args.seed,
-        callback=progress,
     )
+    # (the starts "auto" makes depend on the family and init the model was given)
+    progress = ProgressLine(err, model.n_starts(), enabled=not args.quiet)
+    model.set_params(callback=progress)
     try:
         model.fit(table.values)
     finally:
