@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.helpers.cli import run
+from tests.helpers.cli import assert_one_error_line, run
 
 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:
@@ -58,13 +58,7 @@ def test_errors_print_one_line_and_fail(
     for name, content in _BAD_FILES.items():
         (tmp_path / name).write_text(content)
     argv, message, expected_status = _bad_inputs(tmp_path)[case]
-    status, out, err = run(capsys, *argv)
-    assert status == expected_status
-    lines = err.splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith("kmix: error: ")
-    assert re.search(message, lines[0]), lines[0]
-    assert "Traceback" not in err and out == ""
+    assert_one_error_line(run(capsys, *argv), expected_status, message)
 
 
 @pytest.mark.parametrize("model", ["mixture", "product"])

@@ -23,7 +23,7 @@ from kmix import io as kio
 from kmix.data import write_table
 from kmix.datasets import carcinoma, stouffer_toby
 from kmix.estimators import ProductMixture
-from tests.helpers.cli import number, run
+from tests.helpers.cli import assert_one_error_line, number, run
 from tests.helpers.latent_class import LEVELS, three_level
 
 
@@ -254,13 +254,7 @@ def test_errors_print_one_line(
 ) -> None:
     """Reference: one ``kmix: error:`` line on stderr, nothing on stdout, a non-zero status."""
     argv, message, expected_status = _product_errors(surveys, tmp_path)[case]
-    status, out, err = run(capsys, *argv)
-    assert status == expected_status
-    lines = err.splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith("kmix: error: ")
-    assert re.search(message, lines[0]), lines[0]
-    assert out == ""
+    assert_one_error_line(run(capsys, *argv), expected_status, message)
 
 
 def test_allow_unidentified_fits_with_a_warning(

@@ -13,13 +13,14 @@ import argparse
 import os
 import warnings
 from collections.abc import Sequence
-from typing import Any, TextIO
+from typing import TextIO
 
 import numpy as np
 from numpy.typing import NDArray
 
 from ..data import Table, read_table
 from ..estimators import ProductMixture, select_k_classes
+from ..estimators._checks import missing_cells
 from ..estimators.product import MISFIT_Z
 from ..exceptions import DataError
 from ..io import save
@@ -30,13 +31,6 @@ __all__ = ["fit_product", "select_k_product"]
 
 def _say(out: TextIO, text: str = "") -> None:
     out.write(text + "\n")
-
-
-def _missing_mask(X: NDArray[Any]) -> NDArray[np.bool_]:
-    """Empty cells of a table from :func:`read_table`: NaN (numeric) or None (text)."""
-    if X.dtype == object:
-        return np.asarray(X == None) | np.asarray(X != X)  # noqa: E711
-    return np.asarray(np.isnan(X))
 
 
 def _read_survey(args: argparse.Namespace, *, allow_missing: bool) -> Table:
@@ -55,7 +49,7 @@ def _read_survey(args: argparse.Namespace, *, allow_missing: bool) -> Table:
         The values and the column names, as :func:`read_table` gives them.
     """
     table = read_table(args.data, header=args.header, labels=True)  # levels as written
-    missing = _missing_mask(table.values)
+    missing = missing_cells(table.values, infinite=False)
     if allow_missing or not missing.any():
         return table
     i, j = (int(v) for v in np.argwhere(missing)[0])
@@ -202,7 +196,7 @@ def select_k_product(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         Exit status 0 (failures raise).
     """
     table = _read_survey(args, allow_missing=args.missing == "drop")
-    bad = _missing_mask(table.values).any(axis=1)
+    bad = missing_cells(table.values, infinite=False).any(axis=1)
     if bad.any():
         warnings.warn(
             f"dropped {int(bad.sum())} of {bad.shape[0]} rows with empty cells",

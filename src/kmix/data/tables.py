@@ -137,19 +137,18 @@ def _columns(body: NDArray[np.str_]) -> NDArray[Any]:
     return out
 
 
-_INT64_DIGITS = len(str(np.iinfo(np.int64).max))
-_canonical = np.frompyfunc(
-    lambda s: (
-        s == "0"
-        or (
-            (s[1:] if s[:1] == "-" else s)[:1] in "123456789"
-            and (s[1:] if s[:1] == "-" else s).isdigit()
-            and (s[1:] if s[:1] == "-" else s).isascii()
-        )
-    ),
-    1,
-    1,
-)
+def _as_int64(cells: NDArray[np.str_]) -> NDArray[np.int64] | None:
+    """The cells as int64 when each is the canonical text of its value, else None.
+
+    Canonical means that the value, written back, is the cell itself: ``"01"``,
+    ``"+1"``, ``"-0"``, ``"1_0"`` and non-ASCII digits read as numbers but do
+    not write back, and text beyond int64 does not parse.
+    """
+    try:
+        ints = cells.astype(np.int64)
+    except (ValueError, OverflowError):
+        return None
+    return ints if bool(np.all(ints.astype(np.str_) == cells)) else None
 
 
 def _label_columns(body: NDArray[np.str_]) -> NDArray[Any]:
@@ -166,14 +165,11 @@ def _label_columns(body: NDArray[np.str_]) -> NDArray[Any]:
     all_int = True
     for j in range(d):  # loop over columns, rows vectorised
         present = ~empty[:, j]
-        cells = body[present, j]
-        ints = bool(cells.size) and bool(np.all(np.asarray(_canonical(cells), dtype=bool)))
-        if ints and np.char.str_len(cells).max() <= _INT64_DIGITS + 1:  # (with a sign)
-            as_int = [int(c) for c in cells.tolist()]
-            if all(-(2**63) <= v < 2**63 for v in as_int):
-                out[present, j] = as_int
-                all_int &= bool(present.all())
-                continue
+        ints = _as_int64(body[present, j]) if present.any() else None
+        if ints is not None:
+            out[present, j] = ints.astype(object)  # Python ints, exact
+            all_int &= bool(present.all())
+            continue
         all_int = False
     return out.astype(np.int64) if all_int and d else out
 

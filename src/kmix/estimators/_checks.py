@@ -157,8 +157,8 @@ def first_fractional_cell(arr: NDArray[Any]) -> tuple[int, int] | None:
 
 def first_missing_cell(arr: NDArray[Any]) -> tuple[int, int] | None:
     """``(row, column)`` of the first NaN, None or infinite cell of a 2-d array, or None."""
-    bad = np.stack([_missing(arr[:, j]) for j in range(arr.shape[1])], axis=1)
-    if arr.shape[1] == 0 or not np.any(bad):
+    bad = missing_cells(arr)
+    if not np.any(bad):
         return None
     i, j = (int(v) for v in np.argwhere(bad)[0])
     return i, j
@@ -273,10 +273,6 @@ def _is_inf(value: Any) -> bool:
     return isinstance(value, (float, np.floating)) and bool(np.isinf(value))
 
 
-def _missing(col: NDArray[Any]) -> NDArray[np.bool_]:
-    return missing_cells(col)
-
-
 def _levels(col: NDArray[Any]) -> tuple[NDArray[Any], NDArray[np.intp]]:
     """Sorted distinct values and the code of each entry (``np.unique`` semantics).
 
@@ -314,7 +310,7 @@ def encode_categories(
     learned: list[NDArray[Any]] = []
     for j in range(arr.shape[1]):  # loop over columns; rows are vectorised
         col = arr[:, j]
-        missing = _missing(col)
+        missing = missing_cells(col)
         if missing.any():
             i = int(np.flatnonzero(missing)[0])
             raise DataError(

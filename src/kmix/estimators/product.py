@@ -39,11 +39,6 @@ __all__ = ["MISFIT_Z", "ProductMixture"]
 FloatArray = NDArray[np.float64]
 
 
-def _missing_mask(arr: NDArray[Any]) -> NDArray[np.bool_]:
-    """Missing cells (NaN, None, ``pd.NA``); ``inf`` is no missing value but a bad level."""
-    return missing_cells(arr, infinite=False)
-
-
 def _codes_already(
     raw: NDArray[Any],
 ) -> tuple[FloatArray, list[NDArray[Any]]] | None:
@@ -228,11 +223,9 @@ class ProductMixture(MixtureEstimator):
                 f"{self._columns_name(j)} holds {arr[i, j].item()!r} at row {i}: inf is not a "
                 "level (NaN marks a missing value); recode the column"
             )
-        if arr.dtype.kind in "biu":  # integer tables cannot hold a missing value
-            if reset:
-                self._check_integer_coded(arr)
+        if arr.dtype.kind in "biu":  # integer tables hold neither gaps nor fractions
             return arr, np.ones(arr.shape[0], dtype=bool)
-        miss = _missing_mask(arr)
+        miss = missing_cells(arr, infinite=False)  # (inf is no missing value: a bad level)
         keep: NDArray[np.bool_] = np.asarray(~miss.any(axis=1))
         drop = not keep.all()
         if drop:
@@ -495,7 +488,7 @@ class ProductMixture(MixtureEstimator):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             arr = self._array(X, reset=False)
-            keep: NDArray[np.bool_] = np.asarray(~_missing_mask(arr).any(axis=1))
+            keep: NDArray[np.bool_] = np.asarray(~missing_cells(arr, infinite=False).any(axis=1))
             codes, _ = encode_categories(arr[keep], self.categories_)
         return codes, keep
 

@@ -491,17 +491,13 @@ def run_em(
     finals = [run.history[-1] for run in runs]
     priors = [family.log_prior(run.params) for run in runs]
     assert best_run is not None
-    best = (
-        best_run.weights,
-        best_run.params,
-        best_run.history,
+    weights, params, history = best_run.weights, best_run.params, best_run.history
+    converged, n_iter, reseeds, best_restart = (
         best_run.converged,
         best_run.n_iter,
         best_run.reseeds,
         best_run.restart,
     )
-    assert best is not None
-    weights, params, history, converged, n_iter, reseeds, best_restart = best
     if learn_weights and not learn_params:
         history, weights, converged = _finish_weights_only(
             family, prepared, counts, params, np.asarray(weights), history
