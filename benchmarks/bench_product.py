@@ -49,6 +49,7 @@ from common import (
     BenchResult,
     log,
     machine_info,
+    n_workers,
     package_versions,
     timed,
 )
@@ -157,14 +158,6 @@ def reliability_instance(args: tuple[int, int, int]) -> dict[str, Any]:
     row["em_far"] = int(sum(e > errs[best] + FAR for e in errs))
     row["em_below_best"] = int(sum(ll < lls[best] - LL_TOL_PER_ROW * n_samples for ll in lls))
     return row
-
-
-def n_workers() -> int:
-    """One worker per usable core."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
 
 
 def run_reliability(config: Config) -> list[dict[str, Any]]:

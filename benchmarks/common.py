@@ -121,6 +121,14 @@ def timed(fn: Callable[..., T], *args: Any, **kwargs: Any) -> Timed:
     return Timed(value, seconds, seen)
 
 
+def n_workers() -> int:
+    """One worker per usable core."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
 def log(message: str) -> None:
     """Progress line on stderr (stdout carries the final table)."""
     print(message, file=sys.stderr, flush=True)

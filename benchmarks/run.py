@@ -29,6 +29,10 @@ BENCHMARKS = {
     "kcoin": "bench_kcoin",
     "product": "bench_product",
     "bayesnet": "bench_bayesnet",
+    "blrt": "bench_blrt",
+    "lc_reliability": "bench_lc_reliability",
+    "missing": "bench_missing",
+    "select": "bench_select",
 }
 
 

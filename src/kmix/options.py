@@ -45,13 +45,15 @@ OPTIONS: dict[str, Mapping[Any, str | None]] = {
         "kmeanspp": "kmeans++",
     },
     "FiniteMixture.covariance_type": _same("full", "diag"),
+    "FiniteMixture.missing": _same("fiml", "drop", "error"),
     "CoinMixture.method": _same("chebyshev", "monomial", "prony"),
     "CoinMixture.refine": _same("em", None),
     "CoinMixture.init": _same("moments", "random"),
     "ProductMixture.init": _same("moments", "random"),
     "ProductMixture.refine": _same("em", None),
-    "ProductMixture.missing": _same("error", "drop"),
+    "ProductMixture.missing": _same("fiml", "drop", "error"),
     "BayesNetMixture.init": _same("reduction", "random"),
+    "BayesNetMixture.missing": _same("fiml", "drop", "error"),
 }
 
 

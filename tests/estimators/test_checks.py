@@ -25,16 +25,18 @@ from tests.helpers.finite import BERNOULLI, fit_finite
     [
         (
             np.array([[0.0, np.nan], [1.0, 0.0]]),
-            r"NaN or inf \(1 entries; first at row 0, column 1",
+            r"X\[0, 1\] \(column 1\) is a missing value \(nan.*pass missing='fiml'",
         ),
-        (np.array([[0.0, 1.0], [np.inf, 0.0]]), r"first at row 1, column 0: inf"),
+        (np.array([[0.0, 1.0], [np.inf, 0.0]]), r"X\[1, 0\] \(column 0\) = inf: infinite"),
     ],
 )
 def test_nan_and_inf_are_rejected(X, match):
+    """Reference: the cell written in X; inf is refused whatever ``missing`` says."""
     with pytest.raises(DataError, match=match):
-        fit_finite(X, family="gaussian", n_components=1)
-    with pytest.raises(DataError, match="remove or impute"):
-        fit_finite(X, family="gaussian", n_components=1)
+        fit_finite(X, family="gaussian", n_components=1, missing="error")
+    if np.isinf(X).any():
+        with pytest.raises(DataError, match="neither data nor missing values"):
+            fit_finite(X, family="gaussian", n_components=1)
 
 
 def test_sample_weight_problems():
@@ -53,11 +55,8 @@ def test_unseen_categorical_level_at_predict():
 
 def test_missing_categorical_values():
     X = np.array([["a", "x"], [None, "y"], ["a", "y"]], dtype=object)
-    with pytest.raises(
-        DataError,
-        match=r"missing or infinite values \(NaN, None or inf\) in column 0 \(first at row 1",
-    ):
-        FiniteMixture(1, family="categorical").fit(X)
+    with pytest.raises(DataError, match=r"X\[1, 0\] \(column 0\) is a missing value \(None"):
+        FiniteMixture(1, family="categorical", missing="error").fit(X)
 
 
 # --------------------------------------------------- EM review 4: uint64 labels >= 2**63
@@ -121,8 +120,9 @@ def _frame_with_na(n: int = 300):
 
 def test_pandas_na_is_a_missing_value_for_finite_mixture():
     """Reference: the cell set to pd.NA; comparing it raises, so it must be found by type."""
-    with pytest.raises(DataError, match=r"missing .* in column 1 \(first at row 3: <NA>\)"):
-        FiniteMixture(2, family="categorical").fit(_frame_with_na())
+    match = r"X\[3, 1\] \(column 1 \('c1'\)\) is a missing value \(<NA>"
+    with pytest.raises(DataError, match=match):
+        FiniteMixture(2, family="categorical", missing="error").fit(_frame_with_na())
 
 
 def test_pandas_na_is_a_missing_value_for_product_mixture():
@@ -130,9 +130,9 @@ def test_pandas_na_is_a_missing_value_for_product_mixture():
 
     frame = _frame_with_na()
     with pytest.raises(
-        DataError, match=r"missing values \(NaN or None\) in 2 row\(s\) \(first at row 3"
+        DataError, match=r"missing values \(NaN, None or empty\) in 2 row\(s\) \(first at row 3"
     ):
-        ProductMixture(2).fit(frame)
+        ProductMixture(2, missing="error").fit(frame)
     with pytest.warns(UserWarning, match="dropped 2 of 300 rows"):
         model = ProductMixture(2, missing="drop", random_state=0).fit(frame)
     assert model.n_rows_dropped_ == 2 and model.n_samples_ == 298
@@ -142,8 +142,8 @@ def test_pandas_na_is_a_missing_value_for_bayesnet_mixture():
     from kmix import BayesNetMixture
     from kmix.causal import isolated_nodes
 
-    with pytest.raises(DataError, match=r"node 'c1' holds <NA> at row 3: missing"):
-        BayesNetMixture(isolated_nodes, 2).fit(_frame_with_na())
+    with pytest.raises(DataError, match=r"node 'c1' is missing \(<NA>\) at row 3"):
+        BayesNetMixture(isolated_nodes, 2, missing="error").fit(_frame_with_na())
 
 
 @pytest.mark.parametrize("estimator", ["finite", "product", "bayesnet"])

@@ -35,6 +35,14 @@ _LABELS = {
     "check_dtype_object": "puts a dict among integer labels: refused as mixed label types "
     "(each column must hold labels of one type)",
 }
+#: Reading missing values (allow_nan), ProductMixture and BayesNetMixture get their codes
+#: as floats from scikit-learn, and this check subtracts their real-valued mean from them.
+_BAYESNET = {
+    **_LABELS,
+    "check_positive_only_tag_during_fit": "subtracts a real-valued mean from float codes "
+    "(the dtype scikit-learn gives an estimator that reads missing values): a fraction is "
+    "refused",
+}
 _BERNOULLI = "its integer data hold values above 1; the bernoulli family reads 0/1 columns"
 _BERNOULLI_CHECKS = [
     "check_dict_unchanged",
@@ -96,6 +104,10 @@ ESTIMATORS = [
     FiniteMixture(n_components=1, family="categorical", random_state=0),
     FiniteMixture(n_components=2, family="binomial", n_trials=1000, random_state=0),
     FiniteMixture(n_components=2, family="poisson", random_state=0),
+    # missing="error" refuses NaN (scikit-learn's NaN/inf check); the other options read NaN
+    # as a missing cell (allow_nan: the pickle check fits and predicts data with NaN)
+    FiniteMixture(n_components=1, missing="error", random_state=0),
+    FiniteMixture(n_components=2, family="poisson", missing="drop", random_state=0),
     CoinMixture(n_components=1, n_trials=1000, random_state=0),
     ProductMixture(n_components=1, random_state=0),
     BayesNetMixture(isolated_nodes, n_components=1, random_state=0),
@@ -112,6 +124,8 @@ def _expected_failures(estimator):
         if family == "categorical":
             return _LABELS
         return {} if family == "gaussian" else _REAL_VALUED
+    if isinstance(estimator, (BayesNetMixture, ProductMixture)):
+        return _BAYESNET
     return _LABELS
 
 
@@ -217,6 +231,18 @@ def test_grid_search_over_n_components_scores_every_fold(name):
     scores = search.cv_results_["mean_test_score"]
     assert np.all(np.isfinite(scores)), scores
     assert search.best_params_["n_components"] == 2  # every data set has two classes
+
+
+def test_finite_mixture_allows_nan_unless_missing_is_error():
+    """Reference: the ``missing`` option (full-information maximum likelihood, listwise
+    deletion, or refusal); the tag decides which of scikit-learn's checks feed NaN."""
+    from sklearn.utils import get_tags
+
+    for missing, allowed in (("fiml", True), ("drop", True), ("error", False)):
+        assert get_tags(FiniteMixture(missing=missing)).input_tags.allow_nan is allowed
+    X = np.random.default_rng(0).normal(size=(40, 2))
+    X[[1, 5], 0], X[[2, 9], 1] = np.nan, np.nan
+    assert np.isfinite(FiniteMixture(random_state=0).fit(X).score(X))
 
 
 def test_one_meaning_for_n_init_and_alpha():

@@ -40,6 +40,16 @@ def _string_categorical(dtype: Any = object) -> tuple[FiniteMixture, np.ndarray]
         return model.fit(X), X
 
 
+def _with_gaps(family: str, **options: Any) -> tuple[FiniteMixture, np.ndarray]:
+    """A fit by full-information maximum likelihood; X keeps its gaps for the predictions."""
+    X, _ = make_mixture(family, 600, 2, 5, random_state=2, **options)
+    X = X.astype(np.float64)
+    X[np.random.default_rng(2).random(X.shape) < 0.25] = np.nan
+    X[np.isnan(X).all(axis=1), 0] = 1.0
+    model = FiniteMixture(2, family=family, random_state=0, max_iter=5000, **options)
+    return model.fit(X), X
+
+
 CASES: dict[str, Callable[[], tuple[FiniteMixture, np.ndarray]]] = {
     "bernoulli": lambda: _fit("bernoulli"),
     "categorical-codes": lambda: _fit("categorical"),
@@ -49,6 +59,9 @@ CASES: dict[str, Callable[[], tuple[FiniteMixture, np.ndarray]]] = {
     "poisson": lambda: _fit("poisson"),
     "gaussian-full": lambda: _fit("gaussian", covariance_type="full"),
     "gaussian-diag": lambda: _fit("gaussian", covariance_type="diag"),
+    "bernoulli-gaps": lambda: _with_gaps("bernoulli"),
+    "categorical-gaps": lambda: _with_gaps("categorical"),
+    "gaussian-full-gaps": lambda: _with_gaps("gaussian", covariance_type="full"),
 }
 
 
@@ -393,3 +406,25 @@ def test_version_1_files_still_load(build: Callable[[], FiniteMixture]) -> None:
         assert loaded.n_parameters_ == model.n_parameters_
         assert loaded.n_parameters() == model.n_parameters()
         np.testing.assert_array_equal(loaded.weights_, model.weights_)
+
+
+def test_the_missing_option_is_saved_and_older_files_read_as_fiml(tmp_path: Path) -> None:
+    """Reference: the option the model was built with; files written before it existed
+    (no ``missing`` among their hyper-parameters) fitted complete data, for which every
+    option fits alike, and load with the default."""
+    model, X = _fit("gaussian", covariance_type="full")
+    strict = FiniteMixture(2, missing="error", random_state=0).fit(X)
+    loaded = io.load(io.save(strict, tmp_path / "strict.json"))
+    assert loaded.missing == "error"
+    gappy = X.copy()
+    gappy[0, 1] = np.nan
+    with pytest.raises(DataError, match="fitted with missing='error'"):
+        loaded.predict(gappy)
+    text = (io.save(model, tmp_path / "model.json")).read_text(encoding="utf-8")
+    older = tmp_path / "older.json"
+    older.write_text(
+        _resigned(text, lambda d: d["hyper_parameters"].pop("missing")), encoding="utf-8"
+    )
+    again = io.load(older)
+    assert again.missing == "fiml"
+    np.testing.assert_array_equal(again.score_samples(gappy), model.score_samples(gappy))

@@ -20,6 +20,7 @@ from typing import Any, NoReturn, Protocol, TextIO
 
 from ..exceptions import KmixError
 from .applicable import given_options
+from .columns import add_columns_option
 
 __all__ = ["build_parser", "main"]
 
@@ -95,9 +96,11 @@ def _header_options(parser: argparse.ArgumentParser) -> None:
 def _product_options(parser: argparse.ArgumentParser, *, fit: bool = True) -> None:
     parser.add_argument(
         "--missing",
-        choices=("error", "drop"),
+        choices=("fiml", "drop", "error"),
         default=None,
-        help="product: rows with empty cells are an error (default) or dropped",
+        help="product: empty cells are fitted by full-information maximum likelihood (fiml, "
+        "the default: every observed answer counts; valid when values are missing at random), "
+        "or their rows dropped, or refused",
     )
     if fit:
         parser.add_argument(
@@ -127,6 +130,7 @@ def _add_fit(sub: _Subcommands) -> None:
         "fit", help="fit a finite mixture, k coins or a latent class model to a CSV file"
     )
     p.add_argument("data", help="CSV file, one row per sample")
+    add_columns_option(p)
     p.add_argument(
         "--model",
         default="mixture",
@@ -197,17 +201,35 @@ def _add_select_k(sub: _Subcommands) -> None:
         help="CSV file (coins: heads,trials, or heads with --n-trials; product: one column "
         "per item)",
     )
+    add_columns_option(p)
     p.add_argument(
         "--model",
-        default="coins",
+        default=None,
         choices=("coins", "product"),
-        help="coins (default: Hankel evidence and BIC per number of coins) or product "
-        "(rank test and BIC per number of latent classes)",
+        help="coins (Hankel evidence and BIC per number of coins) or product (rank test, BIC "
+        "and the other fit statistics per number of latent classes); default: chosen from the "
+        "data (two whole-number columns heads,trials: coins; three or more columns of discrete "
+        "items: product), named in the last line of the output",
     )
     p.add_argument("--n-trials", type=int, default=None, help="coins: flips per trial")
     p.add_argument("--flips", action="store_true", help="coins: columns are 0/1 flips")
-    p.add_argument("--max-k", type=_positive_int, default=None, help="largest candidate")
+    p.add_argument(
+        "--max-k",
+        type=_positive_int,
+        default=None,
+        help="largest candidate (product: default 6, or fewer if the items identify fewer; "
+        "the search also stops once BIC has risen twice in a row)",
+    )
+    p.add_argument(
+        "--blrt",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="product: also the bootstrap likelihood-ratio test of k - 1 against k classes, "
+        "from N bootstrap data sets (2N more fits per k)",
+    )
     p.add_argument("--seed", type=_seed, default=None)
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress display")
     _product_options(p, fit=False)
     _header_options(p)
     p.set_defaults(handler=select_k)
@@ -242,6 +264,7 @@ def _add_predict(sub: _Subcommands) -> None:
     p = sub.add_parser("predict", help="most probable component of each row")
     p.add_argument("model", help="model file written by kmix fit --out")
     p.add_argument("data", help="CSV file with the model's columns")
+    add_columns_option(p)
     p.add_argument("--out", help="CSV file to write (default: standard output)")
     p.add_argument("--proba", action="store_true", help="also write posterior probabilities")
     p.add_argument("--n-trials", type=int, default=None, help="binomial: trials per count")
@@ -257,6 +280,7 @@ def _add_effect(sub: _Subcommands) -> None:
         help="causal effect of a treatment on an outcome despite hidden populations",
     )
     p.add_argument("data", help="CSV file, one column per DAG node (codes or labels)")
+    add_columns_option(p)
     p.add_argument("--dag", required=True, help="DAG file: 'A -> B' lines or a two-column CSV")
     p.add_argument("-k", "--n-components", type=_positive_int, default=2, help="default 2")
     p.add_argument("--treatment", required=True, help="binary treatment node")

@@ -34,6 +34,7 @@ SELECT_K: dict[str, set[tuple[str, str | None]]] = {
     "--n-trials": {("coins", None)},
     "--flips": {("coins", None)},
     "--missing": {("product", None)},
+    "--blrt": {("product", None)},
 }
 
 

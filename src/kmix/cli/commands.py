@@ -13,7 +13,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from ..data import Table, check_output, read_table, write_table
+from ..data import Table, check_output, write_table
 from ..datasets import make_mixture, marbles
 from ..estimators import CoinMixture, FiniteMixture, ProductMixture, select_k_coins
 from ..exceptions import DataError
@@ -21,8 +21,10 @@ from ..io import load, read_metadata, save
 from ..options import choose
 from ..stats import CoinCounts
 from .applicable import FIT, SELECT_K, check_applicable
+from .columns import read_data
 from .demo import run_demo
 from .display import ProgressLine, format_pairs, format_table, parameter_rows
+from .guess import guess_select_model
 from .product import fit_product, select_k_product
 
 __all__ = ["demo", "fit", "predict", "select_k", "simulate"]
@@ -73,7 +75,7 @@ def _summary(model: FiniteMixture, table: Table, source: str, n_trials: Any, out
 
 def _coin_data(args: argparse.Namespace) -> tuple[CoinCounts, str]:
     """The histogram of a coins table, and how the table was read."""
-    table = read_table(args.data, header=args.header)
+    table = read_data(args)
     X = np.asarray(table.values)
     if X.dtype == object:
         raise DataError(f"{args.data}: the coins model needs numeric columns; got {table.columns}")
@@ -155,10 +157,22 @@ def _z_text(z: float) -> str:
 
 
 def select_k(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    """``kmix select-k``: evidence for each candidate number of coins (or latent classes)."""
+    """``kmix select-k``: evidence for each candidate number of coins (or latent classes).
+
+    Without ``--model`` the model is chosen from the data
+    (:func:`kmix.cli.guess.guess_select_model`) and named in the last line of
+    the output.
+    """
+    chosen = None
+    if args.model is None:
+        args.model, why = guess_select_model(args, read_data(args))
+        chosen = f"  model: {args.model}, chosen from the data ({why}); pass --model to choose"
     check_applicable(args, SELECT_K)
     if args.model == "product":
-        return select_k_product(args, out, err)
+        status = select_k_product(args, out, err)
+        if chosen is not None:
+            _say(out, chosen)
+        return status
     stats, _ = _coin_data(args)
     sel = select_k_coins(stats, max_components=args.max_k, random_state=args.seed)
     header = ["k", "Hankel eigenvalue", "z", "log-likelihood", "BIC"]
@@ -179,6 +193,8 @@ def select_k(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     _say(out, f"  Hankel test: {sel.hankel_k} coin(s){verdict}")
     _say(out, f"  BIC: {sel.bic_k} coin(s)")
     _say(out, f"  choice: k = {sel.best}")
+    if chosen is not None:
+        _say(out, chosen)
     return 0
 
 
@@ -195,7 +211,7 @@ def fit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         raise DataError("the binomial family needs --n-trials (the trials behind each count)")
     categorical = choose(args.family, "FiniteMixture.family") == "categorical"
     # category levels exactly as written ("01" and "1" are two levels); numbers otherwise
-    table = read_table(args.data, header=args.header, labels=categorical)
+    table = read_data(args, labels=categorical)
     n_init = "auto" if args.n_init is None else args.n_init
     model = FiniteMixture(
         args.n_components,
@@ -278,7 +294,7 @@ def predict(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if isinstance(model, ProductMixture) and hasattr(model, "feature_names_in_"):
         columns = [str(c) for c in model.feature_names_in_]
     levels = isinstance(model, ProductMixture) or getattr(model, "categories_", None) is not None
-    table = read_table(args.data, header=args.header, labels=levels)
+    table = read_data(args, labels=levels)
     X = _columns_by_name(table, columns, os.fspath(args.data), err)
     if levels:
         X = _as_model_levels(X, model.categories_)

@@ -9,9 +9,9 @@ from typing import Any, TextIO
 import numpy as np
 
 from ..causal.dag_input import as_dag
-from ..data import read_table
 from ..estimators.bayesnet import BayesNetMixture
 from ..exceptions import DataError
+from .columns import read_data
 from .display import format_pairs, format_table, level_name, section
 
 __all__ = ["effect", "effect_report"]
@@ -98,7 +98,7 @@ def effect(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     int
         Exit status 0 (failures raise).
     """
-    table = read_table(args.data, header=args.header, labels=True)  # levels as written
+    table = read_data(args, labels=True)  # levels as written
     dag = as_dag(args.dag, latent_name=args.latent_name)
     for role, node in (("treatment", args.treatment), ("outcome", args.outcome)):
         if node not in dag.nodes:

@@ -1,10 +1,11 @@
 """``kmix fit --model product`` and ``kmix select-k --model product``: latent class models.
 
-A survey table (one row per respondent, one column per item, any labels) is
-read with :func:`kmix.data.read_table` and handed to
-:class:`~kmix.estimators.ProductMixture` (the three-view tensor method refined
-by EM) or to :func:`~kmix.estimators.select_k_classes` (a rank test of a
-two-view table, with BIC beside it).
+A survey table (one row per respondent, one column per item, any labels; the
+items chosen with ``--columns``) is read with :func:`kmix.data.read_table` and
+handed to :class:`~kmix.estimators.ProductMixture` (the three-view tensor
+method refined by EM) or to :func:`~kmix.estimators.select_k_classes` (a rank
+test of a two-view table, with BIC and the other fit statistics beside it).
+Fit statistics come from :func:`kmix.estimators.fitstats.fit_statistics`.
 """
 
 from __future__ import annotations
@@ -12,21 +13,27 @@ from __future__ import annotations
 import argparse
 import os
 import warnings
-from collections.abc import Sequence
-from typing import TextIO
+from collections.abc import Callable, Sequence
+from typing import Any, TextIO
 
 import numpy as np
 from numpy.typing import NDArray
 
-from ..data import Table, read_table
+from ..data import Table
 from ..estimators import ProductMixture, select_k_classes
-from ..estimators._checks import missing_cells
+from ..estimators._checks import check_level_counts, missing_cells
+from ..estimators.fitstats import FitStatistics, fit_statistics
 from ..estimators.product import MISFIT_Z
 from ..exceptions import DataError
 from ..io import save
+from .columns import read_data
 from .display import format_pairs, format_table, level_name
 
-__all__ = ["fit_product", "select_k_product"]
+__all__ = ["MANY_LEVELS", "fit_product", "select_k_product"]
+
+#: An item with more levels than this is named in a warning: survey items have a handful
+#: of answers, a column with dozens of values is usually a measurement (an age) or an id.
+MANY_LEVELS = 20
 
 
 def _say(out: TextIO, text: str = "") -> None:
@@ -48,16 +55,38 @@ def _read_survey(args: argparse.Namespace, *, allow_missing: bool) -> Table:
     Table
         The values and the column names, as :func:`read_table` gives them.
     """
-    table = read_table(args.data, header=args.header, labels=True)  # levels as written
+    table = read_data(args, labels=True)  # levels as written
+    _check_levels(table, os.fspath(args.data))
     missing = missing_cells(table.values, infinite=False)
     if allow_missing or not missing.any():
         return table
     i, j = (int(v) for v in np.argwhere(missing)[0])
     raise DataError(
         f"{os.fspath(args.data)} has empty cells in {int(missing.any(axis=1).sum())} row(s) "
-        f"(first in data row {i + 1}, column {table.columns[j]!r}); pass --missing drop to "
-        "leave those rows out, or fill them in"
+        f"(first in data row {i + 1}, column {table.columns[j]!r}); pass --missing fiml to "
+        "fit every observed answer, --missing drop to leave those rows out, or fill them in"
     )
+
+
+def _check_levels(table: Table, source: str) -> None:
+    """Refuse identifier-like columns by name (the estimator's own rule), warn about columns
+    with more than :data:`MANY_LEVELS` levels, naming ``--columns`` as the fix."""
+    missing = missing_cells(table.values, infinite=False)
+    levels = [
+        np.array(sorted(set(table.values[~missing[:, j], j].tolist()), key=str))
+        for j in range(len(table.columns))
+    ]
+    names = [f"column {name!r} of {source}" for name in table.columns]
+    check_level_counts(levels, float(table.values.shape[0]), names)
+    for name, found in zip(names, levels, strict=True):
+        if found.shape[0] > MANY_LEVELS:
+            warnings.warn(
+                f"{name} has {found.shape[0]} levels, so as a latent class item it spreads "
+                f"{table.values.shape[0]:,} rows over {found.shape[0]} levels; if it is not an "
+                "item (an age, an income, an identifier), leave it out with --columns",
+                UserWarning,
+                stacklevel=3,
+            )
 
 
 def _per_level(model: ProductMixture) -> list[NDArray[np.float64]]:
@@ -93,7 +122,33 @@ def _views_text(model: ProductMixture, columns: Sequence[str]) -> str:
     return f"{len(triples)} triple(s) (view A / view B / pivot): " + "; ".join(triples)
 
 
-def _diagnostics(model: ProductMixture, columns: Sequence[str]) -> list[list[str]]:
+def _number(value: float, digits: int = 4) -> str:
+    """Fixed-point text, ``-`` for NaN (a statistic that does not apply)."""
+    return "-" if value != value else f"{value:.{digits}f}"
+
+
+def _statistics_rows(stats: FitStatistics) -> list[list[str]]:
+    """Information criteria, goodness of fit against the saturated table, entropy R^2."""
+    cells = "" if stats.n_cells is None else f" of {stats.n_cells:,} cells"
+    return [
+        ["log-likelihood", f"{stats.log_likelihood:.4f}"],
+        ["BIC", f"{stats.bic:.4f}"],
+        ["AIC", f"{stats.aic:.4f}"],
+        ["SABIC", f"{stats.sabic:.4f} (sample-size adjusted BIC)"],
+        ["CAIC", f"{stats.caic:.4f} (consistent AIC)"],
+        ["free parameters", str(stats.n_parameters)],
+        ["entropy R^2", f"{_number(stats.entropy_r2)} (1: every row assigned with certainty)"],
+        [
+            "G^2",
+            f"{_number(stats.g_squared)} (df {stats.df:g}, against the saturated table{cells})",
+        ],
+        ["X^2", f"{_number(stats.chi_squared)} (Pearson, same table)"],
+    ]
+
+
+def _diagnostics(
+    model: ProductMixture, columns: Sequence[str], stats: FitStatistics
+) -> list[list[str]]:
     """Fit statistics, the identifiability condition, EM and the moment step."""
     k = int(model.weights_.shape[0])
     em = f"{model.n_iter_} iteration(s), " + (
@@ -102,10 +157,7 @@ def _diagnostics(model: ProductMixture, columns: Sequence[str]) -> list[list[str
     if model.n_starts_ > 1:
         em += f" (best of {model.n_starts_} starts)"
     rows = [
-        ["log-likelihood", f"{model.log_likelihood_:.4f}"],
-        ["BIC", f"{model.bic():.4f}"],
-        ["AIC", f"{model.aic():.4f}"],
-        ["free parameters", str(model.n_parameters())],
+        *_statistics_rows(stats),
         ["identifiability", str(model.identifiability_)],
         ["EM", em if model.refine is not None else "not run (refine=None)"],
     ]
@@ -143,13 +195,13 @@ def fit_product(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     int
         Exit status 0 (failures raise).
     """
-    drop = args.missing == "drop"
-    table = _read_survey(args, allow_missing=drop)
+    mode = args.missing or "fiml"
+    table = _read_survey(args, allow_missing=mode != "error")
     model = ProductMixture(
         args.n_components,
         init="moments" if args.init == "auto" else args.init,
         n_init="auto" if args.n_init is None else args.n_init,
-        missing="drop" if drop else "error",
+        missing=mode,
         allow_unidentified=args.allow_unidentified,
         tol=args.tol,
         max_iter=args.max_iter,
@@ -157,21 +209,34 @@ def fit_product(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     ).fit(table.values)
     n_rows, n_cols = table.values.shape
     k = int(model.weights_.shape[0])
+    what = "with empty cells" if mode == "drop" else "without any answer"
     used = f"{n_rows - model.n_rows_dropped_:,} rows" + (
-        f" of {n_rows:,}, {model.n_rows_dropped_:,} with empty cells dropped"
-        if model.n_rows_dropped_
-        else ""
+        f" of {n_rows:,}, {model.n_rows_dropped_:,} {what} dropped" if model.n_rows_dropped_ else ""
     )
     _say(
         out,
         f"ProductMixture: k={k}, fitted to {os.fspath(args.data)} ({used} x {n_cols} columns)",
     )
+    n_gaps = int(model.n_missing_.sum())
+    if mode == "fiml" and n_gaps:
+        gaps = ", ".join(
+            f"{name} {int(c)}" for name, c in zip(table.columns, model.n_missing_, strict=True) if c
+        )
+        _say(
+            out,
+            f"{n_gaps:,} empty cells fitted by full-information ML, assuming values missing at "
+            f"random ({gaps})",
+        )
     _say(out)
     header = ["", *(f"class {u}" for u in range(k))]
     _say(out, format_table(header, _class_rows(model, table.columns)))
     _say(out)
-    stats = _diagnostics(model, table.columns)
-    _say(out, format_pairs(stats))
+    # the statistics of the rows fitted (listwise deletion fits the complete rows only)
+    fitted = table.values
+    if mode == "drop":
+        fitted = fitted[~missing_cells(fitted, infinite=False).any(axis=1)]
+    stats = fit_statistics(model, fitted)
+    _say(out, format_pairs(_diagnostics(model, table.columns, stats)))
     if args.out is not None:
         path = save(
             model, args.out, metadata={"columns": table.columns, "data": os.fspath(args.data)}
@@ -180,60 +245,112 @@ def fit_product(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 0
 
 
+def _progress(err: TextIO, enabled: bool) -> Callable[[dict[str, Any]], None] | None:
+    """One line on ``err`` per number of classes fitted (a terminal only, unless ``--quiet``)."""
+    if not enabled or not bool(getattr(err, "isatty", lambda: False)()):
+        return None
+
+    def show(row: dict[str, Any]) -> None:
+        err.write(
+            f"select-k: k = {row['k']}: log-likelihood {row['log_likelihood']:.4f}, "
+            f"BIC {row['bic']:.4f} ({row['seconds']:.1f} s)\n"
+        )
+        err.flush()
+
+    return show
+
+
+def _p_text(value: float) -> str:
+    """A p-value for the table: ``n/a`` where the test cannot judge."""
+    return "n/a" if value != value else f"{value:.4g}"
+
+
+def _selection_rows(table: list[dict[str, Any]], blrt: bool) -> list[list[str]]:
+    """One row per k: the rank test, then the fit statistics (``-`` where k was not fitted)."""
+    rows = []
+    for row in table:
+        cells = [str(int(row["k"])), _p_text(row["rank_p_value"])]
+        if "log_likelihood" in row:
+            cells += [
+                f"{row['log_likelihood']:.4f}",
+                str(int(row["n_parameters"])),
+                *(f"{row[key]:.4f}" for key in ("bic", "sabic", "caic", "aic")),
+                _number(row["entropy_r2"]),
+                _number(row["g_squared"]),
+                f"{row['df']:g}",
+            ]
+            if blrt:
+                cells.append(_p_text(row.get("blrt_p_value", float("nan"))))
+        else:
+            cells += ["-"] * (9 + int(blrt))
+        rows.append(cells)
+    return rows
+
+
 def select_k_product(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    """``kmix select-k --model product``: rank test and BIC for each number of classes.
+    """``kmix select-k --model product``: rank test and fit statistics per number of classes.
 
     Parameters
     ----------
     args : argparse.Namespace
         The parsed ``select-k`` arguments.
     out, err : text streams
-        Results, and notes.
+        Results, and notes (and, on a terminal, one progress line per ``k``).
 
     Returns
     -------
     int
         Exit status 0 (failures raise).
     """
-    table = _read_survey(args, allow_missing=args.missing == "drop")
+    table = _read_survey(args, allow_missing=args.missing != "error")
     bad = missing_cells(table.values, infinite=False).any(axis=1)
-    if bad.any():
+    if bad.any() and args.missing == "drop":
         warnings.warn(
             f"dropped {int(bad.sum())} of {bad.shape[0]} rows with empty cells",
             UserWarning,
             stacklevel=2,
         )
         table = Table(table.values[~bad], table.columns)
-    sel = select_k_classes(table.values, max_components=args.max_k, random_state=args.seed)
-    header = ["k", "rank-test p-value", "log-likelihood", "BIC"]
-    rows = [
-        [
-            str(int(row["k"])),
-            f"{row['rank_p_value']:.4g}",
-            f"{row['log_likelihood']:.4f}" if "log_likelihood" in row else "-",
-            f"{row['bic']:.4f}" if "bic" in row else "-",
-        ]
-        for row in sel["table"]
-    ]
-    _say(out, format_table(header, rows))
+    blrt = args.blrt is not None
+    sel = select_k_classes(
+        table.values,
+        max_components=args.max_k,
+        random_state=args.seed,
+        blrt_boot=args.blrt or 0,
+        progress=_progress(err, not args.quiet),
+    )
+    header = ["k", "rank-test p", "log-likelihood", "params", "BIC", "SABIC", "CAIC", "AIC"]
+    header += ["entropy R^2", "G^2", "df"] + (["BLRT p"] if blrt else [])
+    _say(out, format_table(header, _selection_rows(sel["table"], blrt)))
     _say(out)
-    a, b = sel["views"]
     names = table.columns
-    views = f"{','.join(names[c] for c in a)} against {','.join(names[c] for c in b)}"
     rank_k, bic_k = sel["rank_k"], sel["bic_k"]
-    top = len(sel["table"])
+    if sel["views"][0]:
+        a, b = sel["views"]
+        views = f"{','.join(names[c] for c in a)} against {','.join(names[c] for c in b)}"
+        shape, tested = sel["table_shape"], sel["tested_shape"]
+        pooled = "" if tuple(shape) == tuple(tested) else f", pooled to {tested[0]} x {tested[1]}"
+        _say(out, f"  rank-test table: {views} ({shape[0]} x {shape[1]}{pooled})")
     rank_text = (
-        f"{rank_k} class(es) (smallest k not rejected at 0.05; table of {views})"
+        f"{rank_k} class(es) (smallest k not rejected at 0.05)"
         if rank_k is not None
-        else f"more than {top} class(es): every k up to {top} is rejected (table of {views})"
+        else f"no answer: {sel['rank_reason']}"
     )
     _say(out, f"  rank test: {rank_text}")
-    _say(
-        out,
-        f"  BIC: {bic_k} class(es)"
-        if bic_k is not None
-        else "  BIC: none (no candidate k is identified by these items)",
+    fitted = [row["k"] for row in sel["table"] if "bic" in row]
+    falling = bic_k is not None and len(fitted) > 1 and bic_k == fitted[-1]
+    bic_text = (
+        "none (no candidate k is identified by these items)"
+        if bic_k is None
+        else f"{bic_k} class(es)"
+        + (
+            " (still falling at the largest k fitted: raise --max-k to look further)"
+            if falling
+            else ""
+        )
     )
+    _say(out, f"  BIC: {bic_text}")
+    _say(out, f"  search: stopped, {sel['stopped']}")
     choice = bic_k if bic_k is not None else rank_k
     if choice is None:
         _say(out, "  choice: none (add items, or raise --max-k)")

@@ -9,12 +9,27 @@ design matrix over the unique rows) and then supplies, per EM iteration,
 
 Families are stateless apart from their options, so the same instance can be
 shared across restarts and threads.
+
+Missing cells are NaN in the rows handed to :meth:`Family.prepare`. Every
+family then scores a row by its observed coordinates only, the likelihood of
+full-information maximum likelihood under data missing at random (Little &
+Rubin, *Statistical Analysis with Missing Data*, 2nd ed., 2002, ch. 6 and
+11; for mixtures Ghahramani & Jordan, "Supervised learning from incomplete
+data via an EM approach", NIPS 1994, and Hunt & Jorgensen, "Mixture model
+clustering for mixed data with missing information", Comput. Stat. Data
+Anal. 41, 2003):
+
+.. math:: \\log f(x_{s,\\mathrm{obs}}; \\theta_u)
+   = \\log \\int f(x_s; \\theta_u) \\, dx_{s,\\mathrm{mis}}.
+
+Rows without a missing cell take exactly the path of complete data.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
@@ -23,7 +38,7 @@ from numpy.typing import NDArray
 from ..exceptions import DataError
 from ..params import ComponentParams
 
-__all__ = ["LOG_TINY", "Family", "safe_log"]
+__all__ = ["LOG_TINY", "Family", "Gapped", "gapped", "safe_log"]
 
 FloatArray = NDArray[np.float64]
 
@@ -54,6 +69,40 @@ def mark_impossible(log_prob: FloatArray, uses: FloatArray, zero: NDArray[np.boo
         hit = np.asarray(uses @ zero.T.astype(np.float64)) > 0
         log_prob = np.where(hit, -np.inf, log_prob)
     return log_prob
+
+
+@dataclass(frozen=True)
+class Gapped:
+    """Rows with missing cells, split into values and the mask of observed cells.
+
+    Attributes
+    ----------
+    values : ndarray of shape (m, d)
+        The rows, 0 in every missing cell (so that sums over cells skip them).
+    observed : ndarray of shape (m, d)
+        1.0 where the cell is observed, 0.0 where it is missing.
+    """
+
+    values: NDArray[np.float64]
+    observed: NDArray[np.float64]
+
+    def filled(self) -> NDArray[np.float64]:
+        """The rows with each missing cell set to its column's mean over the observed cells.
+
+        A neutral value for distances (k-means++ seeding), never used by the
+        likelihood.
+        """
+        seen = self.observed.sum(axis=0)
+        mean = self.values.sum(axis=0) / np.maximum(seen, 1.0)
+        return self.values + (1.0 - self.observed) * mean
+
+
+def gapped(values: NDArray[np.float64]) -> Gapped | None:
+    """:class:`Gapped` rows when some cell of ``values`` is NaN (missing), else None."""
+    missing = np.isnan(values)
+    if not missing.any():
+        return None
+    return Gapped(np.where(missing, 0.0, values), (~missing).astype(np.float64))
 
 
 def weighted_sums(resp_w: FloatArray, X: FloatArray) -> FloatArray:
@@ -102,8 +151,22 @@ class Family(ABC):
         """``log f(x_s; theta_u)``, shape (m, k)."""
 
     @abstractmethod
-    def m_step(self, prepared: Any, resp_w: FloatArray, nk: FloatArray) -> ComponentParams:
-        """Maximise ``sum_s resp_w[s, u] log f(x_s; theta_u)`` (+ log prior) per ``u``."""
+    def m_step(
+        self,
+        prepared: Any,
+        resp_w: FloatArray,
+        nk: FloatArray,
+        current: ComponentParams | None = None,
+    ) -> ComponentParams:
+        """Maximise the expected complete-data log-likelihood (+ log prior) per component.
+
+        ``resp_w[s, u]`` is the weighted responsibility of component ``u`` for
+        row ``s`` and ``nk`` its column sums. ``current`` holds the parameters
+        of the E-step that gave ``resp_w``: families whose expected sufficient
+        statistics depend on them beyond the responsibilities (gaussian
+        components with a full covariance and missing cells) use them, and
+        start from a diagonal fit of the observed cells when it is None.
+        """
 
     def log_prior(self, params: ComponentParams) -> float:
         """Log of the (unnormalised) Dirichlet prior; 0 without smoothing."""

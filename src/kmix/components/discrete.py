@@ -8,6 +8,19 @@ smoothing turns the M-step into the MAP update
 .. math:: \\theta_{u,v} = \\frac{c_{u,v} + \\alpha - 1}{\\sum_{v'} c_{u,v'} + d(\\alpha - 1)},
 
 where ``c`` are the expected counts and ``d`` the number of outcomes.
+
+Missing cells (NaN) leave their coordinate out: with coordinates independent
+given the component, ``log P(x_obs | u)`` is the sum over the observed
+coordinates, and the M-step divides each coordinate's expected counts by the
+responsibilities of the rows that observe it (Hunt & Jorgensen, "Mixture
+model clustering for mixed data with missing information", Comput. Stat.
+Data Anal. 41, 2003),
+
+.. math:: p_{uj} = \\frac{\\sum_s r_{su} o_{sj} x_{sj}}{\\sum_s r_{su} o_{sj}},
+
+``o_sj`` being 1 where row ``s`` observes coordinate ``j``. That is EM with
+the component label as the only hidden variable, the missing coordinates
+integrated out exactly.
 """
 
 from __future__ import annotations
@@ -29,7 +42,16 @@ from ..params import (
     ComponentParams,
     PoissonParams,
 )
-from .base import Family, check_shape, first_bad, mark_impossible, safe_log, weighted_sums
+from .base import (
+    Family,
+    Gapped,
+    check_shape,
+    first_bad,
+    gapped,
+    mark_impossible,
+    safe_log,
+    weighted_sums,
+)
 
 __all__ = ["Bernoulli", "Binomial", "Categorical", "Poisson"]
 
@@ -45,8 +67,10 @@ def _check_alpha(alpha: float) -> float:
 
 
 def _check_integer_counts(X: FloatArray, name: str, what: str) -> None:
-    bad = (X < 0) | (np.floor(X) != X)
-    if np.any(bad):
+    # (a missing cell, NaN, is no bad value)
+    negative = X < 0  # (NaN compares False)
+    bad = negative if negative.any() else (np.floor(X) != X) & ~np.isnan(X)
+    if np.any(bad):  # negative values first: they are wrong in any table
         i, j = first_bad(bad)
         # (scikit-learn's phrase for negative input, so its estimator checks recognise it)
         kind = "Negative values in data: " if X[i, j] < 0 else ""
@@ -112,7 +136,7 @@ class Bernoulli(_BetaSmoothed):
     params_cls = BernoulliParams
 
     def check_data(self, X: FloatArray, **context: Any) -> None:
-        bad = (X != 0) & (X != 1)
+        bad = (X != 0) & (X != 1) & ~np.isnan(X)
         if np.any(bad):
             i, j = first_bad(bad)
             raise DataError(
@@ -120,22 +144,38 @@ class Bernoulli(_BetaSmoothed):
                 "recode the column or use family='categorical'"
             )
 
-    def prepare(self, values: FloatArray, **context: Any) -> FloatArray:
-        return values
+    def prepare(self, values: FloatArray, **context: Any) -> FloatArray | Gapped:
+        gaps = gapped(values)
+        return values if gaps is None else gaps
 
-    def features(self, prepared: FloatArray) -> FloatArray:
-        return prepared
+    def features(self, prepared: FloatArray | Gapped) -> FloatArray:
+        return prepared.filled() if isinstance(prepared, Gapped) else prepared
 
-    def log_prob(self, prepared: FloatArray, params: ComponentParams) -> FloatArray:
+    def log_prob(self, prepared: FloatArray | Gapped, params: ComponentParams) -> FloatArray:
         p = params.p  # type: ignore[attr-defined]
         log_p, log_q = safe_log(p), safe_log(1.0 - p)
+        if isinstance(prepared, Gapped):  # the observed coordinates only
+            x, seen = prepared.values, prepared.observed
+            out = x @ (log_p - log_q).T + seen @ log_q.T
+            out = mark_impossible(out, x, p == 0.0)
+            return mark_impossible(out, seen - x, p == 1.0)
         out = prepared @ (log_p - log_q).T + log_q.sum(axis=1)
         out = mark_impossible(out, prepared, p == 0.0)
         return mark_impossible(out, 1.0 - prepared, p == 1.0)
 
-    def m_step(self, prepared: FloatArray, resp_w: FloatArray, nk: FloatArray) -> BernoulliParams:
+    def m_step(
+        self,
+        prepared: FloatArray | Gapped,
+        resp_w: FloatArray,
+        nk: FloatArray,
+        current: ComponentParams | None = None,
+    ) -> BernoulliParams:
         a = self.alpha - 1.0
-        p = _ratio(weighted_sums(resp_w, prepared) + a, nk[:, None] + 2.0 * a)
+        if isinstance(prepared, Gapped):  # each coordinate over the rows that observe it
+            ones = weighted_sums(resp_w, prepared.values)
+            p = _ratio(ones + a, weighted_sums(resp_w, prepared.observed) + 2.0 * a)
+        else:
+            p = _ratio(weighted_sums(resp_w, prepared) + a, nk[:, None] + 2.0 * a)
         return BernoulliParams(np.clip(p, 0.0, 1.0))
 
     def sample(
@@ -153,7 +193,9 @@ class Binomial(_BetaSmoothed):
     """Independent binomial counts: ``x_j ~ Bin(n_j, p_uj)``, trials per row allowed.
 
     The encoded table is ``[x, n]`` (counts beside trials), so rows with the
-    same counts out of the same trials are collapsed.
+    same counts out of the same trials are collapsed. A missing count (NaN)
+    becomes 0 successes out of 0 trials, which leaves its cell out of the
+    likelihood and out of the M-step's totals.
 
     Parameters
     ----------
@@ -205,6 +247,9 @@ class Binomial(_BetaSmoothed):
     def prepare(self, values: FloatArray, **context: Any) -> tuple[FloatArray, ...]:
         d = values.shape[1] // 2
         x, n = values[:, :d], values[:, d:]
+        missing = np.isnan(x)
+        if missing.any():
+            x, n = np.where(missing, 0.0, x), np.where(missing, 0.0, n)
         log_choose = (gammaln(n + 1) - gammaln(x + 1) - gammaln(n - x + 1)).sum(axis=1)
         return x, n, log_choose
 
@@ -221,7 +266,11 @@ class Binomial(_BetaSmoothed):
         return mark_impossible(out, n - x, p == 1.0)
 
     def m_step(
-        self, prepared: tuple[FloatArray, ...], resp_w: FloatArray, nk: FloatArray
+        self,
+        prepared: tuple[FloatArray, ...],
+        resp_w: FloatArray,
+        nk: FloatArray,
+        current: ComponentParams | None = None,
     ) -> BinomialParams:
         x, n, _ = prepared
         a = self.alpha - 1.0
@@ -265,24 +314,37 @@ class Poisson(_OneArrayFamily):
     def check_data(self, X: FloatArray, **context: Any) -> None:
         _check_integer_counts(X, "X", "poisson counts")
 
-    def prepare(self, values: FloatArray, **context: Any) -> tuple[FloatArray, FloatArray]:
-        return values, gammaln(values + 1).sum(axis=1)
+    def prepare(self, values: FloatArray, **context: Any) -> tuple[Any, FloatArray]:
+        """``(counts, sum_j log x_j!)``; with missing cells, ``(Gapped, sum over observed)``."""
+        gaps = gapped(values)
+        x = values if gaps is None else gaps.values  # (0! = 1: a missing cell adds nothing)
+        return values if gaps is None else gaps, gammaln(x + 1).sum(axis=1)
 
-    def features(self, prepared: tuple[FloatArray, FloatArray]) -> FloatArray:
-        return prepared[0]
+    def features(self, prepared: tuple[Any, FloatArray]) -> FloatArray:
+        x = prepared[0]
+        return x.filled() if isinstance(x, Gapped) else x
 
-    def log_prob(
-        self, prepared: tuple[FloatArray, FloatArray], params: ComponentParams
-    ) -> FloatArray:
+    def log_prob(self, prepared: tuple[Any, FloatArray], params: ComponentParams) -> FloatArray:
         x, log_fact = prepared
         rate = params.rate  # type: ignore[attr-defined]
+        if isinstance(x, Gapped):  # the observed coordinates only
+            out = x.values @ safe_log(rate).T - x.observed @ rate.T - log_fact[:, None]
+            return mark_impossible(out, x.values, rate == 0.0)
         out = x @ safe_log(rate).T - rate.sum(axis=1) - log_fact[:, None]
         return mark_impossible(out, x, rate == 0.0)
 
     def m_step(
-        self, prepared: tuple[FloatArray, FloatArray], resp_w: FloatArray, nk: FloatArray
+        self,
+        prepared: tuple[Any, FloatArray],
+        resp_w: FloatArray,
+        nk: FloatArray,
+        current: ComponentParams | None = None,
     ) -> PoissonParams:
-        rate = _ratio(weighted_sums(resp_w, prepared[0]), nk[:, None])
+        x = prepared[0]
+        if isinstance(x, Gapped):  # each coordinate over the rows that observe it
+            rate = _ratio(weighted_sums(resp_w, x.values), weighted_sums(resp_w, x.observed))
+        else:
+            rate = _ratio(weighted_sums(resp_w, x), nk[:, None])
         return PoissonParams(np.maximum(rate, self.rate_floor))
 
     def sample(
@@ -306,7 +368,10 @@ class Categorical(Family):
     """Independent categorical features: ``P(x | u) = prod_j theta_j[u, x_j]``.
 
     Data are integer codes ``0 .. n_levels_j - 1`` per column (the estimator
-    encodes labels to codes).
+    encodes labels to codes), NaN for a missing cell: the one-hot design then
+    holds no 1 in that column's block, so the cell adds nothing to
+    ``log P(x | u)`` and each column's totals in the M-step come from the
+    rows that observe it.
 
     Parameters
     ----------
@@ -326,7 +391,10 @@ class Categorical(Family):
     def _levels(context: Mapping[str, Any], X: FloatArray) -> tuple[int, ...]:
         n_levels = context.get("n_levels")
         if n_levels is None:
-            return tuple(int(v) + 1 for v in X.max(axis=0)) if X.size else ()
+            if not X.size:
+                return ()
+            top = np.where(np.isnan(X), -1.0, X).max(axis=0)  # (NaN: a missing cell)
+            return tuple(int(v) + 1 for v in top)
         return tuple(int(v) for v in n_levels)
 
     def check_data(self, X: FloatArray, **context: Any) -> None:
@@ -344,10 +412,19 @@ class Categorical(Family):
         levels = self._levels(context, values)
         offsets = np.concatenate([[0], np.cumsum(levels)[:-1]]).astype(np.intp)
         m, d = values.shape
+        width = int(sum(levels))
+        seen = ~np.isnan(values)
+        if not seen.all():  # a missing cell stores no 1 in its column's block
+            rows, cols = np.nonzero(seen)
+            design = sparse.csr_matrix(
+                (np.ones(rows.size), (rows, values[rows, cols].astype(np.intp) + offsets[cols])),
+                shape=(m, width),
+            )
+            return _OneHot(design, offsets, levels)
         cols = (values.astype(np.intp) + offsets[None, :]).reshape(-1)
         # sparse: m * d stored ones instead of m * sum(levels) dense cells
         design = sparse.csr_matrix(
-            (np.ones(m * d), cols, np.arange(0, m * d + 1, d)), shape=(m, int(sum(levels)))
+            (np.ones(m * d), cols, np.arange(0, m * d + 1, d)), shape=(m, width)
         )
         return _OneHot(design, offsets, levels)
 
@@ -359,7 +436,13 @@ class Categorical(Family):
         out = prepared.design @ safe_log(theta).T
         return mark_impossible(out, prepared.design, theta == 0.0)
 
-    def m_step(self, prepared: _OneHot, resp_w: FloatArray, nk: FloatArray) -> CategoricalParams:
+    def m_step(
+        self,
+        prepared: _OneHot,
+        resp_w: FloatArray,
+        nk: FloatArray,
+        current: ComponentParams | None = None,
+    ) -> CategoricalParams:
         counts = weighted_sums(resp_w, prepared.design) + (self.alpha - 1.0)
         totals = np.add.reduceat(counts, prepared.offsets, axis=1)
         theta = _ratio(counts, np.repeat(totals, prepared.n_levels, axis=1))

@@ -10,11 +10,36 @@ and the M-step the weighted mean and covariance (Dempster, Laird & Rubin,
 "Maximum likelihood from incomplete data via the EM algorithm", 1977). A
 variance floor keeps every covariance positive definite: eigenvalues (full)
 or variances (diag) below ``var_floor`` are raised to it.
+
+Missing cells (NaN) are integrated out. A row scores by the density of its
+observed block, ``N(x_o; mu_o, Sigma_oo)``. With diagonal covariances the
+coordinates are independent given the component, so the M-step averages each
+coordinate over the rows that observe it. With full covariances the E-step
+also fills in the missing block by its conditional distribution
+(Ghahramani & Jordan, "Supervised learning from incomplete data via an EM
+approach", NIPS 1994; Little & Rubin, *Statistical Analysis with Missing
+Data*, 2nd ed., 2002, sec. 11.2),
+
+.. math::
+   \\hat x_{s,m} = \\mu_m + \\Sigma_{mo} \\Sigma_{oo}^{-1} (x_{s,o} - \\mu_o),
+   \\qquad
+   C_{mm} = \\Sigma_{mm} - \\Sigma_{mo} \\Sigma_{oo}^{-1} \\Sigma_{om},
+
+and the M-step takes ``E[x] = x_hat`` and ``E[x x^T] = x_hat x_hat^T + C``
+(``C`` zero outside the missing block), so that
+
+.. math::
+   \\Sigma_u' = \\frac{1}{N_u} \\sum_s r_{su} \\big((\\hat x_{su} - \\mu_u')
+   (\\hat x_{su} - \\mu_u')^\\top + C_{su}\\big).
+
+Rows are grouped by their pattern of missing cells, and the work is
+vectorised over the rows and the components of each pattern.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -23,12 +48,39 @@ from scipy.linalg import solve_triangular
 
 from ..exceptions import DataError
 from ..params import ComponentParams, GaussianParams
-from .base import Family, check_shape, weighted_sums
+from .base import Family, Gapped, check_shape, gapped, weighted_sums
 
 __all__ = ["Gaussian"]
 
 FloatArray = NDArray[np.float64]
 _LOG_2PI = float(np.log(2.0 * np.pi))
+
+
+@dataclass(frozen=True)
+class Patterns(Gapped):
+    """Gaussian rows with missing cells, grouped by which cells they observe.
+
+    Attributes
+    ----------
+    masks : ndarray of bool, shape (g, d)
+        The distinct patterns of observed cells.
+    members : tuple of ndarray
+        The rows of each pattern.
+    """
+
+    masks: NDArray[np.bool_]
+    members: tuple[NDArray[np.intp], ...]
+
+    @classmethod
+    def of(cls, gaps: Gapped) -> Patterns:
+        """Group the rows of ``gaps`` by their pattern (one sort, no loop over rows)."""
+        seen = gaps.observed > 0
+        masks, inverse = np.unique(seen, axis=0, return_inverse=True)
+        inverse = inverse.reshape(-1)
+        order = np.argsort(inverse, kind="stable")
+        bounds = np.cumsum(np.bincount(inverse, minlength=masks.shape[0]))[:-1]
+        members = tuple(np.split(order.astype(np.intp), bounds))
+        return cls(gaps.values, gaps.observed, masks, members)
 
 
 class Gaussian(Family):
@@ -61,11 +113,12 @@ class Gaussian(Family):
     def check_data(self, X: FloatArray, **context: Any) -> None:
         """Any finite real data are valid (finiteness is checked upstream)."""
 
-    def prepare(self, values: FloatArray, **context: Any) -> FloatArray:
-        return values
+    def prepare(self, values: FloatArray, **context: Any) -> FloatArray | Patterns:
+        gaps = gapped(values)
+        return values if gaps is None else Patterns.of(gaps)
 
-    def features(self, prepared: FloatArray) -> FloatArray:
-        return prepared
+    def features(self, prepared: FloatArray | Patterns) -> FloatArray:
+        return prepared.filled() if isinstance(prepared, Patterns) else prepared
 
     def _precision_cholesky(self, params: GaussianParams) -> tuple[FloatArray, FloatArray]:
         """Per component: ``P`` with ``P P^T = Sigma^{-1}``, and ``sum log diag P``."""
@@ -80,8 +133,10 @@ class Gaussian(Family):
         log_det = np.log(np.diagonal(out, axis1=1, axis2=2)).sum(axis=1)
         return out, log_det
 
-    def log_prob(self, prepared: FloatArray, params: ComponentParams) -> FloatArray:
+    def log_prob(self, prepared: FloatArray | Patterns, params: ComponentParams) -> FloatArray:
         assert isinstance(params, GaussianParams)
+        if isinstance(prepared, Patterns):
+            return _observed_log_prob(prepared, params)
         X = prepared
         n, d = X.shape
         prec, log_det = self._precision_cholesky(params)
@@ -97,7 +152,24 @@ class Gaussian(Family):
             maha[:, u] = np.einsum("ij,ij->i", y, y)
         return -0.5 * (d * _LOG_2PI + maha) + log_det[None, :]
 
-    def m_step(self, prepared: FloatArray, resp_w: FloatArray, nk: FloatArray) -> GaussianParams:
+    def m_step(
+        self,
+        prepared: FloatArray | Patterns,
+        resp_w: FloatArray,
+        nk: FloatArray,
+        current: ComponentParams | None = None,
+    ) -> GaussianParams:
+        if isinstance(prepared, Patterns):
+            if self.covariance_type == "diag" or not isinstance(current, GaussianParams):
+                diag = self._observed_diag_m_step(prepared, resp_w)
+                if self.covariance_type == "diag":
+                    return diag
+                # a start without parameters: condition on the diagonal fit first
+                current = GaussianParams(diag.means, _as_full(diag.covariances), "full")
+            means, covs = _conditional_m_step(prepared, resp_w, nk, current)
+            for u in range(covs.shape[0]):
+                covs[u] = self._floor(covs[u])
+            return GaussianParams(means, covs, "full")
         X = prepared
         nk_safe = np.maximum(nk, 10.0 * np.finfo(np.float64).eps)
         means = weighted_sums(resp_w, X) / nk_safe[:, None]
@@ -115,6 +187,18 @@ class Gaussian(Family):
             cov = 0.5 * (cov + cov.T)
             covs[u] = self._floor(cov)
         return GaussianParams(means, covs, "full")
+
+    def _observed_diag_m_step(self, prepared: Patterns, resp_w: FloatArray) -> GaussianParams:
+        """Means and variances of each coordinate over the rows that observe it."""
+        X, seen = prepared.values, prepared.observed
+        tiny = 10.0 * np.finfo(np.float64).eps
+        mass = np.maximum(weighted_sums(resp_w, seen), tiny)  # (k, d)
+        means = weighted_sums(resp_w, X) / mass
+        var = np.empty_like(means)
+        for u in range(means.shape[0]):  # loop over components, rows vectorised
+            diff = (X - means[u]) * seen
+            var[u] = resp_w[:, u] @ (diff * diff) / mass[u]
+        return GaussianParams(means, np.maximum(var, max(self.var_floor, 1e-300)), "diag")
 
     def _floor(self, cov: FloatArray) -> FloatArray:
         floor = self.var_floor
@@ -198,3 +282,91 @@ class Gaussian(Family):
                 scale = np.linalg.cholesky(params.covariances[u])
             out[idx] = params.means[u] + z[idx] @ scale.T
         return out
+
+
+def _as_full(variances: FloatArray) -> FloatArray:
+    """Diagonal covariance matrices, shape (k, d, d), from variances of shape (k, d)."""
+    k, d = variances.shape
+    out = np.zeros((k, d, d))
+    out[:, np.arange(d), np.arange(d)] = variances
+    return out
+
+
+def _covariances(params: GaussianParams) -> FloatArray:
+    if params.covariance_type == "diag":
+        return _as_full(params.covariances)
+    return np.asarray(params.covariances, dtype=np.float64)
+
+
+def _observed_log_prob(prepared: Patterns, params: GaussianParams) -> FloatArray:
+    """``log N(x_o; mu_o, Sigma_oo)`` per row and component: one pass per pattern.
+
+    A row with no observed cell has log-density 0 (it says nothing).
+    """
+    X, seen = prepared.values, prepared.observed
+    means = params.means
+    k = means.shape[0]
+    if params.covariance_type == "diag":  # independent coordinates: no pattern needed
+        prec = 1.0 / np.sqrt(params.covariances)
+        maha = np.empty((X.shape[0], k))
+        for u in range(k):  # loop over components, rows vectorised
+            y = (X - means[u]) * prec[u] * seen
+            maha[:, u] = np.einsum("ij,ij->i", y, y)
+        n_seen = seen.sum(axis=1)
+        return -0.5 * (n_seen[:, None] * _LOG_2PI + maha) + seen @ np.log(prec).T
+    covs = _covariances(params)
+    out = np.zeros((X.shape[0], k))
+    for mask, rows in zip(prepared.masks, prepared.members, strict=True):
+        o = np.flatnonzero(mask)
+        if o.size == 0:
+            continue
+        chol = np.linalg.cholesky(covs[np.ix_(np.arange(k), o, o)])  # (k, q, q)
+        diff = X[np.ix_(rows, o)][None, :, :] - means[:, None, o]  # (k, n_p, q)
+        # (a general solve of the triangular factor: batched over the components)
+        y = np.linalg.solve(chol, diff.transpose(0, 2, 1))  # (k, q, n_p)
+        maha = np.einsum("uqn,uqn->nu", y, y)
+        log_det = np.log(np.diagonal(chol, axis1=1, axis2=2)).sum(axis=1)
+        out[rows] = -0.5 * (o.size * _LOG_2PI + maha) - log_det[None, :]
+    return out
+
+
+def _conditional_m_step(
+    prepared: Patterns, resp_w: FloatArray, nk: FloatArray, current: GaussianParams
+) -> tuple[FloatArray, FloatArray]:
+    """Means and (unfloored) full covariances from the conditional-Gaussian E-step.
+
+    For each pattern with observed block ``o`` and missing block ``m``, and
+    every component at once: ``x_hat_m = mu_m + Sigma_mo Sigma_oo^{-1} (x_o -
+    mu_o)`` and the conditional covariance ``C = Sigma_mm - Sigma_mo
+    Sigma_oo^{-1} Sigma_om``, which enters the covariance weighted by the
+    pattern's responsibilities.
+    """
+    X = prepared.values
+    means, covs = current.means, _covariances(current)
+    k, d = means.shape
+    comps = np.arange(k)
+    x_hat = np.broadcast_to(X, (k, *X.shape)).copy()  # (k, m, d)
+    extra = np.zeros((k, d, d))  # sum_s r_su C_su
+    for mask, rows in zip(prepared.masks, prepared.members, strict=True):
+        o, mis = np.flatnonzero(mask), np.flatnonzero(~mask)
+        if mis.size == 0:
+            continue
+        cond = covs[np.ix_(comps, mis, mis)]
+        if o.size == 0:
+            x_hat[np.ix_(comps, rows, mis)] = means[:, None, mis]
+        else:
+            s_mo = covs[np.ix_(comps, mis, o)]
+            gain = np.linalg.solve(covs[np.ix_(comps, o, o)], s_mo.transpose(0, 2, 1))
+            gain = gain.transpose(0, 2, 1)  # (k, |m|, q) = Sigma_mo Sigma_oo^{-1}
+            diff = X[np.ix_(rows, o)][None, :, :] - means[:, None, o]  # (k, n_p, q)
+            x_hat[np.ix_(comps, rows, mis)] = means[:, None, mis] + diff @ gain.transpose(0, 2, 1)
+            cond = cond - gain @ s_mo.transpose(0, 2, 1)
+        extra[np.ix_(comps, mis, mis)] += resp_w[rows].sum(axis=0)[:, None, None] * cond
+    nk_safe = np.maximum(nk, 10.0 * np.finfo(np.float64).eps)
+    new_means = np.einsum("su,usd->ud", resp_w, x_hat) / nk_safe[:, None]
+    new_covs = np.empty((k, d, d))
+    for u in range(k):  # loop over components, rows vectorised
+        diff = x_hat[u] - new_means[u]
+        cov = ((resp_w[:, u] * diff.T) @ diff + extra[u]) / nk_safe[u]
+        new_covs[u] = 0.5 * (cov + cov.T)
+    return new_means, new_covs

@@ -7,22 +7,27 @@
 * :mod:`~kmix.datasets.bayesnet`: :func:`bayesnet_mixture`,
   :func:`random_sparse_dag` and :func:`two_hospitals` (mixtures of Bayesian
   networks, k-MixBND);
-* :mod:`~kmix.datasets.surveys`: :func:`stouffer_toby` and :func:`carcinoma`,
-  two classic binary surveys with published latent class estimates
-  (k-MixProd).
+* :mod:`~kmix.datasets.surveys`: classic surveys with published latent class
+  estimates (k-MixProd): :func:`stouffer_toby` and :func:`carcinoma` (binary),
+  :func:`gss82` (polytomous), all as patterns with counts
+  (:class:`SurveyData`), and :func:`election`, one row per respondent with
+  unanswered items and covariates (:class:`SurveyRows`).
 """
 
 from .bayesnet import HOSPITALS_DAG, bayesnet_mixture, random_sparse_dag, two_hospitals
 from .coins import coin_flips, random_coins
 from .mixtures import make_mixture, marbles, random_params
-from .surveys import SurveyData, carcinoma, stouffer_toby
+from .surveys import SurveyData, SurveyRows, carcinoma, election, gss82, stouffer_toby
 
 __all__ = [
     "HOSPITALS_DAG",
     "SurveyData",
+    "SurveyRows",
     "bayesnet_mixture",
     "carcinoma",
     "coin_flips",
+    "election",
+    "gss82",
     "make_mixture",
     "marbles",
     "random_coins",

@@ -7,17 +7,22 @@ from ._bootstrap import BayesNetBootstrap, ProductBootstrap
 from .bayesnet import BayesNetMixture
 from .coin import CoinMixture
 from .finite import FiniteMixture
+from .fitstats import BLRTResult, FitStatistics, blrt, fit_statistics
 from .product import ProductMixture
 from .select import KSelection, select_k_classes, select_k_coins
 
 __all__ = [
+    "BLRTResult",
     "BayesNetBootstrap",
     "BayesNetMixture",
     "CoinMixture",
     "FiniteMixture",
+    "FitStatistics",
     "KSelection",
     "ProductBootstrap",
     "ProductMixture",
+    "blrt",
+    "fit_statistics",
     "select_k_classes",
     "select_k_coins",
 ]

@@ -24,7 +24,7 @@
 from __future__ import annotations
 
 import numbers
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -32,6 +32,9 @@ from sklearn.base import BaseEstimator, DensityMixin
 
 from ..exceptions import DataError
 from ._checks import check_fitted, check_sample_weight
+
+if TYPE_CHECKING:
+    from .fitstats import FitStatistics
 
 __all__ = ["MixtureEstimator"]
 
@@ -155,3 +158,17 @@ class MixtureEstimator(DensityMixin, BaseEstimator):  # type: ignore[misc]
         self._check_data("aic", data)
         ll, _ = self._total(X, sample_weight, data)
         return -2.0 * ll + 2.0 * self.n_parameters()
+
+    def fit_statistics(
+        self, X: Any, *, sample_weight: ArrayLike | None = None, **data: Any
+    ) -> FitStatistics:
+        """AIC, BIC, SABIC, CAIC, G-squared and Pearson's X-squared with their df, entropy R^2.
+
+        On ``X`` with its frequency weights; see
+        :func:`kmix.estimators.fitstats.fit_statistics` for the definitions
+        (poLCA's and StepMix's).
+        """
+        from .fitstats import fit_statistics
+
+        self._check_data("fit_statistics", data)
+        return fit_statistics(self, X, sample_weight=sample_weight, **data)

@@ -245,6 +245,8 @@ def _cell_missing(value: Any) -> bool:
         return True
     if isinstance(value, (float, np.floating)):
         return not np.isfinite(value)
+    if isinstance(value, str):
+        return not value.strip()  # an empty CSV cell read as text
     return False
 
 
@@ -252,7 +254,7 @@ _cells_missing = np.frompyfunc(_cell_missing, 1, 1)
 
 
 def missing_cells(arr: NDArray[Any], *, infinite: bool = True) -> NDArray[np.bool_]:
-    """Where ``arr`` holds a missing value: NaN, None, ``pd.NA``/``pd.NaT`` (and inf).
+    """Where ``arr`` holds a missing value: NaN, None, ``pd.NA``/``pd.NaT``, "" (and inf).
 
     Object arrays are checked cell by cell (their cells are Python objects
     already, and pandas' ``NA`` cannot be compared); float arrays in one pass.
@@ -266,6 +268,9 @@ def missing_cells(arr: NDArray[Any], *, infinite: bool = True) -> NDArray[np.boo
         return out
     if arr.dtype.kind == "f":
         return ~np.isfinite(arr) if infinite else np.isnan(arr)
+    if arr.dtype.kind in "US":  # fixed-width text: empty (or blank) cells
+        blank: NDArray[np.bool_] = np.char.str_len(np.char.strip(arr)) == 0
+        return blank
     return np.zeros(arr.shape, dtype=bool)
 
 
@@ -296,6 +301,7 @@ def encode_categories(
     categories: list[NDArray[Any]] | None,
     *,
     rows: NDArray[np.intp] | None = None,
+    missing_code: float | None = None,
 ) -> tuple[NDArray[np.float64], list[NDArray[Any]]]:
     """Integer codes of each column's labels.
 
@@ -303,22 +309,34 @@ def encode_categories(
     unique values); otherwise the given levels are used and an unseen label is
     an error naming its row and column. With ``rows`` (positions, e.g. of the
     rows of positive sample weight) only those rows are coded and define the
-    levels; every row is still checked for missing values.
+    levels; every row is still checked for missing values. A missing cell is an
+    error, or with ``missing_code`` is coded so (e.g. ``-1``) and takes no part
+    in the levels.
     """
     n_out = arr.shape[0] if rows is None else rows.shape[0]
     codes = np.empty((n_out, arr.shape[1]), dtype=np.float64)
     learned: list[NDArray[Any]] = []
     for j in range(arr.shape[1]):  # loop over columns; rows are vectorised
         col = arr[:, j]
-        missing = missing_cells(col)
-        if missing.any():
+        missing = missing_cells(col, infinite=missing_code is None)
+        if missing.any() and missing_code is None:
             i = int(np.flatnonzero(missing)[0])
             raise DataError(
                 f"X contains missing or infinite values (NaN, None or inf) in column {j} "
                 f"(first at row {i}: {plain(col[i])!r}); remove or impute them before fitting"
             )
         if rows is not None:
-            col = col[rows]
+            col, missing = col[rows], missing[rows]
+        if missing.any():
+            present = ~missing
+            sub, sub_levels = encode_categories(
+                col[present][:, None], None if categories is None else [categories[j]]
+            )
+            codes[:, j] = missing_code
+            codes[present, j] = sub[:, 0]
+            if categories is None:
+                learned.append(sub_levels[0])
+            continue
         try:
             if categories is None:
                 levels, inverse = _levels(col)

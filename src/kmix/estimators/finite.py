@@ -8,27 +8,15 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from sklearn.utils.validation import validate_data
 
 from ..components import Family, Gaussian, get_family
 from ..exceptions import DataError, ImpossibleRowError
 from ..options import choose
-from ..params import ComponentParams, GaussianParams, check_weights
+from ..params import GaussianParams
 from ..solvers.em.loop import EMProgress, ZeroWeightRowError, log_mixture, run_em
-from ..stats import compress_rows
 from ._base import MixtureEstimator
-from ._checks import (
-    check_finite,
-    check_fitted,
-    check_int,
-    check_level_counts,
-    check_real,
-    check_sample_weight,
-    encode_categories,
-    enforce_identifiability,
-    first_text_cell,
-    rng_from,
-)
+from ._checks import check_fitted, check_int, check_real, enforce_identifiability, rng_from
+from ._finite_input import FiniteRows, read_rows, starting_values, unique_rows
 from ._starts import identifiability, latent_class_start, takes_latent_start
 
 __all__ = ["FiniteMixture"]
@@ -50,6 +38,20 @@ class FiniteMixture(MixtureEstimator):
     only the weights are learned (the log-likelihood is then concave in the
     weights and EM reaches the global maximum), with ``fixed_weights`` only
     the components.
+
+    Missing cells (NaN, None, pandas' ``NA``) are fitted by full-information
+    maximum likelihood by default: each row contributes the likelihood of its
+    observed cells, ``log sum_u pi_u f(x_obs; theta_u)``, the missing ones
+    integrated out (Little & Rubin, *Statistical Analysis with Missing Data*,
+    2nd ed., 2002; Ghahramani & Jordan, "Supervised learning from incomplete
+    data via an EM approach", NIPS 1994; Hunt & Jorgensen, "Mixture model
+    clustering for mixed data with missing information", Comput. Stat. Data
+    Anal. 41, 2003). This assumes the values are **missing at random**
+    (MAR): whether a cell is missing may depend on the row's observed cells
+    but not on the missing value itself nor on the hidden component beyond
+    them. Under MAR the estimate is consistent; values missing because of
+    what they are (a large income left blank) bias it, as they bias every
+    method that ignores why cells are missing.
 
     Parameters
     ----------
@@ -95,6 +97,15 @@ class FiniteMixture(MixtureEstimator):
         (bernoulli and categorical: the conditions of ``ProductMixture``; one
         binomial feature: ``n_trials >= 2k - 1``); the answer is then one
         maximiser of the likelihood among many, with a warning.
+    missing : {"fiml", "drop", "error"}, default "fiml"
+        Missing cells in ``X``: ``"fiml"`` uses every row's observed cells
+        (see above; a row with every cell missing adds nothing, with a
+        warning), ``"drop"`` leaves out the rows with a missing cell
+        (listwise deletion, unbiased only when cells are missing completely
+        at random), ``"error"`` refuses them. Rows scored by
+        ``score_samples``, ``predict_proba`` and ``predict`` use their
+        observed cells unless ``"error"``. A column without any observed
+        value is refused. Complete data fit alike under all three.
     n_init : int or "auto", default "auto"
         EM starts in all (``params_init``/``weights_init`` first, the others by
         ``init``); a short run of each, then the most promising to convergence
@@ -145,6 +156,10 @@ class FiniteMixture(MixtureEstimator):
         Free parameters of the fit (for BIC and AIC).
     categories_ : list of ndarray
         Categorical family: the levels of each column, in code order.
+    n_missing_ : ndarray of int, shape (n_features,)
+        Missing cells per column among the rows of positive weight.
+    n_rows_dropped_ : int
+        Rows left out for a missing cell (``missing="drop"``; else 0).
 
     Examples
     --------
@@ -177,6 +192,7 @@ class FiniteMixture(MixtureEstimator):
         init: str = "auto",
         n_init: int | str = "auto",
         allow_unidentified: bool = False,
+        missing: str = "fiml",
         tol: float = 1e-10,
         max_iter: int = 1000,
         random_state: Any = None,
@@ -195,6 +211,7 @@ class FiniteMixture(MixtureEstimator):
         self.init = init
         self.n_init = n_init
         self.allow_unidentified = allow_unidentified
+        self.missing = missing
         self.tol = tol
         self.max_iter = max_iter
         self.random_state = random_state
@@ -232,72 +249,39 @@ class FiniteMixture(MixtureEstimator):
             ctx["n_levels"] = [len(c) for c in self.categories_]
         return ctx
 
-    def _validate(
-        self, X: Any, *, reset: bool, family: Family, sample_weight: Any = None
-    ) -> tuple[FloatArray, FloatArray | None, NDArray[np.intp] | None]:
-        """Array checks and categorical encoding: ``(table, weights, rows)``.
-
-        With ``sample_weight`` the weights are checked and the rows of weight 0
-        dropped before categorical levels are learned: ``rows`` holds the
-        positions in ``X`` of the rows returned (None when none was dropped)
-        and ``weights`` their weights. Dropped rows still pass the array-level
-        checks (shape, numbers, missing values).
-        """
-        categorical = family.name == "categorical"
-        try:
-            arr = validate_data(
-                self,
-                X,
-                reset=reset,
-                dtype=None if categorical else "numeric",
-                ensure_all_finite=False,
-                ensure_min_samples=1,
-            )
-        except ValueError as exc:  # shape and dtype problems found by scikit-learn
-            text = None if categorical else first_text_cell(X)
-            if text is not None:
-                (i, j), value = text
-                raise DataError(
-                    f"X[{i}, {j}] = {value!r} is text but the {family.name} family needs "
-                    "numbers; use family='categorical' or recode the column"
-                ) from None
-            raise DataError(str(exc)) from None
-        weights = check_sample_weight(sample_weight, arr.shape[0])
-        rows = None if weights is None or np.all(weights > 0) else np.flatnonzero(weights > 0)
-        if weights is not None and rows is not None:
-            weights = weights[rows]
-        if categorical:
-            codes, categories = encode_categories(
-                arr, None if reset else self.categories_, rows=rows
-            )
-            if reset:
-                names = [f"column {j}" for j in range(len(categories))]
-                check_level_counts(categories, float(codes.shape[0]), names)
-                self.categories_ = categories
-            return codes, weights, rows
-        if not (arr.dtype.kind in "biu" and family.discrete):
-            # (integers are finite; the unique-row coder takes them as they are)
-            arr = np.asarray(arr, dtype=np.float64)
-            check_finite(arr)
-        return arr, weights, rows
-
     def _table(
-        self, X: Any, n_trials: Any, *, reset: bool, family: Family, sample_weight: Any = None
-    ) -> tuple[FloatArray, dict[str, Any], FloatArray | None, NDArray[np.intp] | None]:
-        """``(table, context, weights, rows)``: see :meth:`_validate`.
+        self,
+        X: Any,
+        n_trials: Any,
+        *,
+        reset: bool,
+        family: Family,
+        missing: str,
+        sample_weight: Any = None,
+    ) -> tuple[FloatArray, dict[str, Any], FiniteRows]:
+        """``(table, context, rows)``: the family's table of the kept rows (NaN: missing).
 
-        Every row passes the family's value checks; the encoded table keeps
-        only the rows of positive weight (per-row ``n_trials`` included).
+        Every row passes the family's value checks (see :func:`read_rows`);
+        the encoded table keeps only the rows of positive weight (per-row
+        ``n_trials`` included) that the missing-value policy keeps.
         """
-        arr, weights, rows = self._validate(
-            X, reset=reset, family=family, sample_weight=sample_weight
+        got = read_rows(
+            self,
+            X,
+            reset=reset,
+            family=family,
+            missing=missing,
+            sample_weight=sample_weight,
+            categories=None if reset else getattr(self, "categories_", None),
         )
+        if reset and got.categories is not None:
+            self.categories_ = got.categories
         ctx = self._context(n_trials, family)
-        family.check_data(arr, **ctx)
-        table = family.encode(arr, **ctx)
-        if rows is not None and family.name != "categorical":  # categorical codes: kept rows
-            table = table[rows]
-        return table, ctx, weights, rows
+        family.check_data(got.values, **ctx)
+        table = family.encode(got.values, **ctx)
+        if got.rows is not None and family.name != "categorical":  # categorical: kept rows
+            table = table[got.rows]
+        return table, ctx, got
 
     # ---------------------------------------------------------------------- fit
     _data_keywords = ("n_trials",)
@@ -311,6 +295,10 @@ class FiniteMixture(MixtureEstimator):
         # discrete families read integer codes: scikit-learn's checks then round their data
         tags.input_tags.categorical = family != "gaussian"
         tags.input_tags.positive_only = family in ("poisson", "binomial")
+        try:
+            tags.input_tags.allow_nan = choose(self.missing, "FiniteMixture.missing") != "error"
+        except DataError:
+            tags.input_tags.allow_nan = True
         return tags
 
     def fit(
@@ -326,6 +314,8 @@ class FiniteMixture(MixtureEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            Missing cells (NaN, None, pandas' ``NA``) as the ``missing``
+            option says.
         y : ignored
         sample_weight : array-like of shape (n_samples,), optional
             Non-negative frequency weights (a weight of 2 counts a row twice).
@@ -345,24 +335,27 @@ class FiniteMixture(MixtureEstimator):
         max_iter = check_int(self.max_iter, "max_iter", low=1)
         tol = check_real(self.tol, "tol", low=0.0)
         init = str(choose(self.init, "FiniteMixture.init"))
+        missing = str(choose(self.missing, "FiniteMixture.missing"))
         family = self._family()
-        table, ctx, weights, rows = self._table(
-            X, n_trials, reset=True, family=family, sample_weight=sample_weight
+        table, ctx, got = self._table(
+            X, n_trials, reset=True, family=family, missing=missing, sample_weight=sample_weight
         )
-        n_rows = table.shape[0]
-        if family.discrete:
-            values, counts, inverse = compress_rows(table, weights)
-        else:
-            values, inverse = table, np.arange(n_rows)
-            counts = np.ones(n_rows) if weights is None else weights
+        weights, rows, blank = got.weights, got.rows, 0.0
+        if got.blank.any():  # rows without an observed cell: likelihood 1, nothing to learn
+            blank = float(got.blank.sum() if weights is None else weights[got.blank].sum())
+            keep = ~got.blank
+            table, weights = table[keep], None if weights is None else weights[keep]
+            rows = np.flatnonzero(keep) if rows is None else rows[keep]
+        values, counts, inverse = unique_rows(table, weights, family.discrete)
+        total = float(counts.sum()) + blank  # (the blank rows count, with log-likelihood 0)
         if k > values.shape[0]:
             raise DataError(
                 f"n_components={k} exceeds the {values.shape[0]} "
                 f"{'distinct ' if family.discrete else ''}rows of X with positive weight; "
                 "lower n_components or add data"
             )
-        fixed_params, fixed_weights, params_init, weights_init = self._starting_values(
-            family, k, ctx
+        fixed_params, fixed_weights, params_init, weights_init = starting_values(
+            self, family, k, ctx
         )
         identified = True
         if fixed_params is None:  # known components leave only the weights: identified
@@ -374,9 +367,13 @@ class FiniteMixture(MixtureEstimator):
             # more starts where the likelihood is flat or the fit leaves a misfit), which
             # finds small classes that random starts miss
             n_levels = None if family.name != "categorical" else [len(c) for c in self.categories_]
-            params_init, weights_init = latent_class_start(
+            start = latent_class_start(
                 family.name, values, counts, n_levels, k, rng=rng, tol=tol, max_iter=max_iter
             )
+            if start is not None:
+                params_init, weights_init = start
+            elif isinstance(self.n_init, str):  # "auto", too few complete rows to start from
+                n_init = AUTO_STARTS
         alpha = family.options().get("alpha", 1.0)
         if fixed_params is not None and alpha > 1.0:
             warnings.warn(
@@ -418,7 +415,6 @@ class FiniteMixture(MixtureEstimator):
                 "so no weights can explain it; check fixed_params (probabilities of "
                 "exactly 0 or 1?)"
             ) from None
-        total = float(counts.sum())
         named = any(
             v is not None
             for v in (self.fixed_params, self.fixed_weights, self.params_init, self.weights_init)
@@ -438,38 +434,12 @@ class FiniteMixture(MixtureEstimator):
         self.n_samples_ = total
         self.restart_log_likelihoods_ = np.asarray(result.restart_log_likelihoods)
         self.family_ = family
+        self.n_missing_ = got.n_missing
+        self.n_rows_dropped_ = got.n_dropped
         n_free = 0 if fixed_params is not None else family.n_free_parameters(result.params)
         self.n_parameters_ = n_free + (0 if fixed_weights is not None else k - 1)
         self._warn_if_floor_binds()
         return self
-
-    def _starting_values(
-        self, family: Family, k: int, ctx: dict[str, Any]
-    ) -> tuple[ComponentParams | None, FloatArray | None, ComponentParams | None, Any]:
-        """(fixed_params, fixed_weights, params_init, weights_init), validated."""
-        fixed_params = self._params_arg(self.fixed_params, "fixed_params", family, k, ctx)
-        fixed_weights = self._weights_arg(self.fixed_weights, "fixed_weights", k)
-        if fixed_params is not None and fixed_weights is not None:
-            raise DataError(
-                "fixed_params and fixed_weights are both given, so nothing is left to "
-                "learn; drop one of them"
-            )
-        for fixed, start in (("fixed_params", "params_init"), ("fixed_weights", "weights_init")):
-            if getattr(self, fixed) is not None and getattr(self, start) is not None:
-                raise DataError(f"{start} has no use when {fixed} is given; drop {start}")
-        if fixed_weights is not None and np.any(fixed_weights == 0):
-            u = int(np.flatnonzero(fixed_weights == 0)[0])
-            raise DataError(
-                f"fixed_weights[{u}] = 0: a component with weight 0 has nothing to learn "
-                "from; drop it and lower n_components"
-            )
-        params_init = fixed_params
-        if params_init is None:
-            params_init = self._params_arg(self.params_init, "params_init", family, k, ctx)
-        weights_init = fixed_weights
-        if weights_init is None:
-            weights_init = self._weights_arg(self.weights_init, "weights_init", k)
-        return fixed_params, fixed_weights, params_init, weights_init
 
     def n_starts(self) -> int:
         """``n_init`` as a number: ``"auto"`` is one latent class start or four EM starts."""
@@ -509,49 +479,22 @@ class FiniteMixture(MixtureEstimator):
                 stacklevel=3,
             )
 
-    @staticmethod
-    def _weights_arg(value: ArrayLike | None, name: str, k: int) -> FloatArray | None:
-        if value is None:
-            return None
-        try:
-            return check_weights(value, k)
-        except DataError as exc:
-            raise DataError(f"{name}: {exc}") from None
-
-    def _params_arg(
-        self, value: Any, name: str, family: Family, k: int, ctx: dict[str, Any]
-    ) -> ComponentParams | None:
-        if value is None:
-            return None
-        if isinstance(value, ComponentParams):
-            data: Mapping[str, Any] = value.to_dict()
-        elif isinstance(value, Mapping):
-            data = value
-        else:
-            raise DataError(
-                f"{name} must be a dict such as {{'p': [[0.8], [0.3]]}}; got {type(value).__name__}"
-            )
-        try:
-            return family.params_from_dict(data, k, self.n_features_in_, **ctx)
-        except DataError as exc:
-            raise DataError(f"{name}: {exc}") from None
-
     # --------------------------------------------------------------- inference
     def _log_parts(self, X: Any, **data: Any) -> tuple[FloatArray, FloatArray]:
         """Row log-densities and log-posteriors of new data."""
         check_fitted(self, "params_")
         family = self.family_
-        table, ctx, _, _ = self._table(X, data.get("n_trials"), reset=False, family=family)
-        if family.discrete:
-            values, _, inverse = compress_rows(table)
-        else:
-            values, inverse = table, None
+        missing = str(choose(self.missing, "FiniteMixture.missing"))
+        table, ctx, _ = self._table(
+            X, data.get("n_trials"), reset=False, family=family, missing=missing
+        )
+        values, _, inverse = unique_rows(table, None, family.discrete)
         with np.errstate(divide="ignore"):  # a weight of exactly 0 has log weight -inf
             log_weights = np.log(self.weights_)
         lse, log_resp = log_mixture(
             family.log_prob(family.prepare(values, **ctx), self.params_), log_weights
         )
-        if inverse is not None:
+        if family.discrete:
             lse, log_resp = lse[inverse], log_resp[inverse]
         return lse, log_resp
 

@@ -10,55 +10,29 @@ from numpy.typing import ArrayLike, NDArray
 from sklearn.utils.validation import validate_data
 from threadpoolctl import threadpool_limits
 
-from ..components import get_family
 from ..exceptions import ConvergenceWarning, DataError
 from ..options import choose
 from ..params import CategoricalParams, check_weights, item_view
 from ..solvers.em.loop import log_mixture
 from ..solvers.latent_class.fit import MISFIT_Z, fit_latent_class
-from ..solvers.latent_class.identifiability import check_identifiability
+from ..solvers.latent_class.identifiability import identify_latent_class
 from ..stats import compress_rows
 from ._base import MixtureEstimator
 from ._bootstrap import ProductBootstrap, bootstrap_latent_class
 from ._checks import (
     check_fitted,
     check_int,
-    check_level_counts,
     check_real,
     check_sample_weight,
     encode_categories,
     enforce_identifiability,
-    first_fractional_cell,
-    missing_cells,
-    plain,
     rng_from,
 )
+from ._product_input import MISSING, Rows, check_columns, read_rows, unique_rows
 
 __all__ = ["MISFIT_Z", "ProductMixture"]
 
 FloatArray = NDArray[np.float64]
-
-
-def _codes_already(
-    raw: NDArray[Any],
-) -> tuple[FloatArray, list[NDArray[Any]]] | None:
-    """Rows whose columns already hold every code ``0 .. d_j - 1`` (and nothing else).
-
-    Then the codes are the values and each column's levels are ``0 .. d_j - 1``: one
-    ``bincount`` over all columns checks it, instead of naming levels column by column.
-    """
-    if raw.dtype.kind not in "iub" or raw.size == 0:
-        return None
-    lo, hi = raw.min(axis=0), raw.max(axis=0)
-    if np.any(lo != 0):
-        return None
-    sizes = hi.astype(np.int64) + 1
-    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-    seen = np.bincount((raw.astype(np.int64) + offsets[None, :]).ravel(), minlength=sizes.sum())
-    if not np.all(seen > 0):
-        return None
-    cats = [np.arange(d, dtype=raw.dtype) for d in sizes.tolist()]
-    return raw.astype(np.float64), cats
 
 
 class ProductMixture(MixtureEstimator):
@@ -82,18 +56,33 @@ class ProductMixture(MixtureEstimator):
         three), then random ones (weights and item probabilities drawn from
         flat Dirichlet distributions); every start runs to convergence
         (accelerated EM, all starts at once; a start that joins a better one
-        stops) and the highest likelihood wins. ``"auto"``: where an EM map is cheap
-        (unique rows x levels x classes <= 250,000, i.e. few variables:
-        there the likelihood is flattest and local maxima commonest) or when
-        the moment step cannot run, 10 random starts besides the three
-        moment candidates; otherwise the best moment candidate alone (many
-        variables: the moment start is then within sampling error of the
-        MLE and one EM run suffices).
+        stops) and the highest likelihood wins. ``"auto"`` spends EM work
+        where local maxima are commonest: on small tables (unique rows x
+        levels x classes <= 250,000: few variables, flat likelihoods) the
+        moment candidates and 10 to 50 random starts; on mid-sized tables
+        (up to 3,000,000) as many random starts as that budget pays for; on
+        large tables the best moment candidate alone, followed by the others
+        and random starts when the fit misfits a two-way margin or a
+        likelihood-ratio test against the well-filled cells of the table
+        (:func:`kmix.solvers.latent_class.births.fits_the_table`). In every
+        case birth, split and merge moves then try to move a misplaced class
+        (:func:`kmix.solvers.latent_class.births.escape_local_maxima`): a
+        small class that EM lost is found again there.
     n_triples : int, default 5
         View triples combined by the moment step.
-    missing : {"error", "drop"}, default "error"
-        Rows with missing values: refuse them, or drop them with a warning
-        that says how many.
+    missing : {"fiml", "drop", "error"}, default "fiml"
+        Missing values (NaN, None, ``pd.NA``, empty text): ``"fiml"`` fits
+        every observed answer by full-information maximum likelihood (the
+        likelihood of each row's observed items, ``sum_u pi_u prod_{j
+        observed} P(x_j | u)``; Little & Rubin, "Statistical Analysis with
+        Missing Data", 2nd ed., 2002), which is valid when values are missing
+        at random (the chance that an answer is missing may depend on the
+        observed answers, not on the missing one). ``"drop"`` fits the rows
+        without a missing value (listwise deletion, valid only when values are
+        missing completely at random); ``"error"`` refuses them. Rows without
+        any answer are left out of the fit and counted. Scores and predictions
+        (except with ``"error"``) give one value per row, from its observed
+        items (a row without any answer gets the class weights).
     allow_unidentified : bool, default False
         Fit (by EM) even where no identifiability condition holds; the
         answer is then one maximiser of the likelihood among many.
@@ -141,7 +130,13 @@ class ProductMixture(MixtureEstimator):
         Quasi-Newton steps after EM (0 when EM settled on its own on a large
         table, or the finish did not improve it).
     n_rows_dropped_ : int
-        Rows dropped for missing values.
+        Rows left out for missing values (all of them with ``missing="drop"``,
+        those without any answer with ``"fiml"``).
+    n_missing_ : ndarray of shape (n_features,)
+        Missing cells of every column in the data given to ``fit``.
+    n_birth_starts_ : int
+        Candidate starts of the birth-and-merge moves after EM
+        (:func:`kmix.solvers.latent_class.births.escape_local_maxima`).
 
     Examples
     --------
@@ -167,7 +162,7 @@ class ProductMixture(MixtureEstimator):
         refine: str | None = "em",
         n_init: int | str = "auto",
         n_triples: int = 5,
-        missing: str = "error",
+        missing: str = "fiml",
         allow_unidentified: bool = False,
         tol: float = 1e-10,
         max_iter: int = 1000,
@@ -184,6 +179,14 @@ class ProductMixture(MixtureEstimator):
         self.max_iter = max_iter
         self.random_state = random_state
 
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        try:
+            tags.input_tags.allow_nan = choose(self.missing, "ProductMixture.missing") != "error"
+        except DataError:
+            tags.input_tags.allow_nan = True
+        return tags
+
     # ---------------------------------------------------------------- input
     def _array(self, X: Any, *, reset: bool) -> NDArray[Any]:
         try:
@@ -198,117 +201,41 @@ class ProductMixture(MixtureEstimator):
         names = getattr(self, "feature_names_in_", None)
         return f"column {j} ({names[j]!r})" if names is not None else f"column {j}"
 
-    def _check_integer_coded(self, arr: NDArray[Any]) -> None:
-        bad = first_fractional_cell(arr)
-        if bad is not None:
-            i, j = bad
-            raise DataError(
-                f"{self._columns_name(j)} holds {arr[i, j].item()!r} at row {i}: latent class "
-                "models need integer-coded (or text) categories; recode or bin the column"
-            )
-
     categories_: list[NDArray[Any]]
 
-    def _rows(self, X: Any, *, reset: bool) -> tuple[NDArray[Any], NDArray[np.bool_]]:
-        """Validated rows without missing values, and which input rows they are."""
+    def _rows(self, X: Any, *, reset: bool) -> Rows:
+        """Validated rows under the ``missing`` rule (:mod:`kmix.estimators._product_input`)."""
         arr = self._array(X, reset=reset)
         if reset and arr.shape[0] < 2:
             raise DataError(
                 f"X has {arr.shape[0]} sample (n_samples={arr.shape[0]}); a latent class "
                 "model needs at least 2 rows"
             )
-        if arr.dtype.kind == "f" and np.isinf(arr).any():
-            i, j = (int(v) for v in np.argwhere(np.isinf(arr))[0])
-            raise DataError(
-                f"{self._columns_name(j)} holds {arr[i, j].item()!r} at row {i}: inf is not a "
-                "level (NaN marks a missing value); recode the column"
-            )
-        if arr.dtype.kind in "biu":  # integer tables hold neither gaps nor fractions
-            return arr, np.ones(arr.shape[0], dtype=bool)
-        miss = missing_cells(arr, infinite=False)  # (inf is no missing value: a bad level)
-        keep: NDArray[np.bool_] = np.asarray(~miss.any(axis=1))
-        drop = not keep.all()
-        if drop:
-            i, j = (int(v) for v in np.argwhere(miss)[0])
-            if not reset or choose(self.missing, "ProductMixture.missing") == "error":
-                raise DataError(
-                    f"X has missing values (NaN or None) in {int((~keep).sum())} row(s) "
-                    f"(first at row {i}, "
-                    f"{self._columns_name(j)}); pass missing='drop' to drop those rows, or "
-                    "impute them"
-                )
-        if reset:
-            self._check_integer_coded(arr)  # (a missing cell is no fraction)
-        if drop:
-            warnings.warn(
-                f"dropped {int((~keep).sum())} of {arr.shape[0]} rows with missing values",
-                UserWarning,
-                stacklevel=4,
-            )
-            arr = arr[keep]
-        if arr.shape[0] == 0:
-            raise DataError("no rows left to fit")
-        return arr, keep
+        mode = str(choose(self.missing, "ProductMixture.missing"))
+        return read_rows(arr, mode=mode, name=self._columns_name, fitting=reset, stacklevel=5)
 
     def _encode(self, X: Any, *, reset: bool) -> tuple[FloatArray, NDArray[np.bool_]]:
-        arr, keep = self._rows(X, reset=reset)
-        codes, cats = encode_categories(arr, None if reset else self.categories_)
+        rows = self._rows(X, reset=reset)
+        codes, cats = encode_categories(
+            rows.arr, None if reset else self.categories_, missing_code=MISSING
+        )
         if reset:
             self.categories_ = cats
-        return codes, keep
+        return codes, rows.keep
 
     def _statistic(
         self, X: Any, sample_weight: ArrayLike | None
     ) -> tuple[FloatArray, FloatArray, NDArray[np.bool_]]:
-        """Unique coded rows and their counts; learns ``categories_``.
-
-        Numeric tables are compressed first and their levels named on the
-        distinct rows (a few thousand instead of millions).
-        """
-        arr, keep = self._rows(X, reset=True)
+        """Unique coded rows (``-1`` where missing) and their counts; learns ``categories_``."""
+        rows = self._rows(X, reset=True)
         w = None
         if sample_weight is not None:
-            checked = check_sample_weight(sample_weight, keep.shape[0])
+            checked = check_sample_weight(sample_weight, rows.keep.shape[0])
             assert checked is not None
-            w = checked[keep]
-        if arr.dtype.kind in "biuf":
-            raw, counts, _ = compress_rows(arr, w)
-            used = counts > 0
-            raw, counts = raw[used].astype(arr.dtype), counts[used]
-            values, cats = _codes_already(raw) or encode_categories(raw, None)
-        else:
-            codes, cats = encode_categories(arr, None)
-            values, counts, _ = compress_rows(codes, w)
-            used = counts > 0
-            values, counts = values[used], counts[used]
-        self.categories_ = cats
-        return values, counts, keep
-
-    def _check_columns(self, codes: FloatArray, counts: FloatArray) -> None:
-        for j, levels in enumerate(self.categories_):
-            if len(levels) < 2:
-                raise DataError(
-                    f"{self._columns_name(j)} is constant (only level {plain(levels[0])!r}): "
-                    "it carries no information about the classes; drop it"
-                )
-        names = [self._columns_name(j) for j in range(len(self.categories_))]
-        check_level_counts(self.categories_, float(counts.sum()), names)
-        once = []
-        for j in range(codes.shape[1]):
-            tally = np.bincount(codes[:, j].astype(np.int64), weights=counts)
-            if np.any(tally == 1):
-                level = self.categories_[j][int(np.argmax(tally == 1))]
-                level = level.item() if isinstance(level, np.generic) else level
-                once.append(f"{self._columns_name(j)} level {level!r}")
-        if once:
-            warnings.warn(
-                "levels seen only once (their class probabilities rest on one row): "
-                + ", ".join(once[:5])
-                + ("" if len(once) <= 5 else f" and {len(once) - 5} more")
-                + "; consider merging rare levels",
-                UserWarning,
-                stacklevel=3,
-            )
+            w = checked[rows.keep]
+        values, counts, self.categories_ = unique_rows(rows, w)
+        self.n_missing_ = rows.n_missing
+        return values, counts, rows.keep
 
     # ------------------------------------------------------------------ fit
     def fit(
@@ -339,26 +266,36 @@ class ProductMixture(MixtureEstimator):
         rng = rng_from(self.random_state)
         values, counts, keep = self._statistic(X, sample_weight)
         self.n_rows_dropped_ = int((~keep).sum())
-        self._check_columns(values, counts)
+        check_columns(self.categories_, values, counts, self._columns_name)
         n_levels = [len(c) for c in self.categories_]
-        ident = check_identifiability(n_levels, k)
-        self.identifiability_ = ident.condition
-        enforce_identifiability(
-            ident.ok,
-            ident.condition,
-            k,
-            ident.max_components,
-            allow=bool(self.allow_unidentified),
-        )
         # every product here is skinny (k or k * starts columns): BLAS threads cost more
         # than they save, and on two cores they can triple the time
         with threadpool_limits(limits=1, user_api="blas"):
+            # a fixed generator: the verdict depends on the items and k alone
+            ident = identify_latent_class(n_levels, k, rng=np.random.default_rng(0))
+            self.identifiability_ = ident.condition
+            enforce_identifiability(
+                ident.ok,
+                ident.condition,
+                k,
+                ident.max_components,
+                allow=bool(self.allow_unidentified),
+            )
+            if ident.kind == "unknown":
+                warnings.warn(
+                    f"{k} classes may not be identifiable from these variables "
+                    f"({ident.condition}); the fit goes on, but its parameters may be one "
+                    "maximiser of the likelihood among many",
+                    UserWarning,
+                    stacklevel=2,
+                )
             self._fit_counts(
                 values,
                 counts,
                 n_levels,
                 k,
-                init if ident.ok else "random",
+                # the moment step needs the sufficient condition (three views of rank k)
+                init if ident.kind == "sufficient condition" else "random",
                 refine is not None,
                 n_triples,
                 tol,
@@ -426,6 +363,7 @@ class ProductMixture(MixtureEstimator):
         self.n_starts_, self.n_polish_iter_ = res.n_starts, res.n_polish_iter
         self.restart_log_likelihoods_ = res.restart_log_likelihoods
         self.misfit_ = res.misfit
+        self.n_birth_starts_ = res.n_birth_starts
 
     def bootstrap(
         self,
@@ -477,20 +415,20 @@ class ProductMixture(MixtureEstimator):
             )
 
     def encode(self, X: Any) -> tuple[FloatArray, NDArray[np.bool_]]:
-        """Integer codes of ``X``'s levels (``categories_`` order) and the rows kept.
+        """Integer codes of ``X``'s levels (``categories_`` order, ``-1`` where missing), rows kept.
 
-        Rows with a missing value are left out when the model was fitted
-        with ``missing="drop"`` (else they raise :class:`~kmix.DataError`).
+        The rows are read as ``fit`` reads them: with ``missing="drop"`` rows
+        with a missing value are left out, with ``"fiml"`` only rows without
+        any answer, with ``"error"`` a missing value raises :class:`~kmix.DataError`.
         """
         check_fitted(self, "weights_")
-        if choose(self.missing, "ProductMixture.missing") == "error":
-            return self._encode(X, reset=False)
+        mode = str(choose(self.missing, "ProductMixture.missing"))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             arr = self._array(X, reset=False)
-            keep: NDArray[np.bool_] = np.asarray(~missing_cells(arr, infinite=False).any(axis=1))
-            codes, _ = encode_categories(arr[keep], self.categories_)
-        return codes, keep
+            rows = read_rows(arr, mode=mode, name=self._columns_name, fitting=True)
+            codes, _ = encode_categories(rows.arr, self.categories_, missing_code=MISSING)
+        return codes, rows.keep
 
     def separation(self) -> FloatArray:
         """``(k, k)`` matrix: largest total-variation distance over items between two classes."""
@@ -526,10 +464,14 @@ class ProductMixture(MixtureEstimator):
 
     # ------------------------------------------------------------ inference
     def _log_prob(self, values: FloatArray) -> FloatArray:
-        """``log P(x | u)`` by the categorical family (exact ``-inf`` at probability 0)."""
-        family = get_family("categorical")
-        n_levels = [len(c) for c in self.categories_]
-        return family.log_prob(family.prepare(values, n_levels=n_levels), self.params_)
+        """``log P(x_obs | u)``: the observed items' log-probabilities (``-inf`` at 0)."""
+        codes = values.astype(np.int64)
+        out = np.zeros((codes.shape[0], self.weights_.shape[0]))
+        with np.errstate(divide="ignore"):
+            for j, p in enumerate(self.params_.probs):  # items; rows are vectorised
+                seen = codes[:, j] >= 0
+                out[seen] += np.log(p.T)[codes[seen, j]]
+        return out
 
     def _log_parts(self, X: Any, **data: Any) -> tuple[FloatArray, FloatArray]:
         check_fitted(self, "weights_")

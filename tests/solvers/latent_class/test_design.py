@@ -72,6 +72,7 @@ def test_pairwise_misfit_equals_the_dense_two_way_tables():
     full = np.concatenate(probs, axis=1)
     model = (full * weights[:, None]).T @ full
     owner = np.repeat(np.arange(len(n_levels)), n_levels)
-    se = np.sqrt(np.maximum(emp * (1 - emp), 1 / total**2) / total)
+    var = np.maximum(np.maximum(emp * (1 - emp), model * (1 - model)), 1 / total**2)
+    se = np.sqrt(var / total)
     reference = (np.abs(emp - model) / se)[owner[:, None] != owner[None, :]].max()
     assert pairwise_misfit(design, counts, weights, probs) == pytest.approx(reference, rel=1e-12)

@@ -14,6 +14,7 @@ import pytest
 from kmix import ProductMixture
 from kmix.exceptions import DataError
 from kmix.solvers.latent_class.design import log_likelihoods
+from kmix.solvers.latent_class.fit import CHEAP_WORK, MAX_RANDOM_STARTS, RANDOM_WORK
 from kmix.stats import compress_rows
 from tests.helpers.latent_class import sampled, saturated_boundary_table
 
@@ -21,7 +22,9 @@ from tests.helpers.latent_class import sampled, saturated_boundary_table
 def test_product_mixture_start_counts_follow_n_init():
     values, counts = saturated_boundary_table()
     small = ProductMixture(2, random_state=0).fit(values, sample_weight=counts)
-    assert small.n_starts_ == 13  # three moment candidates and ten random starts
+    # three moment candidates and as many random starts as the work budget allows, at most
+    # MAX_RANDOM_STARTS (8 unique rows: the cap)
+    assert small.n_starts_ == 3 + MAX_RANDOM_STARTS
     assert small.n_polish_iter_ > 0 and small.converged_
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # three moment starts alone: a class may empty out
@@ -33,10 +36,18 @@ def test_product_mixture_start_counts_follow_n_init():
         values, sample_weight=counts
     )
     assert rnd.n_starts_ == 4
-    # many variables: one EM run from the moment step's best candidate
+    # many variables, a mid-sized table: the moment candidates and the random starts that
+    # RANDOM_WORK pays for (unique rows x levels x classes each)
     v, c, _, _ = sampled(3, 15, 50_000, 11)
     big = ProductMixture(3, random_state=0).fit(v, sample_weight=c)
-    assert big.n_starts_ == 1 and big.n_polish_iter_ == 0
+    work = v.shape[0] * 30 * 3
+    assert CHEAP_WORK < work <= RANDOM_WORK
+    assert big.n_starts_ == 3 + RANDOM_WORK // work and big.n_polish_iter_ == 0
+    # a large table that the best moment start fits within sampling error: one EM run
+    v, c, _, _ = sampled(4, 15, 1_000_000, 11)
+    huge = ProductMixture(4, random_state=0).fit(v, sample_weight=c)
+    assert v.shape[0] * 30 * 4 > RANDOM_WORK
+    assert huge.n_starts_ == 1 and huge.n_birth_starts_ == 0
     with pytest.raises(DataError, match="n_init"):
         ProductMixture(2, init="random", n_init=0).fit(values, sample_weight=counts)
 

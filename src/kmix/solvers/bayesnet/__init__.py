@@ -7,6 +7,9 @@
 * :mod:`~kmix.solvers.bayesnet.reduction`: :func:`fit_bayesnet_reduction`,
   the whole reduction;
 * :mod:`~kmix.solvers.bayesnet.em`: EM over the whole mixture of networks;
+* :mod:`~kmix.solvers.bayesnet.design`: the rows as EM needs them, rows
+  with missing values as their completions (full-information maximum
+  likelihood);
 * :mod:`~kmix.solvers.bayesnet.inference`: row likelihoods, sampling and
   variable elimination (used by :mod:`kmix.causal.effects`);
 * :mod:`~kmix.solvers.bayesnet.fit`: :func:`fit_bayesnet_mixture`, the

@@ -33,19 +33,21 @@ def default_assignment(
     In topological order, ``d_X = argmax_x count(X = x, PA(X) = d_PA(X))``
     (the marginal mode when no row matches the parents' defaults). Holding
     ``COND`` at this pattern keeps ``N P(COND = c)`` large, and one global
-    pattern makes the keys of different runs coincide.
+    pattern makes the keys of different runs coincide. Rows missing ``X``
+    (a negative code) do not count for it.
     """
     col = {v: j for j, v in enumerate(dag.nodes)}
     out: dict[str, int] = {}
     for v in dag.nodes:
         pa = dag.parents[v]
-        mask = np.ones(codes.shape[0], dtype=bool)
+        seen = codes[:, col[v]] >= 0
+        mask = seen.copy()
         for p in pa:
             mask &= codes[:, col[p]] == out[p]
         d = int(levels[col[v]])
         tally = np.bincount(codes[mask, col[v]], weights=counts[mask], minlength=d)
         if tally.sum() <= 0:
-            tally = np.bincount(codes[:, col[v]], weights=counts, minlength=d)
+            tally = np.bincount(codes[seen, col[v]], weights=counts[seen], minlength=d)
         out[v] = int(np.argmax(tally))
     return out
 

@@ -27,11 +27,13 @@ maximum likelihood. A CPT row whose pseudo-count-augmented expected count is
 zero in a class (an unseen parent assignment, ``alpha = 0``) keeps its
 previous value: the likelihood does not depend on it.
 
-Every row's ``(parent assignment, value)`` cell of every CPT is a flat index
-computed once. Nodes are packed into groups whose joint table of cells has
-at most ``GROUP_CELLS`` entries: the E-step gathers one summed log-table per
-group instead of one per node, and the M-step counts joint cells with one
-weighted :func:`numpy.bincount` per group and class, then marginalises.
+Rows with missing values (code ``-1``) are fitted by full-information
+maximum likelihood under missing at random (Little & Rubin, *Statistical
+Analysis with Missing Data*, 2nd ed., 2002): ``r_su`` conditions on the
+observed part only, ``P_u(x_O) = sum_{x_M} prod_V theta_{u,V}``, and
+``n_{uVav}`` becomes the expected count ``E[#(x_V = v, x_pa(V) = a) | x_O, u]``
+(Lauritzen 1995). How the rows, their completions and the cells are laid
+out is :class:`kmix.solvers.bayesnet.design.BNRowDesign`.
 
 SQUAREM (Varadhan & Roland, "Simple and globally convergent methods for
 accelerating the convergence of any EM algorithm", Scand. J. Statist. 35,
@@ -53,6 +55,7 @@ from ...exceptions import DataError
 from ...params.bayesnet import BayesNetMixtureParams
 from ...params.dag import DAG
 from ..em.squarem import accelerated_em
+from .design import GROUP_CELLS, BNRowDesign, check_levels
 
 __all__ = [
     "GROUP_CELLS",
@@ -64,9 +67,6 @@ __all__ = [
 ]
 
 FloatArray = NDArray[np.float64]
-IntArray = NDArray[np.intp]
-#: Largest joint table of CPT cells one node group may span (the E-step gathers from it).
-GROUP_CELLS = 4096
 
 
 @dataclass(frozen=True)
@@ -102,150 +102,6 @@ class BayesNetEMFit:
     history: tuple[float, ...] = ()
 
 
-def _levels(dag: DAG, n_levels: int | Sequence[int]) -> tuple[int, ...]:
-    raw: Any = n_levels
-    levels = (int(raw),) * dag.n_nodes if np.ndim(raw) == 0 else tuple(int(d) for d in raw)
-    if len(levels) != dag.n_nodes or min(levels, default=1) < 1:
-        raise DataError(
-            f"n_levels must be one int >= 1 or one per node ({dag.n_nodes}, in dag.nodes "
-            f"order); got {n_levels!r}"
-        )
-    return levels
-
-
-class BNRowDesign:
-    """Unique rows of a DAG's nodes in the form the E- and M-steps need.
-
-    Parameters are held flat: for node ``j`` the block
-    ``[offsets[j], offsets[j] + sizes[j])`` is ``cpts[j][u].ravel()`` (parent
-    assignment major, value minor), so every CPT row is a contiguous segment
-    of ``n_levels[j]`` entries. ``groups`` lists ``(nodes, dims, index)``:
-    node indices, their block sizes, and per row the C-order flat index of
-    the row's cells in the joint table of the group's blocks.
-
-    Parameters
-    ----------
-    values : array-like of shape (m, n_nodes)
-        Integer level codes, columns in ``dag.nodes`` order.
-    dag : DAG
-    n_levels : int or sequence of int
-    """
-
-    def __init__(self, values: ArrayLike, dag: DAG, n_levels: int | Sequence[int]) -> None:
-        self.dag = dag
-        self.n_levels = _levels(dag, n_levels)
-        x = np.asarray(values)
-        if x.ndim != 2 or x.shape[1] != dag.n_nodes:
-            raise DataError(
-                f"values must have shape (n_rows, {dag.n_nodes}) with columns "
-                f"{list(dag.nodes)}; got shape {x.shape}"
-            )
-        if x.dtype.kind not in "iub" and not (
-            x.dtype.kind == "f" and np.all(np.isfinite(x)) and np.all(x == np.round(x))
-        ):
-            raise DataError("values must be integer level codes 0 .. n_levels - 1")
-        x = x.astype(np.intp)
-        lv = np.asarray(self.n_levels)
-        if np.any((x < 0) | (x >= lv[None, :])):
-            r, c = (int(i) for i in np.argwhere((x < 0) | (x >= lv[None, :]))[0])
-            raise DataError(
-                f"row {r}, column {dag.nodes[c]!r} has value {int(x[r, c])}; levels of "
-                f"that node are 0 .. {self.n_levels[c] - 1}"
-            )
-        self.m = int(x.shape[0])
-        col = {v: j for j, v in enumerate(dag.nodes)}
-        self.shapes: list[tuple[int, ...]] = []  # (*parent levels, levels) per node
-        cells: list[IntArray] = []
-        for j, v in enumerate(dag.nodes):
-            pa = [col[p] for p in dag.parents[v]]
-            shape = (*(self.n_levels[p] for p in pa), self.n_levels[j])
-            self.shapes.append(shape)
-            cells.append(np.ravel_multi_index((*(x[:, p] for p in pa), x[:, j]), shape))
-        self.sizes = np.array([int(np.prod(s)) for s in self.shapes], dtype=np.intp)
-        self.offsets = np.concatenate([[0], np.cumsum(self.sizes)[:-1]]).astype(np.intp)
-        self.width = int(self.sizes.sum())
-        self.seg_len = np.concatenate(
-            [np.full(s // d[-1], d[-1]) for s, d in zip(self.sizes, self.shapes, strict=True)]
-        ).astype(np.intp)
-        self.seg_start = np.concatenate([[0], np.cumsum(self.seg_len)[:-1]]).astype(np.intp)
-        self.groups: list[tuple[list[int], list[int], IntArray]] = []
-        members: list[int] = []
-        for j in range(dag.n_nodes):
-            if members and int(np.prod(self.sizes[[*members, j]])) > GROUP_CELLS:
-                self._add_group(members, cells)
-                members = []
-            members.append(j)
-        if members:
-            self._add_group(members, cells)
-
-    def _add_group(self, members: list[int], cells: list[IntArray]) -> None:
-        dims = [int(self.sizes[j]) for j in members]
-        index = np.zeros(self.m, dtype=np.intp)
-        for j, d in zip(members, dims, strict=True):
-            index *= d
-            index += cells[j]
-        self.groups.append((list(members), dims, index))
-
-    def block(self, P: FloatArray, j: int) -> FloatArray:
-        """Node ``j``'s block of ``P`` (..., width)."""
-        return P[..., self.offsets[j] : self.offsets[j] + self.sizes[j]]
-
-    def log_f(self, logP: FloatArray) -> FloatArray:
-        """``(R, m)`` log densities ``log P_u(x_s)`` of ``R`` classes ``logP`` (R, width)."""
-        R = logP.shape[0]
-        out = np.zeros((R, self.m))
-        for members, _, index in self.groups:
-            table = np.zeros((R, 1))
-            for j in members:
-                table = (table[:, :, None] + self.block(logP, j)[:, None, :]).reshape(R, -1)
-            out += np.take(table, index, axis=1)
-        return out
-
-    def cell_counts(self, resp: FloatArray) -> FloatArray:
-        """``(R, width)`` expected counts of every CPT cell from row weights ``(R, m)``."""
-        R = resp.shape[0]
-        out = np.empty((R, self.width))
-        for members, dims, index in self.groups:
-            size = int(np.prod(dims))
-            joint = np.stack([np.bincount(index, weights=w, minlength=size) for w in resp])
-            joint = joint.reshape(R, *dims)
-            for a, j in enumerate(members):
-                other = tuple(b + 1 for b in range(len(members)) if b != a)
-                self.block(out, j)[...] = joint.sum(axis=other)
-        return out
-
-    def row_sums(self, P: FloatArray) -> FloatArray:
-        """Sums of every CPT row (segment) of ``P`` (..., width)."""
-        return np.add.reduceat(P, self.seg_start, axis=-1)
-
-    def expand(self, rows: NDArray[Any]) -> NDArray[Any]:
-        """Per-row values (..., n_rows) repeated over each row's cells (..., width)."""
-        return np.repeat(rows, self.seg_len, axis=-1)
-
-    def normalise(self, P: FloatArray, fallback: FloatArray) -> FloatArray:
-        """``P`` clipped at 0, each CPT row renormalised; rows summing to 0 from ``fallback``."""
-        P = np.maximum(P, 0.0)
-        sums = self.row_sums(P)
-        ok = self.expand(sums > 0)
-        return np.where(ok, P / self.expand(np.where(sums > 0, sums, 1.0)), fallback)
-
-    def penalty(self, P: FloatArray) -> FloatArray:
-        """``sum log theta`` over the last axis (the Dirichlet log-prior up to constants)."""
-        with np.errstate(divide="ignore"):
-            return np.log(P).sum(axis=-1)
-
-    def stack(self, params: BayesNetMixtureParams) -> tuple[FloatArray, FloatArray]:
-        """Weights (k,) and the flat CPT entries (k, width) of ``params``."""
-        k = params.n_components
-        return params.weights, np.concatenate([c.reshape(k, -1) for c in params.cpts], axis=1)
-
-    def unstack(self, w: FloatArray, P: FloatArray) -> BayesNetMixtureParams:
-        """:class:`BayesNetMixtureParams` from weights (k,) and flat entries (k, width)."""
-        k = w.shape[0]
-        cpts = tuple(self.block(P, j).reshape(k, *s) for j, s in enumerate(self.shapes))
-        return BayesNetMixtureParams(self.dag, self.n_levels, w / w.sum(), cpts)
-
-
 def _responsibilities(
     design: BNRowDesign, counts: FloatArray, W: FloatArray, P: FloatArray
 ) -> tuple[FloatArray, FloatArray]:
@@ -273,6 +129,46 @@ def _responsibilities(
     return joint, ll
 
 
+def _observed(
+    design: BNRowDesign, counts: FloatArray, W: FloatArray, P: FloatArray
+) -> tuple[FloatArray, FloatArray, FloatArray, tuple[Any, ...]]:
+    """Rows with missing values: ``log pi_u + log P_u(x_O,s)`` (C, k, m), ``log P(x_O,s)``
+    (C, m), the log-likelihoods (C,) and the design's state for the expected counts."""
+    C, k, width = P.shape
+    with np.errstate(divide="ignore"):
+        rows, state = design.evaluate(np.log(P.reshape(C * k, width)))
+        joint = rows.reshape(C, k, -1) + np.log(W)[:, :, None]
+    top = joint.max(axis=1)
+    top[~np.isfinite(top)] = 0.0
+    with np.errstate(divide="ignore"):
+        log_p = np.log(np.exp(joint - top[:, None, :]).sum(axis=1)) + top
+    ll = np.where(counts > 0, log_p, 0.0) @ counts  # 0 * log 0 = 0 for a zero-count row
+    return joint, log_p, ll, state
+
+
+def _e_step(
+    design: BNRowDesign, counts: FloatArray, W: FloatArray, P: FloatArray
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Expected class totals (C, k), CPT cell counts (C k, width) and log-likelihoods (C,).
+
+    With missing values a row ``s`` weighs ``log w_su = log c_s + log pi_u -
+    log P(x_O,s)``, and the design spreads ``w_su P_u(x_t)`` over the
+    completions ``t`` of the row (Lauritzen 1995): the expected family
+    counts given the observed part.
+    """
+    C, k, _ = P.shape
+    if not design.has_missing:
+        resp, ll = _responsibilities(design, counts, W, P)
+        return resp.sum(axis=2), design.cell_counts(resp.reshape(C * k, -1)), ll
+    joint, log_p, ll, state = _observed(design, counts, W, P)
+    ok = np.isfinite(log_p) & (counts > 0)[None, :]
+    with np.errstate(divide="ignore"):
+        base = (np.log(np.where(ok, counts, 0.0)) - np.where(ok, log_p, 0.0))[:, None, :]
+        log_w = base + np.log(W)[:, :, None]
+    totals = np.exp(base + joint).sum(axis=2)
+    return totals, design.expected_counts(state, log_w.reshape(C * k, -1)), ll
+
+
 def _em_map(
     design: BNRowDesign, counts: FloatArray, W: FloatArray, P: FloatArray, alpha: float
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
@@ -282,16 +178,21 @@ def _em_map(
     start at the *input* point.
     """
     C, k, width = P.shape
-    resp, ll = _responsibilities(design, counts, W, P)
-    resp_w = resp.reshape(C * k, -1)
-    W_new = (resp_w.sum(axis=1) / counts.sum()).reshape(C, k)
-    stats = design.cell_counts(resp_w)
+    totals, stats, ll = _e_step(design, counts, W, P)
+    W_new = totals / counts.sum()
     obj = ll
     if alpha > 0:
         stats += alpha
         obj = ll + alpha * design.penalty(P.reshape(C, -1))
     P_new = design.normalise(stats, P.reshape(C * k, width))
     return W_new, P_new.reshape(C, k, width), ll, obj
+
+
+def _loglik(design: BNRowDesign, counts: FloatArray, W: FloatArray, P: FloatArray) -> FloatArray:
+    """Log-likelihoods (C,) of the observed data at ``C`` stacked points."""
+    if not design.has_missing:
+        return _responsibilities(design, counts, W, P)[1]
+    return _observed(design, counts, W, P)[2]
 
 
 def _check_starts(
@@ -349,7 +250,7 @@ def random_bn_starts(
     -------
     list of BayesNetMixtureParams
     """
-    levels = _levels(dag, n_levels)
+    levels = check_levels(dag, n_levels)
     card = dict(zip(dag.nodes, levels, strict=True))
     out = []
     for _ in range(int(n_starts)):
@@ -374,7 +275,8 @@ def loglik_bayesnet_mixture(
     Parameters
     ----------
     values : array-like of shape (m, n_nodes)
-        Integer level codes, columns in ``params.columns`` order.
+        Integer level codes, columns in ``params.columns`` order; ``-1``
+        (or NaN) marks a missing value (the row then counts ``log P(x_O)``).
     counts : array-like of shape (m,)
     params : BayesNetMixtureParams
     design : BNRowDesign, optional
@@ -389,7 +291,7 @@ def loglik_bayesnet_mixture(
         design = BNRowDesign(values, params.dag, params.n_levels)
     c = _check_counts(counts, design.m)
     W, P = _check_starts(design, [params])
-    return float(_responsibilities(design, c, W, P)[1][0])
+    return float(_loglik(design, c, W, P)[0])
 
 
 def em_bayesnet_mixture(
@@ -416,7 +318,8 @@ def em_bayesnet_mixture(
     ----------
     values : array-like of shape (m, n_nodes)
         Unique rows of integer level codes, columns in ``dag.nodes`` order
-        (see :func:`kmix.stats.compress_rows`). Repeated rows are allowed.
+        (see :func:`kmix.stats.compress_rows`). Repeated rows are allowed;
+        ``-1`` (or NaN) marks a missing value, summed out of its row.
     counts : array-like of shape (m,)
         Their counts (or weights, e.g. population probabilities).
     dag : DAG
@@ -462,7 +365,7 @@ def em_bayesnet_mixture(
         raise DataError(f"alpha must be a finite number >= 0; got {alpha!r}")
     if design is None:
         design = BNRowDesign(values, dag, n_levels)
-    elif design.dag != dag or design.n_levels != _levels(dag, n_levels):
+    elif design.dag != dag or design.n_levels != check_levels(dag, n_levels):
         raise DataError("design was built for another DAG or other levels")
     c_all = _check_counts(counts, design.m)
     W, P = _check_starts(design, starts)
@@ -488,7 +391,7 @@ def em_bayesnet_mixture(
         record=record,
     )
     W, P = runs.weights, runs.probs
-    ll = _responsibilities(design, c_all, W, P)[1]
+    ll = _loglik(design, c_all, W, P)
     final = ll + alpha * design.penalty(P.reshape(C, -1)) if alpha > 0 else ll
     return [
         BayesNetEMFit(

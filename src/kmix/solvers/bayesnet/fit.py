@@ -78,7 +78,11 @@ def fit_bayesnet_mixture(
     Parameters
     ----------
     values : ndarray of shape (n_unique, n_nodes)
-        Codes in ``dag.nodes`` order.
+        Codes in ``dag.nodes`` order; ``-1`` marks a missing value. Such
+        rows are fitted by full-information maximum likelihood under missing
+        at random: the reduction's runs use the rows observed on what each
+        run needs, and EM maximises the likelihood of every row's observed
+        part (Little & Rubin, *Statistical Analysis with Missing Data*, 2002).
     counts : ndarray of shape (n_unique,)
     dag : DAG
     n_levels : sequence of int

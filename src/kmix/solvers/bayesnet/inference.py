@@ -38,6 +38,8 @@ from ...params import BayesNetMixtureParams
 
 __all__ = [
     "MAX_FACTOR_ENTRIES",
+    "Factor",
+    "eliminate",
     "log_prob_rows",
     "sample",
     "source_joint",
@@ -68,9 +70,15 @@ def _check_rows(params: BayesNetMixtureParams, values: ArrayLike) -> IntArray:
     bad = (out < 0) | (out >= np.asarray(params.n_levels)[None, :])
     if np.any(bad):
         r, c = (int(i) for i in np.argwhere(bad)[0])
+        gap = (
+            " (-1 marks a missing value: score such rows with "
+            "kmix.solvers.bayesnet.design.log_prob_observed)"
+            if out[r, c] == -1
+            else ""
+        )
         raise DataError(
             f"row {r}, column {params.columns[c]!r} has value {int(out[r, c])}; "
-            f"levels of that node are 0 .. {params.n_levels[c] - 1}"
+            f"levels of that node are 0 .. {params.n_levels[c] - 1}{gap}"
         )
     return out
 
@@ -145,10 +153,34 @@ def _contract(factors: list[Factor], out: tuple[str, ...], k: int) -> FloatArray
     return np.asarray(np.einsum(*args, optimize=len(factors) > 2), dtype=np.float64)
 
 
-def _eliminate(
+def eliminate(
     factors: list[Factor], keep: tuple[str, ...], cards: Mapping[str, int], k: int
 ) -> FloatArray:
-    """Sum-product variable elimination keeping ``keep`` and the component axis."""
+    """Sum-product variable elimination keeping ``keep`` and the component axis.
+
+    .. math:: \\phi(u, x_K) = \\sum_{x \\setminus x_K} \\prod_f f(u, x_f)
+
+    Parameters
+    ----------
+    factors : list of (labels, array)
+        Each array has the component axis (``k`` entries) first, then one axis
+        per label; a label may be any hashable name, e.g. a batch axis.
+    keep : tuple of str
+        Labels kept, in this order (each must appear in some factor).
+    cards : mapping str -> int
+        Size of every label; ties in the greedy order go to the earlier label.
+    k : int
+        Size of the component axis.
+
+    Returns
+    -------
+    ndarray of shape (k, *sizes of keep)
+
+    Raises
+    ------
+    DataError
+        When an intermediate factor would exceed :data:`MAX_FACTOR_ENTRIES`.
+    """
     pending = {lab for f in factors for lab in f[0]} - set(keep)
     rank = {lab: i for i, lab in enumerate(cards)}
 
@@ -261,4 +293,4 @@ def source_joint(
         index = (slice(None), *(fixed.get(lab, slice(None)) for lab in labels))
         factors.append((tuple(lab for lab in labels if lab not in fixed), params.cpts[j][index]))
     cards = dict(zip(dag.nodes, params.n_levels, strict=True))
-    return _eliminate(factors, ys, cards, params.n_components)
+    return eliminate(factors, ys, cards, params.n_components)

@@ -211,11 +211,17 @@ def _enumerate(
     col: Mapping[str, int],
     levels: Mapping[str, int],
 ) -> list[Run]:
-    """One run per assignment of ``design.varying``, the rest of ``COND`` at the defaults."""
+    """One run per assignment of ``design.varying``, the rest of ``COND`` at the defaults.
+
+    A run's effective sample size counts the rows observed on ``COND`` and
+    on every member (a missing value is a negative code): the rows it is fitted to.
+    """
     cond = design.cond
     by_col = [levels[v] for v in col]
-    code, size = mixed_radix_codes(codes, [col[x] for x in cond], by_col)
-    table = np.bincount(code, weights=counts, minlength=size)
+    complete = np.all(codes[:, [col[x] for x in (*cond, *design.members)]] >= 0, axis=1)
+    rows, weights = (codes, counts) if complete.all() else (codes[complete], counts[complete])
+    code, size = mixed_radix_codes(rows, [col[x] for x in cond], by_col)
+    table = np.bincount(code, weights=weights, minlength=size)
     runs = []
     for combo in itertools.product(*(range(levels[x]) for x in design.varying)):
         assign = {x: defaults[x] for x in cond}

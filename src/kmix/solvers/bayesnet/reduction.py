@@ -70,7 +70,7 @@ from ..latent_class.em import em_latent_class
 from ..latent_class.moments import fit_product_mixture
 from .align import align_runs
 from .defaults import balanced_defaults
-from .inference import log_prob_rows
+from .design import MISSING, BNRowDesign, compress_coded, log_prob_observed
 from .planning import plan_runs
 from .runs import Key, Run, RunPlan
 from .unzip import assemble_cpts, pool_runs
@@ -145,15 +145,17 @@ def _check_inputs(
     arr = np.asarray(values)
     if arr.ndim != 2 or arr.shape[1] != n:
         raise DataError(f"values must have shape (n_rows, {n}), columns {list(dag.nodes)}")
+    if arr.dtype.kind == "f":
+        arr = np.where(np.isnan(arr), MISSING, arr)
     if arr.dtype.kind not in "iubf" or not np.all(np.isfinite(arr) & (arr == np.round(arr))):
-        raise DataError("values must be integer level codes 0 .. n_levels - 1")
+        raise DataError("values must be integer level codes 0 .. n_levels - 1 (NaN or -1: missing)")
     codes = arr.astype(np.int64)
-    bad = (codes < 0) | (codes >= np.asarray(levels)[None, :])
+    bad = ((codes < 0) & (codes != MISSING)) | (codes >= np.asarray(levels)[None, :])
     if np.any(bad):
         r, c = (int(i) for i in np.argwhere(bad)[0])
         raise DataError(
             f"row {r}, column {dag.nodes[c]!r} has value {int(codes[r, c])}; its levels are "
-            f"0 .. {levels[c] - 1} (pass n_levels to allow more)"
+            f"0 .. {levels[c] - 1} (pass n_levels to allow more; {MISSING} marks a missing value)"
         )
     w = np.ones(codes.shape[0]) if counts is None else np.asarray(counts, dtype=np.float64)
     if w.shape != (codes.shape[0],) or not np.all(np.isfinite(w)) or np.any(w < 0):
@@ -174,10 +176,16 @@ def _ident(run: Run) -> tuple[tuple[str, ...], tuple[str, ...], tuple[int, ...]]
 def _rows(
     run: Run, codes: IntArray, counts: FloatArray, col: Mapping[str, int]
 ) -> tuple[IntArray, FloatArray]:
-    """The members' unique rows (and counts) among the rows with ``COND = c``."""
+    """The members' unique rows (and counts) among the rows with ``COND = c``.
+
+    Only rows observed on every member count (a missing value is a negative
+    code, which never equals an assignment of ``COND`` either).
+    """
     cols = [col[x] for x in run.cond]
+    members = [col[w] for w in run.members]
     mask = np.all(codes[:, cols] == np.asarray(run.assignment, dtype=np.int64)[None, :], axis=1)
-    vals, cnts, _ = compress_rows(codes[mask][:, [col[w] for w in run.members]], counts[mask])
+    mask &= np.all(codes[:, members] >= 0, axis=1)
+    vals, cnts, _ = compress_rows(codes[mask][:, members], counts[mask])
     return vals.astype(np.int64), cnts
 
 
@@ -257,6 +265,7 @@ def _fit_weights(
     codes: IntArray,
     counts: FloatArray,
     start: FloatArray,
+    design: BNRowDesign | None = None,
 ) -> FloatArray:
     """``pi`` maximising ``sum_s c_s log sum_u pi_u P_u(x_s)`` with the networks fixed.
 
@@ -266,7 +275,7 @@ def _fit_weights(
     k = start.shape[0]
     fixed = BayesNetMixtureParams(dag, levels, np.full(k, 1.0 / k), tuple(cpts))
     pi = np.maximum(start, 1e-3)
-    pi = polish_weights(log_prob_rows(fixed, codes), counts, pi / pi.sum())
+    pi = polish_weights(log_prob_observed(fixed, codes, design=design), counts, pi / pi.sum())
     return np.asarray(pi / pi.sum(), dtype=np.float64)
 
 
@@ -293,7 +302,13 @@ def fit_bayesnet_reduction(
     ----------
     values : array-like of shape (m, n_nodes)
         Integer level codes, columns in ``dag.nodes`` order (raw rows or
-        unique rows).
+        unique rows); ``-1`` (or NaN) marks a missing value. No row is
+        discarded as a whole: each run is fitted to the rows observed on its
+        conditioning set and its members, and ``pi`` to every row's observed
+        part. This is consistent when values are missing completely at
+        random (MCAR); under missing at random (MAR) it is a start, which
+        the EM of :func:`kmix.solvers.bayesnet.em.em_bayesnet_mixture` takes
+        to the maximum-likelihood estimate.
     counts : array-like of shape (m,) or None
         Count (or probability mass) of each row; ``None`` counts each once.
         Exact population tables may be passed as probabilities times a large
@@ -342,19 +357,23 @@ def fit_bayesnet_reduction(
 
     ``pi`` is fitted by maximum likelihood on all the data with the recovered
     networks fixed (rather than averaging ``P(u | c) / P_u(c)`` over runs): it
-    uses every row, and is exact on population tables.
+    uses every row (the observed part of a row with missing values,
+    :func:`~kmix.solvers.bayesnet.design.log_prob_observed`), and is exact on
+    population tables.
     """
     codes_in, w_in, levels, k = _check_inputs(values, counts, dag, n_levels, n_components)
-    uniq, cnt, _ = compress_rows(codes_in, weights=w_in)
+    uniq, cnt = compress_coded(codes_in, w_in)
     keep = cnt > 0
-    codes, cnt = uniq[keep].astype(np.int64), cnt[keep]
+    codes, cnt = uniq[keep], cnt[keep]
+    # rows with missing values: the completions are laid out once for both passes' weights
+    design = BNRowDesign(codes, dag, levels) if np.any(codes == MISSING) else None
     if k == 1:  # nothing to balance or align
         plan = plan_runs(dag, codes, cnt, levels, k, min_run_size=min_run_size)
-        return _reduce(plan, codes, cnt, levels, k, rng, False)
+        return _reduce(plan, codes, cnt, levels, k, rng, False, design)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the pilot's diagnostics concern runs that are redone
         pilot_plan = plan_runs(dag, codes, cnt, levels, k, min_run_size=min_run_size)
-        pilot = _reduce(pilot_plan, codes, cnt, levels, k, rng, refine_runs)
+        pilot = _reduce(pilot_plan, codes, cnt, levels, k, rng, refine_runs, design)
     held = balanced_defaults(pilot_plan.designs, pilot.params, pilot.defaults)
     plan = plan_runs(
         dag,
@@ -366,7 +385,7 @@ def fit_bayesnet_reduction(
         defaults=held,
         designs=pilot_plan.designs,
     )
-    return _reduce(plan, codes, cnt, levels, k, rng, refine_runs)
+    return _reduce(plan, codes, cnt, levels, k, rng, refine_runs, design)
 
 
 def _reduce(
@@ -377,6 +396,7 @@ def _reduce(
     k: int,
     rng: np.random.Generator,
     refine_runs: bool,
+    design: BNRowDesign | None = None,
 ) -> BayesNetReduction:
     """Solve, align, pool and unzip the runs of a plan; then fit the weights."""
     dag = plan.dag
@@ -441,7 +461,7 @@ def _reduce(
             stacklevel=3,
         )
     start = np.mean([r.answer()[0] for r in aligned], axis=0)
-    pi = _fit_weights(dag, levels, cpts, codes, cnt, start)
+    pi = _fit_weights(dag, levels, cpts, codes, cnt, start, design)
     params = BayesNetMixtureParams(dag, levels, pi, tuple(cpts))
     spread = {key: est.spread for key, est in pooled.items()}
     return BayesNetReduction(

@@ -14,6 +14,12 @@ where ``c_s`` is the count (or weight) of unique row ``s``. The objective
 never decreases between iterations; the loop stops when it rises by less than
 ``tol * |objective|``.
 
+Rows with missing cells need nothing of the loop: the family scores them by
+their observed cells and its M-step receives the E-step's parameters, from
+which it takes the expected statistics of the missing cells (the EM of
+full-information maximum likelihood; Little & Rubin, *Statistical Analysis
+with Missing Data*, 2nd ed., 2002, ch. 8).
+
 When the component parameters are fixed and only ``pi`` is learned (the
 "factories" setting), the objective is concave in ``pi`` and EM converges to
 the global maximum.
@@ -63,7 +69,13 @@ class FamilyLike(Protocol):
 
     def log_prob(self, prepared: Any, params: ComponentParams) -> FloatArray: ...
 
-    def m_step(self, prepared: Any, resp_w: FloatArray, nk: FloatArray) -> ComponentParams: ...
+    def m_step(
+        self,
+        prepared: Any,
+        resp_w: FloatArray,
+        nk: FloatArray,
+        current: ComponentParams | None = None,
+    ) -> ComponentParams: ...
 
     def log_prior(self, params: ComponentParams) -> float: ...
 
@@ -313,7 +325,8 @@ def _single_run(
         if learn_weights:
             weights = nk / nk.sum()
         if learn_params:
-            params = family.m_step(prepared, resp_w, nk)
+            # the E-step's parameters: expected statistics of missing cells depend on them
+            params = family.m_step(prepared, resp_w, nk, current=params)
         n_iter += 1
     run.weights, run.params, run.converged, run.n_iter = weights, params, converged, n_iter
     return run

@@ -36,10 +36,17 @@ class RowDesign:
     """The unique rows in the form the E- and M-steps need.
 
     Binary items use the dense 0/1 matrix (one BLAS product gives every log
-    density); others a sparse one-hot design with one 1 per variable.
+    density); others a sparse one-hot design with one 1 per observed cell.
     ``codes`` holds the rows as int64; ``integral`` says whether the counts
     (if given) are whole numbers, i.e. sampled data rather than a population
     table.
+
+    A code of ``-1`` marks a missing value. Its cell contributes nothing to
+    the row's density, ``P(x_obs | u) = prod_{j observed} P(X_j = x_j | u)``,
+    which is the full-information likelihood of the observed items under
+    missingness at random (Little & Rubin, "Statistical Analysis with Missing
+    Data", 2nd ed., 2002, ch. 6 and 8); the M-step divides each item's
+    expected level counts by the expected count of the rows that observe it.
     """
 
     def __init__(
@@ -49,18 +56,29 @@ class RowDesign:
         self.offsets = np.concatenate([[0], np.cumsum(self.n_levels)[:-1]]).astype(np.int64)
         self.width = int(self.n_levels.sum())
         self.binary = bool(np.all(self.n_levels == 2))
-        m, n = values.shape
+        m = values.shape[0]
         self.codes = np.asfortranarray(values, dtype=np.int64)  # contiguous columns
+        observed = self.codes >= 0
+        self.complete = bool(observed.all())
         self.integral = bool(np.all(counts == np.round(counts))) if counts is not None else True
         if self.binary:
-            self.x = np.ascontiguousarray(values, dtype=np.float64)
+            self.x = np.ascontiguousarray(self.codes > 0, dtype=np.float64)
             self.xt = np.ascontiguousarray(self.x.T)
+            if not self.complete:
+                self.obs = np.ascontiguousarray(observed, dtype=np.float64)
+                self.obst = np.ascontiguousarray(self.obs.T)
         else:
-            cols = (self.codes + self.offsets[None, :]).reshape(-1)
+            rows, cols = np.nonzero(observed)
             self.onehot = sparse.csr_matrix(
-                (np.ones(m * n), cols, np.arange(0, m * n + 1, n)), shape=(m, self.width)
+                (np.ones(rows.shape[0]), (rows, self.codes[rows, cols] + self.offsets[cols])),
+                shape=(m, self.width),
             )
             self.onehot_t = self.onehot.T.tocsr()
+
+    def observed(self) -> NDArray[np.bool_]:
+        """``(m, n)``: which cells are observed."""
+        out: NDArray[np.bool_] = self.codes >= 0
+        return out
 
     def log_f(self, P: FloatArray) -> FloatArray:
         """``(R, m)`` log densities of the ``R`` stacked classes ``P`` of shape (R, width)."""
@@ -68,7 +86,10 @@ class RowDesign:
         if self.binary:
             lo, hi = logP[:, 0::2], logP[:, 1::2]
             out: FloatArray = (hi - lo) @ self.xt
-            out += lo.sum(axis=1)[:, None]
+            if self.complete:
+                out += lo.sum(axis=1)[:, None]
+            else:
+                out += lo @ self.obst
             return out
         return np.ascontiguousarray(np.asarray(self.onehot @ logP.T).T)
 
@@ -78,9 +99,15 @@ class RowDesign:
             ones = (self.xt @ resp_w.T).T  # (R, n); this orientation avoids a slow BLAS path
             out = np.empty((resp_w.shape[0], self.width))
             out[:, 1::2] = ones
-            out[:, 0::2] = resp_w.sum(axis=1)[:, None] - ones
+            seen = resp_w.sum(axis=1)[:, None] if self.complete else (self.obst @ resp_w.T).T
+            # (a difference of two sums: rounding could leave it just below 0)
+            out[:, 0::2] = np.maximum(seen - ones, 0.0)
             return out
         return np.asarray(self.onehot_t @ resp_w.T).T
+
+    def block_sums(self, P: FloatArray) -> FloatArray:
+        """Sums of ``P`` within every variable's block, repeated over the block's levels."""
+        return np.repeat(np.add.reduceat(P, self.offsets, axis=-1), self.n_levels, axis=-1)
 
     def normalise(self, P: FloatArray) -> FloatArray:
         """Rows of ``P`` clipped at 0 and renormalised within every variable's block."""
@@ -124,11 +151,13 @@ def pairwise_misfit(
     """Largest standardised residual of the two-way margins of distinct variables.
 
     .. math::
-       z = \\frac{\\hat P(X_j = a, X_l = b) - \\sum_u \\pi_u P(X_j = a \\mid u)
-               P(X_l = b \\mid u)}{\\sqrt{\\hat P (1 - \\hat P) / N}},
-       \\qquad j \\ne l.
+       z = \\frac{\\hat P - P}{\\sqrt{\\max(\\hat P (1 - \\hat P), P (1 - P)) / N}},
+       \\qquad \\hat P = \\hat P(X_j = a, X_l = b),\\;
+       P = \\sum_u \\pi_u P(X_j = a \\mid u) P(X_l = b \\mid u),\\; j \\ne l.
 
-    At the maximum-likelihood fit of a model with enough classes these are
+    With missing values each pair's margin is taken over the rows that
+    observe both variables (its own ``N``). At the maximum-likelihood fit of
+    a model with enough classes these are
     about standard normal (a little narrower, the fit having used the data),
     so a maximum of 5 or more over a few hundred margins is a misfit: a local
     maximum far from the global one, or too few classes. The same second
@@ -139,29 +168,45 @@ def pairwise_misfit(
     """
     total = float(counts.sum())
 
-    def worst(emp: FloatArray, model: FloatArray) -> float:
-        se = np.sqrt(np.maximum(emp * (1.0 - emp), 1.0 / total**2) / total)
+    def worst(emp: FloatArray, model: FloatArray, n_pair: FloatArray | float) -> float:
+        # the larger of the model's and the data's variance: a cell the data leave empty, or
+        # fill once, is not a misfit by itself (both are sampling noise on sparse tables)
+        var = np.maximum(np.maximum(emp * (1.0 - emp), model * (1.0 - model)), 1.0 / total**2)
+        se = np.sqrt(var / np.maximum(n_pair, 1.0))
         return float((np.abs(emp - model) / se).max())
 
     n = design.n_levels.shape[0]
     if n < 2:
         return 0.0
     if design.binary:
-        ones = design.xt @ (design.x * (counts / total)[:, None])  # (n, n): P(X_j = 1, X_l = 1)
+        off = ~np.eye(n, dtype=bool)
+        ones = design.xt @ (design.x * counts[:, None])  # (n, n): rows with X_j = X_l = 1
+        if design.complete:
+            pair: FloatArray = np.full((n, n), total)
+        else:
+            pair = design.obst @ (design.obs * counts[:, None])  # rows observing both
+        keep = off & (pair > 0)
         P1 = np.stack([p[:, 1] for p in probs], axis=1)  # (k, n)
         model = (P1 * weights[:, None]).T @ P1
-        off = ~np.eye(n, dtype=bool)
-        return worst(ones[off], model[off])
-    share = counts / total
+        if not keep.any():
+            return 0.0
+        return worst(ones[keep] / pair[keep], model[keep], pair[keep])
     out = 0.0
+    observed = design.observed()
     for j in range(n):
         dj = int(design.n_levels[j])
         left = probs[j] * weights[:, None]  # (k, d_j)
         for m in range(j + 1, n):
             dm = int(design.n_levels[m])
-            cell = design.codes[:, j] * dm + design.codes[:, m]
-            emp = np.bincount(cell, weights=share, minlength=dj * dm).astype(np.float64)
-            out = max(out, worst(emp.reshape(dj, dm), left.T @ probs[m]))
+            both = observed[:, j] & observed[:, m]
+            n_pair = float(counts[both].sum())
+            if n_pair <= 0:
+                continue
+            cell = design.codes[both, j] * dm + design.codes[both, m]
+            emp = np.bincount(cell, weights=counts[both] / n_pair, minlength=dj * dm).astype(
+                np.float64
+            )
+            out = max(out, worst(emp.reshape(dj, dm), left.T @ probs[m], n_pair))
     return out
 
 

@@ -95,9 +95,15 @@ def _em_map(
     nk = resp_w.sum(axis=1)
     W_new = (nk / counts.sum()).reshape(C, k)
     stats = design.level_counts(resp_w)  # (C * k, width)
-    filled = nk > 0
     flat = P.reshape(C * k, width).copy()
-    flat[filled] = stats[filled] / nk[filled, None]
+    if design.complete:
+        filled = nk > 0
+        flat[filled] = stats[filled] / nk[filled, None]
+    else:
+        # each item's levels over the class's expected rows that observe the item
+        seen = design.block_sums(stats)
+        filled_cells = seen > 0
+        flat[filled_cells] = stats[filled_cells] / seen[filled_cells]
     P_new = flat.reshape(C, k, width)
     if held is not None:
         P_new[:, :, held] = P[:, :, held]
@@ -236,7 +242,9 @@ def polish_latent_class(
        \\frac{\\partial \\ell}{\\partial v_u} = \\frac{N_u / \\pi_u - N}{\\sum v},
        \\qquad
        \\frac{\\partial \\ell}{\\partial q_{ujl}}
-       = \\frac{n_{ujl} / P(X_j = l \\mid u) - N_u}{\\sum_{l'} q_{ujl'}}.
+       = \\frac{n_{ujl} / P(X_j = l \\mid u) - \\sum_{l'} n_{ujl'}}{\\sum_{l'} q_{ujl'}}
+
+    (``sum_l' n_ujl' = N_u`` when every row observes item ``j``).
 
     Returns the polished fit when its log-likelihood is not lower than the
     start's, else the start; ``converged`` is L-BFGS-B's own verdict
@@ -263,7 +271,8 @@ def polish_latent_class(
         nk = resp_w.sum(axis=1)
         n = design.level_counts(resp_w)
         gv = (nk / w - total) / vs
-        gq = (n / P - nk[:, None]) / sums
+        seen = nk[:, None] if design.complete else design.block_sums(n)
+        gq = (n / P - seen) / sums
         grad = np.concatenate([gv, gq.ravel()])
         return -float(ll[0]) / total, -grad / total
 

@@ -14,7 +14,13 @@ chains
    run, and a fall-back to more starts when the winner's two-way margins are
    more than :data:`MISFIT_Z` standard errors off the data
    (:func:`kmix.solvers.latent_class.design.pairwise_misfit`);
-3. a quasi-Newton finish where EM is cheap or did not settle
+3. birth-and-merge moves that trade a class, or the merger of two, for a
+   class seeded on the rows the fit explains worst, kept when EM from there
+   climbs higher (:func:`kmix.solvers.latent_class.births.escape_local_maxima`;
+   Ueda, Nakano, Ghahramani & Hinton, "SMEM algorithm for mixture models",
+   Neural Computation 12, 2000): the local maxima that EM cannot leave
+   misplace a whole class, often a small one;
+4. a quasi-Newton finish where EM is cheap or did not settle
    (:func:`kmix.solvers.latent_class.em.polish_latent_class`).
 """
 
@@ -27,6 +33,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ...exceptions import DataError, IdentifiabilityError
+from .births import escape_local_maxima, fits_the_table
 from .design import RowDesign, log_likelihoods, pairwise_misfit
 from .em import LatentClassFit, em_latent_class, polish_latent_class, random_starts
 from .moments import fit_product_mixture
@@ -44,8 +51,13 @@ FloatArray = NDArray[np.float64]
 Start = tuple[FloatArray, list[FloatArray]]
 #: EM starts taken from the moment step's candidates (best likelihood first)
 MOMENT_STARTS = 3
-#: Random starts that ``n_init="auto"`` adds where EM is cheap (or the moment step absent)
+#: Random starts that ``n_init="auto"`` adds at least where EM is cheap (or the moment
+#: step absent)
 AUTO_RANDOM_STARTS = 10
+#: ... and at most, spending about :data:`RANDOM_WORK` (unique rows x levels x classes,
+#: summed over the random starts) where EM is cheaper still
+MAX_RANDOM_STARTS = 50
+RANDOM_WORK = 3_000_000
 #: "Cheap": unique rows x levels in all x classes at most this (about a millisecond an EM map)
 CHEAP_WORK = 250_000
 #: A two-way margin this many standard errors off the fitted model is a misfit
@@ -71,6 +83,8 @@ class LatentClassResult:
         EM starts run.
     n_polish_iter : int
         Quasi-Newton steps after EM.
+    n_birth_starts : int
+        Candidate starts of the birth-and-merge moves.
     restart_log_likelihoods : list of float
         Final log-likelihood of every start, the moment candidates first.
     misfit : float
@@ -98,6 +112,7 @@ class LatentClassResult:
     n_starts: int
     n_polish_iter: int
     restart_log_likelihoods: list[float]
+    n_birth_starts: int
     misfit: float
     moment_weights: FloatArray | None = None
     moment_probs: list[FloatArray] | None = None
@@ -162,6 +177,7 @@ def _starts(
     n_init: int | str,
     moments: _Moments,
     cheap: bool,
+    work: int,
     n_levels: Sequence[int],
     k: int,
     rng: np.random.Generator,
@@ -169,9 +185,12 @@ def _starts(
     """EM starts, and whether a misfit may bring in more (``n_init="auto"`` on large tables)."""
     own = [] if moments.start is None else [moments.start, *moments.extra]
     if isinstance(n_init, str):
-        if own and not cheap:
+        if own and not cheap and work > RANDOM_WORK:
             return own[:1], True
-        return own + random_starts(list(n_levels), k, AUTO_RANDOM_STARTS, rng), False
+        n_random = min(MAX_RANDOM_STARTS, max(AUTO_RANDOM_STARTS, RANDOM_WORK // max(work, 1)))
+        if own and not cheap:
+            n_random = min(n_random, RANDOM_WORK // max(work, 1))
+        return own + random_starts(list(n_levels), k, int(n_random), rng), False
     own = own[:n_init]
     return own + random_starts(list(n_levels), k, n_init - len(own), rng), False
 
@@ -192,6 +211,7 @@ def fit_latent_class(
     n_init: int | str = "auto",
     n_triples: int = 5,
     refine: bool = True,
+    births: bool = True,
     tol: float = 1e-10,
     max_iter: int = 1000,
     design: RowDesign | None = None,
@@ -201,7 +221,9 @@ def fit_latent_class(
     Parameters
     ----------
     values : ndarray of shape (n_unique, n_vars)
-        Codes ``0 .. n_levels[j] - 1``.
+        Codes ``0 .. n_levels[j] - 1``; ``-1`` marks a missing value (the
+        rows' observed items then enter by full-information likelihood, and
+        the moment step reads the complete rows).
     counts : ndarray of shape (n_unique,)
         Row weights (frequencies).
     n_levels : sequence of int
@@ -213,16 +235,26 @@ def fit_latent_class(
         EM starts in all: the moment candidates first (at most
         :data:`MOMENT_STARTS`), then random ones (flat Dirichlet weights and
         probabilities). ``"auto"``: the moment candidates and
-        :data:`AUTO_RANDOM_STARTS` random starts where an EM
-        map is cheap (unique rows x levels x classes <= :data:`CHEAP_WORK`:
-        few variables, where the likelihood is flattest and local maxima
-        commonest) or the moment step cannot run; otherwise the best moment
-        candidate alone, followed by every candidate and the random starts
-        when its fit shows a two-way misfit above :data:`MISFIT_Z`.
+        :data:`AUTO_RANDOM_STARTS` to :data:`MAX_RANDOM_STARTS` random starts
+        (as many as :data:`RANDOM_WORK` allows) where an EM map is cheap
+        (unique rows x levels x classes <= :data:`CHEAP_WORK`: few variables,
+        where the likelihood is flattest and local maxima commonest) or the
+        moment step cannot run; up to :data:`RANDOM_WORK` of random starts
+        beside the moment candidates on mid-sized tables; otherwise the best
+        moment candidate alone, followed by every candidate and random
+        starts when its fit shows a two-way misfit above :data:`MISFIT_Z` or
+        the table cannot vouch for it (sparse, or a dense table whose
+        likelihood-ratio statistic exceeds sampling error:
+        :func:`~kmix.solvers.latent_class.births.fits_the_table`).
+        The birth-and-merge moves follow in every case (``births``).
     n_triples : int
         View triples combined by the moment step.
     refine : bool
         Run EM (False: the moment step's answer).
+    births : bool
+        After EM, try the birth-and-merge moves of
+        :func:`~kmix.solvers.latent_class.births.escape_local_maxima` on the
+        best fit (a small class that EM lost is found again there).
     tol, max_iter : float, int
         EM stopping rule (relative gain per SQUAREM cycle) and cap on maps.
     design : RowDesign, optional
@@ -240,33 +272,53 @@ def fit_latent_class(
     design = RowDesign(values, list(n_levels), counts) if design is None else design
     moments = _Moments()
     if init == "moments":
-        moments = _moment_step(values, counts, n_levels, k, n_triples, rng, design)
+        if design.complete:
+            moments = _moment_step(values, counts, n_levels, k, n_triples, rng, design)
+        else:
+            # the moment step reads the complete rows: a start (exact under values missing
+            # completely at random), which the full-information EM then corrects
+            full = np.all(design.codes >= 0, axis=1)
+            if full.any():
+                sub = design.codes[full].astype(np.float64)
+                sub_design = RowDesign(sub, list(n_levels), counts[full])
+                moments = _moment_step(sub, counts[full], n_levels, k, n_triples, rng, sub_design)
+            else:
+                moments = _Moments(failed=True)
     start = moments.start
     if not refine:
         if start is None:
             raise DataError("refine=None needs the moment step, which could not run here")
         weights, probs = start
         loglik = float(log_likelihoods(values, counts, n_levels, [start], design=design)[0])
-        converged, n_iter, n_starts, n_polish = True, 0, 0, 0
+        converged, n_iter, n_starts, n_polish, n_births = True, 0, 0, 0, 0
         restart_lls: list[float] = []
     else:
-        cheap = values.shape[0] * sum(n_levels) * k <= CHEAP_WORK
-        starts, escalate = _starts(n_init, moments, cheap, n_levels, k, rng)
+        work = values.shape[0] * sum(n_levels) * k
+        cheap = work <= CHEAP_WORK
+        starts, escalate = _starts(n_init, moments, cheap, work, n_levels, k, rng)
 
-        def run(group: list[Start]) -> list[LatentClassFit]:
+        def run(group: list[Start], cap: int = max_iter) -> list[LatentClassFit]:
             return em_latent_class(
-                design.codes, counts, n_levels, group, tol=tol, max_iter=max_iter, design=design
+                design.codes, counts, n_levels, group, tol=tol, max_iter=cap, design=design
             )
 
         fits = run(starts)
         best = _best(fits)
-        if escalate and pairwise_misfit(design, counts, best.weights, best.probs) > MISFIT_Z:
+        if escalate and (
+            pairwise_misfit(design, counts, best.weights, best.probs) > MISFIT_Z
+            or not fits_the_table(design, counts, best)
+        ):
             # the single moment start ended at a visible misfit (a poor local maximum when k
-            # is right): fall back on every moment candidate and random starts
-            more = random_starts(list(n_levels), k, AUTO_RANDOM_STARTS, rng)
+            # is right), or on a table too sparse to tell: every moment candidate and
+            # random starts as well
+            n_more = min(AUTO_RANDOM_STARTS, max(2, RANDOM_WORK // max(work, 1)))
+            more = random_starts(list(n_levels), k, int(n_more), rng)
             fits += run([*moments.extra, *more])
             best = _best(fits)
         restart_lls = [f.log_likelihood for f in fits]
+        n_births = 0
+        if births and k > 1:
+            best, n_births = escape_local_maxima(design, counts, best, run, max_iter=max_iter)
         n_starts, n_iter, n_polish = len(fits), best.n_iter, 0
         converged = best.converged
         if cheap or not best.converged:
@@ -288,7 +340,9 @@ def fit_latent_class(
         weights, probs, loglik = best.weights, best.probs, best.log_likelihood
     order = np.argsort(-weights, kind="stable")
     weights = weights[order]
-    probs = [p[order] for p in probs]
+    # rows of probabilities exactly on the simplex (EM's ratios can round past 0 or 1)
+    probs = [np.maximum(p[order], 0.0) for p in probs]
+    probs = [p / p.sum(axis=1, keepdims=True) for p in probs]
     return LatentClassResult(
         weights=weights,
         probs=probs,
@@ -298,6 +352,7 @@ def fit_latent_class(
         n_starts=int(n_starts),
         n_polish_iter=int(n_polish),
         restart_log_likelihoods=restart_lls,
+        n_birth_starts=int(n_births),
         misfit=pairwise_misfit(design, counts, weights, probs),
         moment_weights=None if start is None else start[0][order],
         moment_probs=None if start is None else [p[order] for p in start[1]],

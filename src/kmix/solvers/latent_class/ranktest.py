@@ -7,23 +7,11 @@ observables that are independent given ``U`` is
 :func:`select_rank` picks the smallest ``k`` that the data do not reject.
 
 The test is the Wald-type statistic of Ratsimalahelo (2001), in the form of
-Robin and Smith (2000): with the full singular value decomposition
-:math:`\\hat A = U D V^\\top` of the ``m x n`` table of cell proportions and
-``U_2 = U[:, k:]``, ``V_2 = V[:, k:]`` the trailing singular directions,
-
-.. math::
-   \\hat l = \\operatorname{vec}(U_2^\\top \\hat A V_2)
-           = (V_2 \\otimes U_2)^\\top \\operatorname{vec}(\\hat A), \\qquad
-   \\hat\\Sigma = \\operatorname{diag}(\\hat p) - \\hat p \\hat p^\\top, \\quad
-   \\hat p = \\operatorname{vec}(\\hat A),
-
-.. math::
-   \\hat Q = (V_2 \\otimes U_2)^\\top \\hat\\Sigma (V_2 \\otimes U_2), \\qquad
-   T = N \\, \\hat l^\\top \\hat Q^{+} \\hat l
-   \\;\\xrightarrow{d}\\; \\chi^2_{(m-k)(n-k)} \\text{ under } H_0,
-
-where ``vec`` stacks columns (column-major order) and ``N`` is the number of
-rows the table was counted from.
+Robin and Smith (2000), on the trailing singular directions of the table, with
+the multinomial covariance of the cells evaluated at the maximum-likelihood
+table of ``k`` latent classes (:func:`rank_test` gives the formulas). Sparse
+rows and columns are pooled first (:func:`pool_sparse`), so that the cells
+have the expected counts the chi-square limit needs.
 
 References
 ----------
@@ -32,6 +20,9 @@ working paper, Université de Franche-Comté, 2001.
 
 J.-M. Robin and R. J. Smith, "Tests of rank", Econometric Theory 16(2),
 151-175, 2000.
+
+W. G. Cochran, "Some methods for strengthening the common chi-square tests",
+Biometrics 10(4), 417-451, 1954.
 """
 
 from __future__ import annotations
@@ -42,14 +33,36 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import linalg, stats
+from threadpoolctl import threadpool_limits
 
 from ...exceptions import DataError
+from ...options import normalize_choice
 
-__all__ = ["RankSelection", "RankTestResult", "rank_test", "select_rank"]
+__all__ = [
+    "PooledTable",
+    "RankSelection",
+    "RankTestResult",
+    "pool_sparse",
+    "rank_test",
+    "select_rank",
+]
 
 FloatArray = NDArray[np.float64]
 #: A table whose entries sum to 1 within this tolerance is read as proportions.
 PROPORTION_ATOL = 1e-9
+#: Cochran's (1954) rule: no expected count below 1 ...
+COCHRAN_MIN = 1.0
+#: ... and at most this share of the cells with an expected count below :data:`COCHRAN_LOW`.
+COCHRAN_SHARE = 0.2
+COCHRAN_LOW = 5.0
+#: The maximum-likelihood table of k latent classes (the null covariance): iterations, the
+#: relative gain in log-likelihood that stops them, checked every NULL_FIT_CHECK iterations.
+NULL_FIT_MAX_ITER = 2000
+NULL_FIT_TOL = 1e-9
+NULL_FIT_CHECK = 10
+TINY = 1e-300
+#: Covariance of the cells: at the maximum-likelihood table of k classes, or as observed.
+COVARIANCES = {"fitted": "fitted", "observed": "observed"}
 
 
 @dataclass(frozen=True, eq=False)
@@ -59,19 +72,24 @@ class RankTestResult:
     Attributes
     ----------
     statistic : float
-        :math:`T = N \\hat l^\\top \\hat Q^+ \\hat l`; ``0.0`` when the test is
-        trivial (``min(m, n) <= rank`` on the observed table).
+        :math:`T = N \\hat l^\\top \\hat Q^+ \\hat l`; NaN when the test
+        cannot judge (see ``reason``).
     df : int
         Degrees of freedom ``(m - rank)(n - rank)`` of the limiting
-        chi-square, with ``m, n`` the numbers of observed rows and columns;
-        ``0`` when the test is trivial.
+        chi-square, with ``m, n`` the rows and columns of the table tested;
+        ``0`` when the test cannot judge.
     p_value : float
-        ``chi2.sf(statistic, df)``; ``1.0`` when the test is trivial.
+        ``chi2.sf(statistic, df)``; NaN when the test cannot judge.
     rank : int
         The hypothesised rank ``k`` (``H0: rank <= k``).
     singular_values : ndarray of shape (min(m, n),)
-        Singular values of the observed table of proportions, descending
-        (read-only).
+        Of the tested table of proportions, descending (read-only).
+    shape, table_shape : tuple of int
+        ``(m, n)`` of the table tested (empty rows and columns dropped,
+        sparse ones pooled), and of the table given.
+    reason : str or None
+        Why the test cannot judge (``min(m, n) <= rank``: every such table
+        has rank at most ``rank``, whatever the population), else None.
     """
 
     statistic: float
@@ -79,6 +97,9 @@ class RankTestResult:
     p_value: float
     rank: int
     singular_values: FloatArray
+    shape: tuple[int, int]
+    table_shape: tuple[int, int]
+    reason: str | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -88,9 +109,12 @@ class RankSelection:
     Attributes
     ----------
     rank : int
-        Smallest tested ``k`` whose test does not reject at level ``alpha``;
-        ``max_rank + 1`` when every test up to ``max_rank`` rejects (the data
-        then say only that the rank exceeds ``max_rank``).
+        Smallest tested ``k`` whose test does not reject at level ``alpha``,
+        or the first ``k`` the table cannot judge (then
+        ``k = min(m, n)`` of the tested table, which has exactly that rank
+        since every smaller ``k`` was rejected); ``max_rank + 1`` when every
+        test up to ``max_rank`` rejects (the data then say only that the
+        rank exceeds ``max_rank``).
     tests : list of RankTestResult
         The tests run, for ``k = 1, 2, ...`` in order, ending at ``rank`` (or
         at ``max_rank``).
@@ -100,10 +124,117 @@ class RankSelection:
     tests: list[RankTestResult]
 
 
-def _proportions(table: ArrayLike, n_samples: float | None) -> tuple[FloatArray, float]:
-    """Validate ``table``; return the observed sub-table of proportions and ``N``."""
+@dataclass(frozen=True, eq=False)
+class PooledTable:
+    """A table of counts whose sparse rows and columns were merged (:func:`pool_sparse`).
+
+    Attributes
+    ----------
+    counts : ndarray of shape (m, n)
+        The pooled counts (read-only).
+    row_groups, col_groups : tuple of ndarray of int
+        For each pooled row (column), the indices of the rows (columns) of
+        the table given that were summed into it, ascending.
+    """
+
+    counts: FloatArray
+    row_groups: tuple[NDArray[np.intp], ...]
+    col_groups: tuple[NDArray[np.intp], ...]
+
+
+def _cochran_ok(rows: FloatArray, cols: FloatArray, total: float) -> bool:
+    """Expected counts ``r_i c_j / N``: none below 1 and at most 20% below 5.
+
+    From the margins alone: ``r_i c_j / N < 5`` exactly when ``c_j < 5 N / r_i``,
+    counted by a binary search in the sorted column totals.
+    """
+    if rows.min() * cols.min() < COCHRAN_MIN * total:
+        return False
+    below = np.searchsorted(np.sort(cols), COCHRAN_LOW * total / rows, side="left").sum()
+    return bool(below <= COCHRAN_SHARE * rows.shape[0] * cols.shape[0])
+
+
+def pool_sparse(table: ArrayLike) -> PooledTable:
+    """Merge the sparsest rows and columns of a table of counts until its cells are well filled.
+
+    Empty rows and columns are dropped. Then, while the expected counts
+    :math:`e_{ij} = r_i c_j / N` break Cochran's (1954) rule (no
+    :math:`e_{ij} < 1`, at most 20% of the cells with :math:`e_{ij} < 5`), the
+    row or column with the smallest total relative to the mean of its side
+    is added to the one with the next smallest total on that side.
+
+    Parameters
+    ----------
+    table : array_like of shape (m, n)
+        Non-negative counts (weighted counts are fine).
+
+    Returns
+    -------
+    PooledTable
+        The pooled counts and which rows and columns went into each.
+
+    Raises
+    ------
+    DataError
+        If ``table`` is not a 2-D array of finite non-negative numbers with
+        a positive total.
+
+    Notes
+    -----
+    Pooling is a linear map :math:`P \\mapsto G_r P G_c^\\top` with 0/1
+    aggregation matrices, so it cannot raise the rank: a test of
+    ``H0: rank <= k`` on the pooled table is a valid test of the same
+    hypothesis. It loses power: levels with different conditional profiles
+    become one, and a table pooled to ``m x n`` cannot reveal a rank of
+    ``min(m, n)`` or more. The merges read the totals alone, never the
+    association inside the table, so they do not steer the statistic.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> pooled = pool_sparse([[40, 30, 1], [35, 45, 2], [0, 1, 0]])
+    >>> pooled.counts.tolist()
+    [[41.0, 31.0], [37.0, 45.0]]
+    >>> [g.tolist() for g in pooled.row_groups], [g.tolist() for g in pooled.col_groups]
+    ([[0, 2], [1]], [[0, 2], [1]])
+    """
+    arr, _ = _validated(table)
+    total = float(arr.sum())
+    if total <= 0:
+        raise DataError(f"table sums to {total!r}; it needs at least one positive count")
+    # the merges depend on the margins alone: run them on the totals, sum the cells once
+    groups: list[list[list[int]]] = []
+    sums: list[FloatArray] = []
+    for margin in (arr.sum(axis=1), arr.sum(axis=0)):
+        seen = np.flatnonzero(margin > 0)
+        groups.append([[int(i)] for i in seen])
+        sums.append(margin[seen])
+    while min(sums[0].shape[0], sums[1].shape[0]) > 1 and not _cochran_ok(sums[0], sums[1], total):
+        side = 0 if sums[0].min() * sums[0].shape[0] <= sums[1].min() * sums[1].shape[0] else 1
+        order = np.argsort(sums[side], kind="stable")
+        drop, keep = int(order[0]), int(order[1])
+        sums[side][keep] += sums[side][drop]
+        groups[side][keep] = groups[side][keep] + groups[side][drop]
+        sums[side] = np.delete(sums[side], drop)
+        del groups[side][drop]
+    rows, cols = (tuple(np.array(sorted(g), dtype=np.intp) for g in gs) for gs in groups)
+    counts = _aggregation(rows, arr.shape[0]) @ arr @ _aggregation(cols, arr.shape[1]).T
+    counts.setflags(write=False)
+    return PooledTable(counts, rows, cols)
+
+
+def _aggregation(groups: tuple[NDArray[np.intp], ...], size: int) -> FloatArray:
+    """0/1 matrix ``G`` with ``G[g, i] = 1`` when index ``i`` is in group ``g``."""
+    out = np.zeros((len(groups), size))
+    for g, members in enumerate(groups):
+        out[g, members] = 1.0
+    return out
+
+
+def _validated(table: ArrayLike) -> tuple[FloatArray, float]:
+    """``table`` as a finite non-negative 2-D float array (a copy), and its total."""
     try:
-        arr = np.asarray(table, dtype=np.float64)
+        arr = np.array(table, dtype=np.float64)
     except (TypeError, ValueError) as exc:
         raise DataError(f"table must be a 2-D numeric array; got {table!r}") from exc
     if arr.ndim != 2:
@@ -125,7 +256,14 @@ def _proportions(table: ArrayLike, n_samples: float | None) -> tuple[FloatArray,
             f"table has a negative entry {float(arr[idx])!r} at {idx}; "
             "counts and proportions must be >= 0"
         )
-    total = float(arr.sum())
+    return arr, float(arr.sum())
+
+
+def _proportions(
+    table: ArrayLike, n_samples: float | None, pool: bool
+) -> tuple[FloatArray, float, tuple[int, int]]:
+    """Validate ``table``; return the tested table of proportions, ``N`` and the given shape."""
+    arr, total = _validated(table)
     if n_samples is None:
         if abs(total - 1.0) <= PROPORTION_ATOL:
             raise DataError(
@@ -144,10 +282,11 @@ def _proportions(table: ArrayLike, n_samples: float | None) -> tuple[FloatArray,
             raise DataError(f"n_samples must be a finite number > 0; got N = {n_samples!r}")
         if total <= 0:
             raise DataError(f"table sums to {total!r}; it needs at least one positive entry")
-    rows = arr.sum(axis=1) > 0
-    cols = arr.sum(axis=0) > 0
-    observed = arr[np.ix_(rows, cols)] / total
-    return observed, n
+    if pool:
+        tested = np.array(pool_sparse(arr * (n / total)).counts)
+    else:
+        tested = arr[np.ix_(arr.sum(axis=1) > 0, arr.sum(axis=0) > 0)]
+    return tested / tested.sum(), n, (int(arr.shape[0]), int(arr.shape[1]))
 
 
 def _check_rank(rank: int, name: str, minimum: int) -> int:
@@ -162,30 +301,96 @@ def _check_rank(rank: int, name: str, minimum: int) -> int:
     return k
 
 
-def _test_observed(a: FloatArray, k: int, n: float) -> RankTestResult:
+def _nndsvd(
+    u: FloatArray, s: FloatArray, vt: FloatArray, k: int, fill: float
+) -> tuple[FloatArray, FloatArray]:
+    """Non-negative factors ``W (m x k)``, ``H (k x n)`` from the leading singular triplets.
+
+    NNDSVD (C. Boutsidis and E. Gallopoulos, "SVD based initialization: a head
+    start for nonnegative matrix factorization", Pattern Recognition 41(4),
+    2008): each triplet keeps the positive or the negative parts of both
+    vectors, whichever have the larger norm product; zeros become ``fill``.
+    """
+    w = np.empty((u.shape[0], k))
+    h = np.empty((k, vt.shape[1]))
+    for j in range(k):
+        best = (-1.0, u[:, j], vt[j])
+        for sign in (1.0, -1.0):
+            x, y = np.maximum(sign * u[:, j], 0.0), np.maximum(sign * vt[j], 0.0)
+            nx, ny = float(np.linalg.norm(x)), float(np.linalg.norm(y))
+            if nx * ny > best[0]:
+                best = (nx * ny, x / max(nx, TINY), y / max(ny, TINY))
+        scale = np.sqrt(s[j] * best[0])
+        w[:, j], h[j] = scale * best[1], scale * best[2]
+    w[w <= 0.0] = fill
+    h[h <= 0.0] = fill
+    return w, h
+
+
+def _null_cells(a: FloatArray, u: FloatArray, s: FloatArray, vt: FloatArray, k: int) -> FloatArray:
+    """Maximum-likelihood table of ``k`` latent classes: EM, i.e. KL non-negative factorisation.
+
+    Maximises :math:`\\sum_{ij} a_{ij} \\log (WH)_{ij}` over non-negative
+    ``W``, ``H`` by the multiplicative updates of Lee and Seung (2001) (the
+    EM algorithm of the latent class model of a two-way table), from the
+    NNDSVD start; stops when the log-likelihood gains less than
+    :data:`NULL_FIT_TOL` (relative) over :data:`NULL_FIT_CHECK` iterations.
+    """
+    w, h = _nndsvd(u, s, vt, k, float(a.mean()))
+    seen = a > 0
+    previous = -np.inf
+    for it in range(NULL_FIT_MAX_ITER):
+        w *= ((a / np.maximum(w @ h, TINY)) @ h.T) / h.sum(axis=1)
+        h *= (w.T @ (a / np.maximum(w @ h, TINY))) / w.sum(axis=0)[:, None]
+        if it % NULL_FIT_CHECK == 0:
+            value = float(a[seen] @ np.log(np.maximum(w @ h, TINY)[seen]))
+            if value - previous <= NULL_FIT_TOL * abs(value):
+                break
+            previous = value
+    fit = w @ h
+    return np.asarray(fit / fit.sum(), dtype=np.float64)
+
+
+def _test_observed(
+    a: FloatArray, k: int, n: float, covariance: str, table_shape: tuple[int, int]
+) -> RankTestResult:
     """Rank test on a validated table ``a`` of proportions with no empty row or column."""
     m, c = a.shape
     u, s, vt = np.linalg.svd(a, full_matrices=True)
     s.setflags(write=False)
     if min(m, c) <= k:
-        return RankTestResult(statistic=0.0, df=0, p_value=1.0, rank=k, singular_values=s)
+        reason = (
+            f"the table tested has {m} rows and {c} columns; a test of rank <= {k} needs "
+            f"at least {k + 1} of each (every {m} x {c} table has rank <= {min(m, c)})"
+        )
+        nan = float("nan")
+        return RankTestResult(nan, 0, nan, k, s, (m, c), table_shape, reason)
     u2 = u[:, k:]
     v2 = vt.T[:, k:]
     # vec(U2^T A V2) = (V2 kron U2)^T vec(A) with column-major vec.
     proj = np.kron(v2, u2)
-    p = a.reshape(-1, order="F")
     lvec = (u2.T @ a @ v2).reshape(-1, order="F")
-    # Q = K^T (diag(p) - p p^T) K = K^T diag(p) K - l l^T, since K^T p = l.
-    q = (proj * p[:, None]).T @ proj - np.outer(lvec, lvec)
+    cells = a if covariance == "observed" or k == 0 else _null_cells(a, u, s, vt, k)
+    p = cells.reshape(-1, order="F")
+    kp = proj.T @ p
+    # Q = K^T (diag(p) - p p^T) K = K^T diag(p) K - (K^T p)(K^T p)^T.
+    q = (proj * p[:, None]).T @ proj - np.outer(kp, kp)
     q = 0.5 * (q + q.T)
     quad = float(n * (lvec @ linalg.pinvh(q) @ lvec))
     statistic = quad if quad > 0.0 else 0.0  # a PSD form; clip round-off and -0.0
     df = (m - k) * (c - k)
     p_value = float(stats.chi2.sf(statistic, df))
-    return RankTestResult(statistic=statistic, df=df, p_value=p_value, rank=k, singular_values=s)
+    return RankTestResult(statistic, df, p_value, k, s, (m, c), table_shape)
 
 
-def rank_test(table: ArrayLike, rank: int, n_samples: float | None = None) -> RankTestResult:
+def rank_test(
+    table: ArrayLike,
+    rank: int,
+    n_samples: float | None = None,
+    *,
+    pool: bool = True,
+    covariance: str = "fitted",
+) -> RankTestResult:
     """Chi-square test of ``H0: rank(P) <= rank`` for a two-way table.
 
     Parameters
@@ -193,39 +398,46 @@ def rank_test(table: ArrayLike, rank: int, n_samples: float | None = None) -> Ra
     table : array_like of shape (m, n)
         Joint cell proportions ``P(A = a, B = b)`` (entries summing to 1), or
         cell counts (any other total). Rows and columns that are entirely zero
-        are dropped before testing, so ``m`` and ``n`` below count observed
-        values only.
+        are dropped before testing.
     rank : int
         Hypothesised rank ``k >= 0``.
     n_samples : float, optional
         Number of rows ``N`` the table was computed from. Required for a
         table of proportions; for counts it defaults to their total.
+    pool : bool, default True
+        Merge sparse rows and columns first (:func:`pool_sparse`, on the
+        counts ``N * proportions``), so that the expected counts meet
+        Cochran's rule. ``False`` tests the table as given.
+    covariance : {"fitted", "observed"}, default "fitted"
+        Where the multinomial covariance of the cells is evaluated: at the
+        maximum-likelihood table of ``k`` latent classes, or at the observed
+        proportions (the released ``probrank`` choice).
 
     Returns
     -------
     RankTestResult
-        Statistic, degrees of freedom, p-value, ``rank`` and the singular
-        values of the observed table of proportions.
+        Statistic, degrees of freedom, p-value (NaN with a ``reason`` when
+        the tested table has ``min(m, n) <= rank``), ``rank``, the singular
+        values and the shapes.
 
     Raises
     ------
     DataError
         If ``table`` is not a non-empty 2-D array of finite non-negative
-        numbers, if ``rank < 0``, if ``N <= 0``, or if a table of proportions
-        comes without ``n_samples``.
+        numbers, if ``rank < 0``, if ``N <= 0``, if a table of proportions
+        comes without ``n_samples``, or on an unknown ``covariance``.
 
     Notes
     -----
-    With :math:`\\hat A = U D V^\\top` the full SVD of the observed ``m x n``
+    With :math:`\\hat A = U D V^\\top` the full SVD of the tested ``m x n``
     table of proportions, :math:`U_2 = U_{:, k:m}`, :math:`V_2 = V_{:, k:n}`
     and column-major ``vec``,
 
     .. math::
        \\hat l = \\operatorname{vec}(U_2^\\top \\hat A V_2), \\quad
        \\hat Q = (V_2 \\otimes U_2)^\\top
-                 \\bigl(\\operatorname{diag}(\\hat p) - \\hat p \\hat p^\\top\\bigr)
-                 (V_2 \\otimes U_2), \\quad
-       \\hat p = \\operatorname{vec}(\\hat A),
+                 \\bigl(\\operatorname{diag}(\\tilde p) - \\tilde p \\tilde p^\\top\\bigr)
+                 (V_2 \\otimes U_2),
 
     .. math::
        T = N \\, \\hat l^\\top \\hat Q^{+} \\hat l, \\qquad
@@ -233,28 +445,33 @@ def rank_test(table: ArrayLike, rank: int, n_samples: float | None = None) -> Ra
 
     The pseudo-inverse is taken after projecting. Under ``H0`` with the
     population rank equal to ``k``, ``T`` is asymptotically
-    :math:`\\chi^2_f` with ``f = (m - k)(n - k)``, the number of restrictions
-    (Robin and Smith, 2000). The alternative ``f = rank(Q)`` (Ratsimalahelo,
-    2001) coincides with it whenever ``Q`` is non-singular, which is the
-    generic case for ``k >= 1`` and strictly positive cells; only the first
-    choice is implemented. At ``k = 1`` the hypothesis is independence, ``f``
-    equals Pearson's ``(m - 1)(n - 1)`` and ``T`` is asymptotically equivalent
-    to Pearson's statistic.
+    :math:`\\chi^2_f` with ``f = (m - k)(n - k)``, the number of restrictions,
+    for any consistent estimate :math:`\\tilde p` of the cell probabilities
+    (Robin and Smith, 2000). ``covariance="observed"`` takes the observed
+    :math:`\\hat p = \\operatorname{vec}(\\hat A)`; ``"fitted"`` takes
+    :math:`\\tilde p = \\operatorname{vec}(WH)`, the maximum-likelihood table of
+    ``k`` latent classes (non-negative ``W``, ``H`` of inner dimension ``k``
+    maximising :math:`\\sum_{ij} \\hat A_{ij} \\log (WH)_{ij}`; consistent under
+    ``H0``; at ``k = 1`` the independence table, as in Pearson's statistic;
+    ``k = 0`` uses :math:`\\hat p`). On sparse tables the observed form gives
+    rarely seen cells a tiny variance and the statistic explodes, as
+    Neyman's chi-square does against Pearson's: on 16 x 16 tables from 1,311
+    rows of three classes it rejected the true ``k = 3`` in 98% to 100% of
+    200 simulated tables, the fitted form in 3.5% to 8%, and the default
+    (fitted, pooled) in 2.5% to 7.5%, at a nominal 5% (six populations).
+
+    Pooling (``pool=True``) sums rows and columns, which cannot raise the
+    rank: the test stays a valid test of ``rank <= k``, with less power
+    (:func:`pool_sparse`). The chi-square limit also needs
+    :math:`\\sigma_k(A)` well above the sampling noise, of order
+    :math:`N^{-1/2}`: when the table is close to rank ``k - 1`` the size
+    can be off in either direction.
 
     ``U_2`` and ``V_2`` are the trailing ``m - k`` and ``n - k`` columns of the
     *full* SVD. The released ``probrank`` code keeps only ``min(m, n) - k``
     of them and uses the trailing singular values as ``l``, which is correct
     for square tables only (its level on 4 x 6 tables at ``k = 2`` is about
     24% at a nominal 5%).
-
-    The chi-square limit needs :math:`\\sigma_k(A)` well above the sampling
-    noise, of order :math:`N^{-1/2}`. When the table is close to rank
-    ``k - 1`` the size can be off in either direction (on 4 x 6 tables at
-    ``k = 2``, ``N = 5000`` and :math:`\\sigma_2 / \\sigma_1 \\approx 0.03`,
-    rejection rates of 1% to 15% were measured at a nominal 5%).
-
-    If ``min(m, n) <= k`` every table has rank at most ``k``: the result has
-    ``statistic = 0``, ``df = 0`` and ``p_value = 1``.
 
     References
     ----------
@@ -263,6 +480,12 @@ def rank_test(table: ArrayLike, rank: int, n_samples: float | None = None) -> Ra
 
     J.-M. Robin and R. J. Smith, "Tests of rank", Econometric Theory 16(2),
     151-175, 2000.
+
+    W. G. Cochran, "Some methods for strengthening the common chi-square
+    tests", Biometrics 10(4), 417-451, 1954.
+
+    D. D. Lee and H. S. Seung, "Algorithms for non-negative matrix
+    factorization", NIPS 13, 2001.
 
     Examples
     --------
@@ -273,10 +496,14 @@ def rank_test(table: ArrayLike, rank: int, n_samples: float | None = None) -> Ra
     (2, 0.0, 1.0)
     >>> rank_test(np.diag([50, 50]), rank=1).p_value < 1e-10
     True
+    >>> rank_test(np.diag([50, 50]), rank=2).reason is not None  # a 2 x 2 table
+    True
     """
     k = _check_rank(rank, "rank", 0)
-    a, n = _proportions(table, n_samples)
-    return _test_observed(a, k, n)
+    cov = normalize_choice(covariance, "covariance", COVARIANCES)
+    a, n, shape = _proportions(table, n_samples, bool(pool))
+    with threadpool_limits(limits=1, user_api="blas"):  # small matrices: threads only cost
+        return _test_observed(a, k, n, cov, shape)
 
 
 def select_rank(
@@ -284,13 +511,17 @@ def select_rank(
     n_samples: float | None = None,
     alpha: float = 0.05,
     max_rank: int | None = None,
+    *,
+    pool: bool = True,
+    covariance: str = "fitted",
 ) -> RankSelection:
     """Smallest rank that the rank test does not reject.
 
     Runs :func:`rank_test` for ``k = 1, 2, ...`` and stops at the first
     ``k`` with ``p_value > alpha`` (the sequential procedure of Robin and
-    Smith, 2000). ``k = 0`` is skipped: a table with a positive total has rank
-    at least 1.
+    Smith, 2000), or at the first ``k`` the tested table cannot judge
+    (``min(m, n) <= k``: the table then has rank exactly ``k``). ``k = 0``
+    is skipped: a table with a positive total has rank at least 1.
 
     Parameters
     ----------
@@ -305,7 +536,10 @@ def select_rank(
         enough (``-log(alpha_N) / N -> 0``).
     max_rank : int, optional
         Largest ``k`` to test (``>= 1``). Defaults to ``min(m, n)`` of the
-        observed table, where the test is trivial, so a rank is always chosen.
+        tested table, which it cannot judge, so a rank is always chosen.
+    pool, covariance :
+        As in :func:`rank_test`; the table is pooled once, before the first
+        test.
 
     Returns
     -------
@@ -327,15 +561,9 @@ def select_rank(
 
     with :math:`p_k` the p-value of ``H0: rank <= k``. Each test has level
     ``alpha``, so :math:`\\Pr(\\hat k > k_0) \\to \\alpha` at the true rank
-    ``k_0`` while :math:`\\Pr(\\hat k < k_0) \\to 0`.
-
-    References
-    ----------
-    J.-M. Robin and R. J. Smith, "Tests of rank", Econometric Theory 16(2),
-    151-175, 2000.
-
-    Z. Ratsimalahelo, "Strongly consistent determination of the rank of
-    matrix", working paper, Université de Franche-Comté, 2001.
+    ``k_0`` while :math:`\\Pr(\\hat k < k_0) \\to 0`. With ``pool=True`` the
+    rank chosen is that of the pooled table, which is at most the rank of
+    the table given. References: as :func:`rank_test`.
 
     Examples
     --------
@@ -348,12 +576,14 @@ def select_rank(
     alpha_f = float(alpha)
     if not 0.0 < alpha_f < 1.0:
         raise DataError(f"alpha must lie in (0, 1); got alpha={alpha!r}")
-    a, n = _proportions(table, n_samples)
+    cov = normalize_choice(covariance, "covariance", COVARIANCES)
+    a, n, shape = _proportions(table, n_samples, bool(pool))
     top = min(a.shape) if max_rank is None else _check_rank(max_rank, "max_rank", 1)
     tests: list[RankTestResult] = []
-    for k in range(1, top + 1):
-        res = _test_observed(a, k, n)
-        tests.append(res)
-        if res.p_value > alpha_f:
-            return RankSelection(rank=k, tests=tests)
+    with threadpool_limits(limits=1, user_api="blas"):
+        for k in range(1, top + 1):
+            res = _test_observed(a, k, n, cov, shape)
+            tests.append(res)
+            if res.reason is not None or res.p_value > alpha_f:
+                return RankSelection(rank=k, tests=tests)
     return RankSelection(rank=top + 1, tests=tests)
