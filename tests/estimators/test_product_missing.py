@@ -118,7 +118,7 @@ def test_fiml_reaches_the_independent_maximum_and_beats_listwise_deletion(n_leve
         e_fiml = _param_error(w, probs, fiml.weights_, P)
         e_drop = _param_error(w, probs, drop.weights_, _probs3(drop, n_levels))
         better_or_equal += e_fiml <= e_drop + 1e-12
-    assert better_or_equal >= 22  # of 25 (the acceptance asks 45 of 50 over both alphabets)
+    assert better_or_equal >= 23  # of 25 (at least 45 of the 50 over both alphabets)
 
 
 def test_missing_rows_score_their_observed_items():
