@@ -205,3 +205,11 @@ def test_none_nan_and_empty_strings_are_all_missing():
     model = ProductMixture(2, random_state=0).fit(X)
     assert model.n_missing_.tolist() == [1, 1, 1, 1, 0]
     assert [c.tolist() for c in model.categories_] == [["a", "b", "c"]] * 5
+
+
+def test_an_unseen_level_beside_gaps_is_named_at_its_cell():
+    """Reference: the cell written below (row 1, column 1), not its place among the answers."""
+    X = np.array([["a", "x"], [None, "y"], ["b", "y"], ["a", None], ["b", "x"]] * 40, dtype=object)
+    model = ProductMixture(1).fit(X)
+    with pytest.raises(DataError, match=r"X\[1, 1\] = 'z' is a level not seen in fit"):
+        model.predict(np.array([["a", None], [None, "z"]], dtype=object))

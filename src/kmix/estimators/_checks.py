@@ -325,23 +325,19 @@ def encode_categories(
                 f"X contains missing or infinite values (NaN, None or inf) in column {j} "
                 f"(first at row {i}: {plain(col[i])!r}); remove or impute them before fitting"
             )
+        where = np.arange(col.shape[0]) if rows is None else rows  # input row of each entry
         if rows is not None:
             col, missing = col[rows], missing[rows]
-        if missing.any():
-            present = ~missing
-            sub, sub_levels = encode_categories(
-                col[present][:, None], None if categories is None else [categories[j]]
-            )
+        target: slice | NDArray[np.bool_] = slice(None)
+        if missing.any():  # missing cells get missing_code and take no part in the levels
+            target = ~missing
             codes[:, j] = missing_code
-            codes[present, j] = sub[:, 0]
-            if categories is None:
-                learned.append(sub_levels[0])
-            continue
+            col, where = col[target], where[target]
         try:
             if categories is None:
                 levels, inverse = _levels(col)
                 learned.append(levels)
-                codes[:, j] = inverse
+                codes[target, j] = inverse
                 continue
             levels = categories[j]
             pos = np.clip(np.searchsorted(levels, col), 0, len(levels) - 1)
@@ -355,10 +351,10 @@ def encode_categories(
             ) from None
         if np.any(unseen):
             i = int(np.flatnonzero(unseen)[0])
-            value, i = col[i], (i if rows is None else int(rows[i]))
+            value, i = col[i], int(where[i])
             raise DataError(
                 f"X[{i}, {j}] = {plain(value)!r} is a level not seen in fit "
                 f"(column {j} has levels {levels.tolist()}); refit with it included"
             )
-        codes[:, j] = pos
+        codes[target, j] = pos
     return codes, learned if categories is None else categories
