@@ -66,15 +66,10 @@ def read_table(X: Any, columns: Sequence[str] | None) -> tuple[NDArray[Any], lis
     return arr, names
 
 
-def _blank(value: Any) -> bool:
-    return isinstance(value, (str, bytes)) and not value.strip()
-
-
 def _infinite(value: Any) -> bool:
     return isinstance(value, (float, np.floating)) and bool(np.isinf(value))
 
 
-_blank_cells = np.frompyfunc(_blank, 1, 1)
 _infinite_cells = np.frompyfunc(_infinite, 1, 1)
 
 
@@ -87,10 +82,6 @@ def missing_mask(arr: NDArray[Any]) -> tuple[NDArray[np.bool_], NDArray[np.bool_
     if gap.any():
         inf[gap] = np.asarray(_infinite_cells(arr[gap]), dtype=bool)
         gap &= ~inf
-    if arr.dtype.kind in "US":
-        gap |= np.char.str_len(np.char.strip(arr)) == 0
-    elif arr.dtype == object:
-        gap |= np.asarray(_blank_cells(arr), dtype=bool)
     return gap, inf
 
 

@@ -245,7 +245,7 @@ def _cell_missing(value: Any) -> bool:
         return True
     if isinstance(value, (float, np.floating)):
         return not np.isfinite(value)
-    if isinstance(value, str):
+    if isinstance(value, (str, bytes)):
         return not value.strip()  # an empty CSV cell read as text
     return False
 

@@ -122,23 +122,17 @@ def birth_starts(
     born = design.normalise(design.level_counts(excess[None, :])[0][None, :] + 0.5)[0]
     w_born = mass / total
 
-    def start(keep: list[int], extra: list[tuple[float, FloatArray]]) -> Start:
-        w = np.concatenate([weights[keep], [m for m, _ in extra]])
-        rows = np.concatenate([P0[keep], np.array([p for _, p in extra])], axis=0)
-        # the newcomer takes its share from the others in proportion
-        w = w / w.sum()
-        return w, np.split(rows, design.offsets[1:], axis=1)
-
     out: list[Start] = []
     for u in range(k):
         keep = [t for t in range(k) if t != u]
-        out.append(start(keep, [(w_born * weights[keep].sum() / (1.0 - w_born), born)]))
+        extra = [(w_born * weights[keep].sum() / (1.0 - w_born), born)]
+        out.append(_assemble(design, weights, P0, keep, extra))
     for u, v in combinations(range(k), 2):
         keep = [t for t in range(k) if t not in (u, v)]
-        merged_w = weights[u] + weights[v]
-        merged = (weights[u] * P0[u] + weights[v] * P0[v]) / max(merged_w, 1e-300)
+        merged_w, merged = _merge(weights, P0, u, v)
         rest = weights[keep].sum() + merged_w
-        out.append(start(keep, [(merged_w, merged), (w_born * rest / (1.0 - w_born), born)]))
+        extra = [(merged_w, merged), (w_born * rest / (1.0 - w_born), born)]
+        out.append(_assemble(design, weights, P0, keep, extra))
     return out
 
 
@@ -219,13 +213,14 @@ def split_starts(
         if pairs:
             _, v, w = max(pairs)
             keep = [t for t in others if t not in (v, w)]
-            merged = (weights[v] * P0[v] + weights[w] * P0[w]) / max(
-                weights[v] + weights[w], 1e-300
-            )
-            out.append(
-                _assemble(design, weights, P0, keep, [*children, (weights[v] + weights[w], merged)])
-            )
+            out.append(_assemble(design, weights, P0, keep, [*children, _merge(weights, P0, v, w)]))
     return out
+
+
+def _merge(weights: FloatArray, P0: FloatArray, u: int, v: int) -> tuple[float, FloatArray]:
+    """Classes ``u`` and ``v`` as one: their summed weight and weighted-average probabilities."""
+    both = float(weights[u] + weights[v])
+    return both, (weights[u] * P0[u] + weights[v] * P0[v]) / max(both, 1e-300)
 
 
 def _assemble(
@@ -235,6 +230,7 @@ def _assemble(
     keep: list[int],
     extra: list[tuple[float, FloatArray]],
 ) -> Start:
+    """The classes ``keep`` and the new ones ``(weight, probabilities)``, weights renormalised."""
     w = np.concatenate([weights[keep], [m for m, _ in extra]])
     rows = np.concatenate([P0[keep], np.array([p for _, p in extra])], axis=0)
     return w / w.sum(), np.split(rows, design.offsets[1:], axis=1)

@@ -304,20 +304,23 @@ def fit_latent_class(
 
         fits = run(starts)
         best = _best(fits)
-        if escalate and (
-            pairwise_misfit(design, counts, best.weights, best.probs) > MISFIT_Z
-            or not fits_the_table(design, counts, best)
-        ):
-            # the single moment start ended at a visible misfit (a poor local maximum when k
-            # is right), or on a table too sparse to tell: every moment candidate and
-            # random starts as well
-            n_more = min(AUTO_RANDOM_STARTS, max(2, RANDOM_WORK // max(work, 1)))
-            more = random_starts(list(n_levels), k, int(n_more), rng)
-            fits += run([*moments.extra, *more])
-            best = _best(fits)
+        # the table vouches for the single moment start's fit: no more starts, no moves
+        vouched = False
+        if escalate:
+            vouched = pairwise_misfit(
+                design, counts, best.weights, best.probs
+            ) <= MISFIT_Z and fits_the_table(design, counts, best)
+            if not vouched:
+                # the single moment start ended at a visible misfit (a poor local maximum
+                # when k is right), or on a table too sparse to tell: every moment candidate
+                # and random starts as well
+                n_more = min(AUTO_RANDOM_STARTS, max(2, RANDOM_WORK // max(work, 1)))
+                more = random_starts(list(n_levels), k, int(n_more), rng)
+                fits += run([*moments.extra, *more])
+                best = _best(fits)
         restart_lls = [f.log_likelihood for f in fits]
         n_births = 0
-        if births and k > 1:
+        if births and k > 1 and not vouched:
             best, n_births = escape_local_maxima(design, counts, best, run, max_iter=max_iter)
         n_starts, n_iter, n_polish = len(fits), best.n_iter, 0
         converged = best.converged
