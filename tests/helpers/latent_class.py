@@ -69,3 +69,32 @@ def three_level(n: int = 3000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     cum = np.cumsum(probs[labels], axis=1)
     codes = (rng.random((n, 6))[:, :, None] > cum[:, None, :]).sum(axis=2)
     return LEVELS[np.minimum(codes, 2)], labels
+
+
+def rare_class_instance(i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Instance ``i`` of the reliability benchmark (``benchmarks/bench_lc_reliability.py``).
+
+    Weights from Dirichlet(1) with one class forced to a share drawn from
+    U(1%, 3%), ``P(X_j = 1 | u)`` from U(0.02, 0.98), binary items. Returns
+    the unique rows, their counts, and the planted weights and probabilities
+    (classes by decreasing weight).
+    """
+    cells = [
+        (k, n, N)
+        for k in (2, 3, 4, 5)
+        for n in sorted({2 * k - 1, 3 * k, 15})
+        for N in (10**4, 10**5)
+    ]
+    rng = np.random.default_rng([20261206, i])
+    k, n, N = cells[i % len(cells)]
+    w = rng.dirichlet(np.ones(k))
+    small, u = rng.uniform(0.01, 0.03), int(rng.integers(k))
+    w = w * (1.0 - small) / (w.sum() - w[u])
+    w[u] = small
+    P = rng.uniform(0.02, 0.98, size=(k, n))
+    z = rng.choice(k, size=N, p=w / w.sum())
+    X = (rng.random((N, n)) < P[z]).astype(np.int64)
+    values, counts, _ = compress_rows(X)
+    used = counts > 0
+    order = np.argsort(-w)
+    return values[used].astype(np.int64), counts[used], w[order] / w.sum(), P[order]

@@ -64,8 +64,9 @@ class ProductMixture(MixtureEstimator):
         large tables the best moment candidate alone, followed by the others
         and random starts when the fit misfits a two-way margin or a
         likelihood-ratio test against the well-filled cells of the table
-        (:func:`kmix.solvers.latent_class.births.fits_the_table`). In every
-        case birth, split and merge moves then try to move a misplaced class
+        (:func:`kmix.solvers.latent_class.births.fits_the_table`) rejects
+        it. Unless that test vouched for the single start, birth, split and
+        merge moves then try to move a misplaced class
         (:func:`kmix.solvers.latent_class.births.escape_local_maxima`): a
         small class that EM lost is found again there.
     n_triples : int, default 5
@@ -135,7 +136,7 @@ class ProductMixture(MixtureEstimator):
     n_missing_ : ndarray of shape (n_features,)
         Missing cells of every column in the data given to ``fit``.
     n_birth_starts_ : int
-        Candidate starts of the birth-and-merge moves after EM
+        Candidate starts of the birth, split and merge moves after EM
         (:func:`kmix.solvers.latent_class.births.escape_local_maxima`).
 
     Examples

@@ -75,3 +75,30 @@ def test_a_misfit_after_the_moment_start_brings_in_more_starts():
     assert model.n_starts_ > 1  # escalated from the single moment start
     assert model.restart_log_likelihoods_[0] < truth - 1000.0  # where that start ended
     assert model.log_likelihood_ >= truth and model.misfit_ < 3.0
+
+
+def test_unsettled_starts_are_finished_before_the_best_is_chosen():
+    """Reliability-benchmark instance 239 (k = 5, n = 2k - 1 = 9: a flat likelihood): EM
+    stopped after 60 maps leaves most starts unsettled. The start chosen must be the best
+    after the quasi-Newton finish (reference: polish_latent_class of every start), not the
+    best where EM stopped."""
+    from kmix.solvers.latent_class.design import RowDesign
+    from kmix.solvers.latent_class.em import em_latent_class, polish_latent_class, random_starts
+    from kmix.solvers.latent_class.fit import UNSETTLED, _finish_unsettled
+    from tests.helpers.latent_class import rare_class_instance
+
+    values, counts, _, _ = rare_class_instance(239)
+    levels = [2] * values.shape[1]
+    design = RowDesign(values, levels, counts)
+    starts = random_starts(levels, 5, UNSETTLED, np.random.default_rng(3))
+    fits = em_latent_class(values, counts, levels, starts, max_iter=60, design=design)
+    assert not any(f.converged for f in fits)
+    stopped_best = max(fits, key=lambda f: f.log_likelihood)
+    finished = [
+        polish_latent_class(values, counts, levels, (f.weights, f.probs), design=design)
+        for f in fits
+        if not f.merged
+    ]
+    chosen = max(_finish_unsettled(design, counts, levels, fits), key=lambda f: f.log_likelihood)
+    assert chosen.log_likelihood == pytest.approx(max(f.log_likelihood for f in finished), abs=1e-6)
+    assert chosen.log_likelihood > stopped_best.log_likelihood

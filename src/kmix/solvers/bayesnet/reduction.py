@@ -66,7 +66,10 @@ from ...params.bayesnet import BayesNetMixtureParams
 from ...params.dag import DAG
 from ...stats.rows import compress_rows
 from ..em.weights import polish_weights
-from ..latent_class.em import em_latent_class
+from ..latent_class.births import escape_local_maxima, fits_the_table
+from ..latent_class.design import RowDesign
+from ..latent_class.em import LatentClassFit, em_latent_class
+from ..latent_class.fit import CHEAP_WORK
 from ..latent_class.moments import fit_product_mixture
 from .align import align_runs
 from .defaults import balanced_defaults
@@ -246,8 +249,21 @@ def _solve_run(
     weights, probs = res.weights, res.probs
     ll = res.candidates[0][2] if res.candidates else float("nan")
     if refine:
+        design = RowDesign(vals, lv, cnts)
         starts = [(w, p) for w, p, _ in res.candidates[:3]] or [(weights, probs)]
-        best = max(em_latent_class(vals, cnts, lv, starts), key=lambda f: f.log_likelihood)
+        best = max(
+            em_latent_class(vals, cnts, lv, starts, design=design), key=lambda f: f.log_likelihood
+        )
+        if vals.shape[0] * sum(lv) * k <= CHEAP_WORK and not fits_the_table(design, cnts, best):
+            # a source rare in this stratum is the small class a single EM run loses: one
+            # round of the latent class fit's birth, split and merge moves, where they are
+            # cheap and the run's table does not already vouch for the fit
+            def run_em(group: list[Any], cap: int) -> list[LatentClassFit]:
+                return em_latent_class(vals, cnts, lv, group, max_iter=cap, design=design)
+
+            best, _ = escape_local_maxima(
+                design, cnts, best, run_em, max_iter=1000, rng=rng, rounds=1
+            )
         if not np.isfinite(ll) or best.log_likelihood >= ll:
             weights, probs, ll = best.weights, best.probs, best.log_likelihood
     return dataclasses.replace(

@@ -31,15 +31,26 @@ algorithm for mixture models", Neural Computation 12, 2000):
   split along its eigenvector, at the break that best separates the rows'
   projections (weighted two-means in one dimension), while the two classes
   whose responsibilities overlap most merge, or the smallest class gives up
-  its place: the split and merge criteria of Ueda et al. (2000). Dense
-  tables show a missed class in their excess counts; sparse tables (most
-  rows unique) only through such dependence.
+  its place: the split and merge criteria of Ueda et al. (2000). The pooled
+  rows of two classes are re-split the same way (two classes that share one
+  group and a second group between them). Dense tables show a missed class
+  in their excess counts; sparse tables (most rows unique) only through such
+  dependence.
+* **split by a two-class fit**: a small class hidden inside a large one is
+  not where the two-means break falls (that break halves the class), so
+  every class, and every class pooled with the smallest one, is also split
+  by a two-class latent class model fitted to its own rows (weighted by
+  their responsibilities; starts that seed a small class on one row), the
+  split step of SMEM done by EM on the class's share of the data. The pooled
+  pairs move a small class that sits on the wrong rows of its neighbour.
 
-Every candidate runs a few EM maps at once; those that climb above the
-current fit run to convergence, and the best is kept when it is higher. The
-test is also the diagnostic: a fit that no move improves has no class
-missing that the data can show. On a dense table a fit within sampling
-error of the saturated table (:func:`fits_the_table`) needs no moves.
+Every candidate runs a few EM maps at once; the best of them run to
+convergence, and the best is kept when it is higher. Candidates are ranked
+by their likelihood after the short run, except those that went back to the
+current fit (same weights, same likelihood): a move towards a distant, higher
+maximum often starts lower than the fit it leaves. The test is also the
+diagnostic: a fit that no move improves has no class missing that the data
+can show.
 """
 
 from __future__ import annotations
@@ -51,7 +62,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .design import RowDesign, responsibilities, stack_starts
-from .em import LatentClassFit
+from .em import LatentClassFit, em_latent_class
 
 __all__ = [
     "BIRTH_ROUNDS",
@@ -59,6 +70,7 @@ __all__ = [
     "birth_starts",
     "escape_local_maxima",
     "fits_the_table",
+    "refit_split_starts",
     "split_starts",
 ]
 
@@ -67,7 +79,7 @@ Start = tuple[FloatArray, list[FloatArray]]
 #: EM maps every candidate runs before the best are continued
 BIRTH_SHORT_MAPS = 24
 #: Candidates continued to convergence per round
-BIRTH_CONTINUED = 2
+BIRTH_CONTINUED = 4
 #: Rounds of moves at most (each accepted move may reveal the next)
 BIRTH_ROUNDS = 3
 #: A candidate must beat the fit by this much (relative) to count as a climb
@@ -77,9 +89,19 @@ DENSE_COUNT = 5.0
 #: ... and a table with more of its rows expected in pooled cells than this is sparse
 POOLED_SHARE = 0.1
 #: Classes split per round (those with the strongest dependence between items)
-SPLITS = 2
+SPLITS = 4
 #: Split moves need the rows' design as a dense matrix of at most this many cells
 SPLIT_CELLS = 20_000_000
+#: Random starts and EM maps of the two-class fit that splits a class
+REFIT_STARTS = 8
+REFIT_MAPS = 100
+#: ... on tables of at most this many unique rows x levels x classes (beyond it a
+#: small class holds enough rows for the birth and two-means moves)
+REFIT_WORK = 3_000_000
+#: A short run whose sorted weights moved less than this (summed) and whose
+#: log-likelihood is within RETURN_GAP nats per row of the fit went back to it
+RETURN_WEIGHTS = 0.01
+RETURN_GAP = 1e-5
 
 
 def _pattern_log_probs(design: RowDesign, weights: FloatArray, P: FloatArray) -> FloatArray:
@@ -165,22 +187,62 @@ def _two_means(t: FloatArray, a: FloatArray) -> NDArray[np.bool_]:
     return upper
 
 
+def _class_rows(
+    design: RowDesign, counts: FloatArray, weights: FloatArray, probs: Sequence[FloatArray]
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """The fit's probabilities ``(k, width)``, ``c_s r_su`` ``(k, m)`` and classes' overlap.
+
+    The overlap of classes ``u, v`` is the cosine of their responsibility
+    vectors over the rows, the merge criterion of Ueda et al. (2000).
+    """
+    W, P = stack_starts([(weights, list(probs))], design.width)
+    resp = responsibilities(design, counts, W, P)[0][0]
+    safe = np.maximum(counts, 1e-300)
+    norms = np.sqrt(np.maximum((resp**2 / safe).sum(axis=1), 1e-300))
+    overlap = (resp / safe) @ resp.T / np.outer(norms, norms)
+    return P[0], resp, overlap
+
+
+def _make_room(
+    design: RowDesign,
+    weights: FloatArray,
+    P0: FloatArray,
+    overlap: FloatArray,
+    u: int,
+    children: list[tuple[float, FloatArray]],
+) -> list[Start]:
+    """Class ``u`` replaced by ``children``: the smallest other class gives way, or the
+    two others that overlap most merge."""
+    k = weights.shape[0]
+    others = [t for t in range(k) if t != u]
+    v = min(others, key=lambda t: weights[t])
+    out = [_assemble(design, weights, P0, [t for t in others if t != v], children)]
+    pairs = [(overlap[v, w], v, w) for v, w in combinations(others, 2)]
+    if pairs:
+        _, v, w = max(pairs)
+        keep = [t for t in others if t not in (v, w)]
+        out.append(_assemble(design, weights, P0, keep, [*children, _merge(weights, P0, v, w)]))
+    return out
+
+
 def split_starts(
     design: RowDesign, counts: FloatArray, weights: FloatArray, probs: Sequence[FloatArray]
 ) -> list[Start]:
-    """Starts that split the most dependent classes and merge (or drop) others to keep ``k``."""
+    """Starts that split the most dependent classes (merging or dropping others to keep
+    ``k``), and that re-split the pooled rows of every pair of classes."""
     weights = np.asarray(weights, dtype=np.float64)
     k = weights.shape[0]
     dense = _dense_design(design) if k >= 2 else None
     if dense is None:
         return []
     Y, obs, item = dense
-    W, P = stack_starts([(weights, list(probs))], design.width)
-    P0 = P[0]
-    resp = responsibilities(design, counts, W, P)[0][0]  # (k, m): c_s r_su
+    P0, resp, overlap = _class_rows(design, counts, weights, probs)
     splits = []
-    for u in range(k):
-        a = resp[u]
+    out: list[Start] = []
+    groups: list[tuple[int, ...]] = [(u,) for u in range(k)]
+    groups += list(combinations(range(k), 2))
+    for group in groups:
+        a = resp[list(group)].sum(axis=0)
         mass = float(a.sum())
         if mass < 2.0:
             continue
@@ -191,29 +253,110 @@ def split_starts(
         cov[item[:, None] == item[None, :]] = 0.0  # a latent class's items are independent
         vals, vecs = np.linalg.eigh(cov)
         upper = _two_means(dev @ vecs[:, -1], a)
-        parts = []
+        share = float(weights[list(group)].sum())
+        children = []
         for side in (upper, ~upper):
             part_a = np.where(side, a, 0.0)
             level = design.level_counts(part_a[None, :])[0] + 0.5
-            parts.append((float(part_a.sum()) / mass, design.normalise(level[None, :])[0]))
-        splits.append((float(vals[-1]) * mass, u, parts))
+            children.append(
+                (share * float(part_a.sum()) / mass, design.normalise(level[None, :])[0])
+            )
+        if len(group) == 1:
+            splits.append((float(vals[-1]) * mass, group[0], children))
+        else:
+            keep = [t for t in range(k) if t not in group]
+            out.append(_assemble(design, weights, P0, keep, children))
     splits.sort(key=lambda t: -t[0])
-    # overlap of responsibilities: the merge criterion of Ueda et al. (2000)
-    norms = np.sqrt(np.maximum((resp**2 / np.maximum(counts, 1e-300)).sum(axis=1), 1e-300))
-    overlap = (resp / np.maximum(counts, 1e-300)) @ resp.T / np.outer(norms, norms)
+    for _, u, children in splits[:SPLITS]:
+        out += _make_room(design, weights, P0, overlap, u, children)
+    return out
+
+
+def _seeded_starts(
+    design: RowDesign,
+    dense: tuple[FloatArray, FloatArray, NDArray[np.intp]],
+    a: FloatArray,
+    profile: FloatArray,
+    n_starts: int,
+    rng: np.random.Generator,
+) -> list[Start]:
+    """Two-class starts: the class's profile, and a small class seeded on one of its rows.
+
+    The seed row is drawn with probability proportional to its weight ``a_s``
+    times its squared distance from the profile, the seeding of k-means++
+    (Arthur & Vassilvitskii, "k-means++: the advantages of careful seeding",
+    SODA 2007); the seeded class takes ``0.7 x_s + 0.3 profile`` (the profile
+    where ``x_s`` is missing) and weight 0.05.
+    """
+    Y, obs, _ = dense
+    at = profile[1::2] if design.binary else profile  # binary: P(X_j = 1 | u)
+    d2 = (((Y - at) * obs) ** 2).sum(axis=1) * a
+    if not d2.sum() > 0:
+        return []
     out: list[Start] = []
-    for _, u, parts in splits[:SPLITS]:
-        children = [(weights[u] * share, p) for share, p in parts]
-        others = [t for t in range(k) if t != u]
-        # the smallest other class gives up its place
-        v = min(others, key=lambda t: weights[t])
-        keep = [t for t in others if t != v]
-        out.append(_assemble(design, weights, P0, keep, children))
-        pairs = [(overlap[v, w], v, w) for v, w in combinations(others, 2)]
-        if pairs:
-            _, v, w = max(pairs)
-            keep = [t for t in others if t not in (v, w)]
-            out.append(_assemble(design, weights, P0, keep, [*children, _merge(weights, P0, v, w)]))
+    for s in rng.choice(a.shape[0], size=n_starts, p=d2 / d2.sum()):
+        q = np.where(obs[s] > 0, 0.7 * Y[s] + 0.3 * at, at)
+        seeded = np.column_stack([1.0 - q, q]).reshape(-1) if design.binary else q
+        rows = design.normalise(np.stack([profile, seeded]))
+        out.append((np.array([0.95, 0.05]), np.split(rows, design.offsets[1:], axis=1)))
+    return out
+
+
+def refit_split_starts(
+    design: RowDesign,
+    counts: FloatArray,
+    weights: FloatArray,
+    probs: Sequence[FloatArray],
+    rng: np.random.Generator,
+) -> list[Start]:
+    """Starts that split every class by a two-class fit to its own rows.
+
+    The rows weighted by ``c_s r_su`` are the data class ``u`` explains; if
+    it holds two groups, a two-class latent class model of those weighted
+    rows finds them: the best of :data:`REFIT_STARTS` starts that seed a
+    small class on one of the class's rows (:func:`_seeded_starts`), after at
+    most :data:`REFIT_MAPS` EM maps. A small group inside a large class sits
+    on a flat ridge of the two-class likelihood, which random starts reach
+    on a third of the draws and seeded starts on nearly all. The two classes
+    take ``u``'s place with weights ``pi_u w_1, pi_u w_2``, and the smallest
+    other class gives way, or the two others that overlap most merge. Each
+    class pooled with the smallest class (rows weighted by ``c_s (r_su +
+    r_sv)``) is re-split the same way, the two new classes taking both
+    places. None on tables of more than :data:`REFIT_WORK` unique rows x
+    levels x classes.
+    """
+    weights = np.asarray(weights, dtype=np.float64)
+    k = weights.shape[0]
+    if k < 2 or design.codes.shape[0] * design.width * k > REFIT_WORK:
+        return []
+    dense = _dense_design(design)
+    if dense is None:
+        return []
+    P0, resp, overlap = _class_rows(design, counts, weights, probs)
+    levels = [int(d) for d in design.n_levels]
+    out: list[Start] = []
+    smallest = int(np.argmin(weights))
+    groups = [(u,) for u in range(k)] + [(u, smallest) for u in range(k) if u != smallest]
+    for group in groups:
+        a = resp[list(group)].sum(axis=0)
+        if float(a.sum()) < 4.0:
+            continue
+        share = float(weights[list(group)].sum())
+        profile = (weights[list(group)] @ P0[list(group)]) / share
+        starts = _seeded_starts(design, dense, a, profile, REFIT_STARTS, rng)
+        if not starts:
+            continue
+        fits = em_latent_class(
+            design.codes, a, levels, starts, tol=1e-8, max_iter=REFIT_MAPS, design=design
+        )
+        two = max(fits, key=lambda f: f.log_likelihood)
+        sub = np.concatenate([np.asarray(p) for p in two.probs], axis=1)
+        children = [(share * float(two.weights[c]), sub[c]) for c in range(2)]
+        if len(group) == 1:
+            out += _make_room(design, weights, P0, overlap, group[0], children)
+        else:
+            keep = [t for t in range(k) if t not in group]
+            out.append(_assemble(design, weights, P0, keep, children))
     return out
 
 
@@ -252,7 +395,7 @@ def fits_the_table(design: RowDesign, counts: FloatArray, fit: LatentClassFit) -
     fit passes when ``G^2 <= df + 3 sqrt(2 df)``. Tables with missing values,
     with more than :data:`POOLED_SHARE` of their rows expected in the pooled
     cells (sparse tables), or with too few well-filled cells to leave a
-    degree of freedom never pass (the moves then always run).
+    degree of freedom never pass (a single start is then not enough).
     """
     total = float(counts.sum())
     k = fit.weights.shape[0]
@@ -275,6 +418,13 @@ def fits_the_table(design: RowDesign, counts: FloatArray, fit: LatentClassFit) -
     return bool(g2 <= df + 3.0 * np.sqrt(2.0 * df))
 
 
+def _went_back(short: LatentClassFit, fit: LatentClassFit, total: float) -> bool:
+    """Whether a candidate's short run came back to ``fit`` (its weights and likelihood)."""
+    moved = float(np.abs(np.sort(short.weights) - np.sort(fit.weights)).sum())
+    gap = (fit.log_likelihood - short.log_likelihood) / total
+    return moved < RETURN_WEIGHTS and gap < RETURN_GAP
+
+
 def escape_local_maxima(
     design: RowDesign,
     counts: FloatArray,
@@ -282,9 +432,10 @@ def escape_local_maxima(
     run: Callable[[list[Start], int], list[LatentClassFit]],
     *,
     max_iter: int,
+    rng: np.random.Generator,
     rounds: int = BIRTH_ROUNDS,
 ) -> tuple[LatentClassFit, int]:
-    """Improve ``fit`` by birth-and-merge moves until none climbs higher.
+    """Improve ``fit`` by birth, split and merge moves until none climbs higher.
 
     Parameters
     ----------
@@ -299,6 +450,8 @@ def escape_local_maxima(
         :func:`kmix.solvers.latent_class.em.em_latent_class` on these rows).
     max_iter : int
         EM maps allowed to a continued candidate.
+    rng : numpy Generator
+        Random starts of the two-class fits that split a class.
     rounds : int
         Rounds of moves at most.
 
@@ -309,25 +462,28 @@ def escape_local_maxima(
         number of candidate starts tried.
     """
     tried = 0
+    total = float(counts.sum())
+    if not (np.isfinite(fit.log_likelihood) and np.all(np.isfinite(fit.weights))):
+        return fit, tried  # a class emptied out (0/0 weights): nothing to move
     for _ in range(rounds):
-        if fits_the_table(design, counts, fit):
-            break
         cands = birth_starts(design, counts, fit.weights, fit.probs)
         cands += split_starts(design, counts, fit.weights, fit.probs)
+        cands += refit_split_starts(design, counts, fit.weights, fit.probs, rng)
         if not cands:
             break
         tried += len(cands)
         bar = fit.log_likelihood + BIRTH_GAIN * abs(fit.log_likelihood)
-        short = run(cands, BIRTH_SHORT_MAPS)
-        rising = sorted(
-            (f for f in short if f.log_likelihood > bar),
+        short = [f for f in run(cands, BIRTH_SHORT_MAPS) if np.isfinite(f.log_likelihood)]
+        best_short = sorted(
+            (f for f in short if f.log_likelihood > bar or not _went_back(f, fit, total)),
             key=lambda f: f.log_likelihood,
             reverse=True,
         )[:BIRTH_CONTINUED]
-        if not rising:
+        if not best_short:
             break
-        done = run([(f.weights, list(f.probs)) for f in rising], max_iter)
-        best = max(done, key=lambda f: f.log_likelihood)
+        done = run([(f.weights, list(f.probs)) for f in best_short], max_iter)
+        done = [f for f in done if np.isfinite(f.log_likelihood)]
+        best = max(done, key=lambda f: f.log_likelihood) if done else fit
         if best.log_likelihood <= bar:
             break
         fit = LatentClassFit(

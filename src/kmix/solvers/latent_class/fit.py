@@ -14,9 +14,10 @@ chains
    run, and a fall-back to more starts when the winner's two-way margins are
    more than :data:`MISFIT_Z` standard errors off the data
    (:func:`kmix.solvers.latent_class.design.pairwise_misfit`);
-3. birth-and-merge moves that trade a class, or the merger of two, for a
-   class seeded on the rows the fit explains worst, kept when EM from there
-   climbs higher (:func:`kmix.solvers.latent_class.births.escape_local_maxima`;
+3. birth, split and merge moves that trade a class, or the merger of two,
+   for a class seeded on the rows the fit explains worst or for the two
+   parts of a class that holds two groups, kept when EM from there climbs
+   higher (:func:`kmix.solvers.latent_class.births.escape_local_maxima`;
    Ueda, Nakano, Ghahramani & Hinton, "SMEM algorithm for mixture models",
    Neural Computation 12, 2000): the local maxima that EM cannot leave
    misplace a whole class, often a small one;
@@ -60,6 +61,8 @@ MAX_RANDOM_STARTS = 50
 RANDOM_WORK = 3_000_000
 #: "Cheap": unique rows x levels in all x classes at most this (about a millisecond an EM map)
 CHEAP_WORK = 250_000
+#: Unsettled EM starts (at ``max_iter``) finished by quasi-Newton on cheap tables
+UNSETTLED = 10
 #: A two-way margin this many standard errors off the fitted model is a misfit
 MISFIT_Z = 5.0
 
@@ -84,7 +87,7 @@ class LatentClassResult:
     n_polish_iter : int
         Quasi-Newton steps after EM.
     n_birth_starts : int
-        Candidate starts of the birth-and-merge moves.
+        Candidate starts of the birth, split and merge moves.
     restart_log_likelihoods : list of float
         Final log-likelihood of every start, the moment candidates first.
     misfit : float
@@ -200,6 +203,42 @@ def _best(fits: list[LatentClassFit]) -> LatentClassFit:
     return max((f for f in fits if not f.merged), key=lambda f: f.log_likelihood)
 
 
+def _finish_unsettled(
+    design: RowDesign,
+    counts: FloatArray,
+    n_levels: Sequence[int],
+    fits: list[LatentClassFit],
+) -> list[LatentClassFit]:
+    """The fits with the highest starts that EM left unsettled finished by quasi-Newton.
+
+    On a flat ridge EM crawls: a start bound for a higher maximum may stop at
+    ``max_iter`` below a settled lower one, and picking the best by its
+    log-likelihood then keeps the wrong basin. The :data:`UNSETTLED` highest
+    unsettled starts are finished by L-BFGS-B
+    (:func:`~kmix.solvers.latent_class.em.polish_latent_class`) first.
+    """
+    pending = sorted(
+        (
+            c
+            for c, f in enumerate(fits)
+            if not f.merged and not f.converged and np.isfinite(f.log_likelihood)
+        ),
+        key=lambda c: fits[c].log_likelihood,
+        reverse=True,
+    )[:UNSETTLED]
+    out = list(fits)
+    for c in pending:
+        f = fits[c]
+        done = polish_latent_class(
+            design.codes, counts, n_levels, (f.weights, f.probs), design=design
+        )
+        if done.log_likelihood > f.log_likelihood:
+            out[c] = LatentClassFit(
+                done.weights, done.probs, done.log_likelihood, done.converged, f.n_iter
+            )
+    return out
+
+
 def fit_latent_class(
     values: FloatArray,
     counts: FloatArray,
@@ -246,13 +285,16 @@ def fit_latent_class(
         the table cannot vouch for it (sparse, or a dense table whose
         likelihood-ratio statistic exceeds sampling error:
         :func:`~kmix.solvers.latent_class.births.fits_the_table`).
-        The birth-and-merge moves follow in every case (``births``).
+        On cheap tables the :data:`UNSETTLED` highest starts that EM left
+        unsettled are finished by L-BFGS-B before the best is chosen. The
+        birth, split and merge moves follow unless the single start was
+        vouched for (``births``).
     n_triples : int
         View triples combined by the moment step.
     refine : bool
         Run EM (False: the moment step's answer).
     births : bool
-        After EM, try the birth-and-merge moves of
+        After EM, try the birth, split and merge moves of
         :func:`~kmix.solvers.latent_class.births.escape_local_maxima` on the
         best fit (a small class that EM lost is found again there).
     tol, max_iter : float, int
@@ -318,10 +360,15 @@ def fit_latent_class(
                 more = random_starts(list(n_levels), k, int(n_more), rng)
                 fits += run([*moments.extra, *more])
                 best = _best(fits)
+        if cheap:
+            fits = _finish_unsettled(design, counts, n_levels, fits)
+            best = _best(fits)
         restart_lls = [f.log_likelihood for f in fits]
         n_births = 0
         if births and k > 1 and not vouched:
-            best, n_births = escape_local_maxima(design, counts, best, run, max_iter=max_iter)
+            best, n_births = escape_local_maxima(
+                design, counts, best, run, max_iter=max_iter, rng=rng
+            )
         n_starts, n_iter, n_polish = len(fits), best.n_iter, 0
         converged = best.converged
         if cheap or not best.converged:
