@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pytest
 
 from kmix.causal import effects
@@ -58,3 +59,89 @@ def test_effect_names_bad_nodes(capsys, files):
         capsys, "effect", str(data), "--dag", str(cyclic), "--treatment", "V0", "--outcome", "V1"
     )
     assert status == 1 and "cycle" in err
+
+
+def test_effect_fits_empty_cells_or_drops_or_refuses_them(capsys, files, tmp_path):
+    """10% of the cells blanked completely at random: the full-information fit keeps every
+    row and its ATE stays near the simulating model's; drop and error do what they say."""
+    data, graph, dag, truth = files
+    lines = data.read_text().splitlines()
+    rng = np.random.default_rng(0)
+    cells = [ln.split(",") for ln in lines[1:]]
+    blank = rng.random((len(cells), len(cells[0]))) < 0.1
+    holed = tmp_path / "holed.csv"
+    body = [
+        ",".join("" if b else v for v, b in zip(r, bs, strict=True))
+        for r, bs in zip(cells, blank, strict=True)
+    ]
+    holed.write_text("\n".join([lines[0], *body]) + "\n")
+    x, y = next(iter(dag.edges))
+    args = ("effect", str(holed), "--dag", str(graph), "--treatment", x, "--outcome", y)
+    status, out, err = run(capsys, *args, "--n-boot", "0", "--seed", "0")
+    assert status == 0, err
+    per_node = blank.sum(axis=0)
+    assert "full-information ML" in out
+    assert re.search(rf"^\s*{truth.columns[0]}\s+{per_node[0]:,}$", out, flags=re.M)
+    line = next(ln for ln in out.splitlines() if ln.strip().startswith(f"ATE of {x} on {y}"))
+    assert abs(float(line.split(")")[-1].split()[0]) - effects.ate(truth, x, y)) < 0.04
+    status, out, err = run(capsys, *args, "--n-boot", "0", "--seed", "0", "--missing", "drop")
+    assert status == 0, err
+    assert f"rows left out: {int(blank.any(axis=1).sum()):,}" in out
+    status, _, err = run(capsys, *args, "--missing", "error")
+    assert status == 1 and "missing" in err
+
+
+@pytest.fixture(scope="module")
+def three_level(tmp_path_factory):
+    """A 3-level treatment V0 -> V1 (3 levels) on a 6-node graph; V1 written as text."""
+    root = tmp_path_factory.mktemp("effect3")
+    dag = random_sparse_dag(6, 2, random_state=3)
+    x, y = next(iter(dag.edges))
+    levels = [3 if v in (x, y) else 2 for v in dag.nodes]
+    X, truth = bayesnet_mixture(dag, 2, 20_000, n_levels=levels, separation=0.2, random_state=4)
+    names = np.array(["low", "mid", "high"], dtype=object)
+    cols = list(truth.columns)
+    rows = [",".join(names[v] if cols[j] == y else str(v) for j, v in enumerate(r)) for r in X]
+    data = root / "data.csv"
+    data.write_text(",".join(cols) + "\n" + "\n".join(rows) + "\n")
+    graph = root / "graph.txt"
+    graph.write_text("\n".join(f"{a} -> {b}" for a, b in dag.edges) + "\n" + "\n".join(dag.nodes))
+    return data, graph, x, y, truth
+
+
+def test_effect_names_the_arms_of_a_multi_level_treatment_before_fitting(capsys, three_level):
+    data, graph, x, y, truth = three_level
+    base = ("effect", str(data), "--dag", str(graph), "--treatment", x, "--outcome", y)
+    status, out, err = run(capsys, *base, "--n-boot", "0")
+    assert status == 1 and out == ""  # refused before the fit, naming the levels and options
+    assert f"--treatment {x!r} has 3 levels ['0', '1', '2']" in err and "--treated" in err
+    status, _, err = run(capsys, *base, "--treated", "7", "--control", "0")
+    assert status == 1 and "--treated '7' is not a level" in err
+    status, out, err = run(capsys, *base, "--treated", "2", "--control", "0", "--n-boot", "0")
+    assert status == 0, err
+    # a text outcome of three levels has no mean: its distributions, and no ATE row
+    assert f"P({y}=high | do({x}=2))" in out and f"P({y}=low | do({x}=0))" in out
+    assert "ATE" not in out and "no mean" in out
+    # the printed interventional probabilities are the library's on the same fit
+    line = next(ln for ln in out.splitlines() if f"P({y}=mid | do({x}=2))" in ln)
+    exact = effects.interventional(truth, y, {x: 2})[1]
+    assert abs(float(line.split(")")[-1].split()[0]) - exact) < 0.05  # N = 2e4
+
+
+def test_effect_random_init_and_a_binary_text_outcome(capsys, files, tmp_path):
+    data, graph, dag, truth = files
+    x, y = next(iter(dag.edges))
+    lines = data.read_text().splitlines()
+    j = lines[0].split(",").index(y)
+    text = tmp_path / "text.csv"
+    body = []
+    for ln in lines[1:]:
+        cells = ln.split(",")
+        cells[j] = {"0": "no", "1": "yes"}[cells[j]]
+        body.append(",".join(cells))
+    text.write_text("\n".join([lines[0], *body]) + "\n")
+    args = ("effect", str(text), "--dag", str(graph), "--treatment", x, "--outcome", y)
+    status, out, err = run(capsys, *args, "--init", "random", "--n-init", "3", "--n-boot", "0")
+    assert status == 0, err
+    line = next(ln for ln in out.splitlines() if f"effect on P({y}=yes)" in ln)
+    assert abs(float(line.split(")")[-1].split()[0]) - effects.ate(truth, x, y)) < 0.03

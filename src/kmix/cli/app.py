@@ -283,8 +283,30 @@ def _add_effect(sub: _Subcommands) -> None:
     add_columns_option(p)
     p.add_argument("--dag", required=True, help="DAG file: 'A -> B' lines or a two-column CSV")
     p.add_argument("-k", "--n-components", type=_positive_int, default=2, help="default 2")
-    p.add_argument("--treatment", required=True, help="binary treatment node")
+    p.add_argument("--treatment", required=True, help="treatment node")
     p.add_argument("--outcome", required=True, help="outcome node")
+    p.add_argument(
+        "--treated",
+        default=None,
+        help="treatment level of the treated arm (default: the second of a binary treatment)",
+    )
+    p.add_argument(
+        "--control",
+        default=None,
+        help="treatment level of the control arm (default: the first of a binary treatment)",
+    )
+    p.add_argument(
+        "--init",
+        choices=("reduction", "random"),
+        default="reduction",
+        help="EM start: the reduction to latent class runs (default), or random CPTs only",
+    )
+    p.add_argument(
+        "--n-init",
+        type=_positive_int,
+        default=None,
+        help="EM starts in all (default 1 with --init reduction, 10 with --init random)",
+    )
     p.add_argument(
         "--n-boot", type=_non_negative_int, default=50, help="bootstrap resamples (default 50)"
     )
@@ -295,6 +317,13 @@ def _add_effect(sub: _Subcommands) -> None:
         help="leave out (with a warning) data columns that are not DAG nodes",
     )
     p.add_argument("--latent-name", default="U", help="name of the hidden population (default U)")
+    p.add_argument(
+        "--missing",
+        choices=("fiml", "drop", "error"),
+        default="fiml",
+        help="empty cells: fitted by full-information maximum likelihood (fiml, the default; "
+        "valid when values are missing at random), or their rows dropped, or refused",
+    )
     _header_options(p)
     p.set_defaults(handler=effect)
 

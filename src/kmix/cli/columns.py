@@ -20,7 +20,10 @@ import argparse
 import os
 import re
 
+import numpy as np
+
 from ..data import Table, read_table
+from ..estimators._checks import missing_cells
 from ..exceptions import DataError
 
 __all__ = ["COLUMNS_HELP", "add_columns_option", "read_data", "select_columns"]
@@ -143,3 +146,16 @@ def read_data(args: argparse.Namespace, *, labels: bool = False) -> Table:
         return table
     keep = select_columns(spec, table.columns, os.fspath(args.data))
     return Table(table.values[:, keep], [table.columns[i] for i in keep])
+
+
+def refuse_empty_cells(table: Table, source: str) -> None:
+    """Raise :class:`DataError` in command-line terms (``--missing``) if a cell is empty."""
+    missing = missing_cells(table.values, infinite=False)
+    if not missing.any():
+        return
+    i, j = (int(v) for v in np.argwhere(missing)[0])
+    raise DataError(
+        f"{source} has empty cells in {int(missing.any(axis=1).sum())} row(s) "
+        f"(first in data row {i + 1}, column {table.columns[j]!r}); pass --missing fiml to "
+        "fit every observed answer, --missing drop to leave those rows out, or fill them in"
+    )

@@ -3,18 +3,53 @@
 from __future__ import annotations
 
 import argparse
+import os
 import textwrap
 from typing import Any, TextIO
 
 import numpy as np
 
 from ..causal.dag_input import as_dag
+from ..data import Table
+from ..estimators._checks import missing_cells
 from ..estimators.bayesnet import BayesNetMixture
 from ..exceptions import DataError
-from .columns import read_data
+from .columns import read_data, refuse_empty_cells
 from .display import format_pairs, format_table, level_name, section
 
 __all__ = ["effect", "effect_report"]
+
+
+def _arms(
+    table: Table, treatment: str, treated: str | None, control: str | None
+) -> tuple[Any, Any]:
+    """The treatment levels to compare, checked against the data before anything is fitted.
+
+    ``(None, None)`` for a binary treatment when neither arm is named (the
+    model's level order decides); otherwise the levels as the data hold them.
+    """
+    column = table.values[:, list(table.columns).index(treatment)]
+    levels = sorted(set(column[~missing_cells(column[:, None])[:, 0]].tolist()), key=str)
+    names = [str(v) for v in levels]
+    if (treated is None or control is None) and len(levels) != 2:
+        raise DataError(
+            f"--treatment {treatment!r} has {len(levels)} levels {names}: name the two arms "
+            "to compare with --treated LEVEL --control LEVEL"
+        )
+    if treated is None and control is None:
+        return None, None
+    by_text = dict(zip(names, levels, strict=True))
+    for flag, given in (("--treated", treated), ("--control", control)):
+        if given is not None and given not in by_text:
+            raise DataError(
+                f"{flag} {given!r} is not a level of {treatment!r}; its levels: {names}"
+            )
+    if treated is not None and treated == control:
+        raise DataError(f"--treated and --control name the same level {treated!r}")
+    # one arm named on a binary treatment: the other is the other level
+    treated = treated if treated is not None else next(n for n in names if n != control)
+    control = control if control is not None else next(n for n in names if n != treated)
+    return by_text[treated], by_text[control]
 
 
 def effect_report(
@@ -23,6 +58,8 @@ def effect_report(
     outcome: str,
     boot: Any = None,
     *,
+    treated: Any = None,
+    control: Any = None,
     level: float = 0.95,
 ) -> str:
     """The effect of ``treatment`` on ``outcome``: kmix's, with its interval, beside the naive one.
@@ -32,13 +69,22 @@ def effect_report(
     model : BayesNetMixture
         Fitted.
     treatment, outcome : str
-        Node names; the treatment must be binary.
+        Node names.
     boot : BayesNetBootstrap, optional
         Replicates for the intervals.
+    treated, control : optional
+        The treatment levels compared (default: a binary treatment's second and first).
     level : float
         Coverage of the percentile intervals.
+
+    Notes
+    -----
+    The average effect ``E[Y | do(treated)] - E[Y | do(control)]`` is shown
+    for a numeric outcome, and for a binary one as the difference in the
+    probability of its second level; an outcome of more than two text levels
+    has no mean, so only its distributions under each arm are shown.
     """
-    t0, t1 = model.treatment_levels(treatment)
+    t0, t1 = model.treatment_levels(treatment, treated, control)
     pct = f"{100 * level:g}%"
     rows = []
     for t in (t0, t1):
@@ -59,18 +105,31 @@ def effect_report(
                     f"{naive[j]:.4f}",
                 ]
             )
-    ate = model.ate(treatment, outcome)
-    naive_ate = model.naive_ate(treatment, outcome)
-    interval = ""
-    if boot is not None:
-        _, lo_a, hi_a = boot.ate(treatment, outcome, level=level)
-        interval = f"[{lo_a:.4f}, {hi_a:.4f}]"
+    y_levels = model.categories_[outcome]
+    numeric = model.numeric_levels(outcome)
     arms = f"({treatment}={level_name(t1)} vs {level_name(t0)})"
-    rows.append(
-        [f"ATE of {treatment} on {outcome} {arms}", f"{ate:+.4f}", interval, f"{naive_ate:+.4f}"]
-    )
+    if numeric or len(y_levels) == 2:
+        ate = model.ate(treatment, outcome, treated=t1, control=t0)
+        naive_ate = model.naive_ate(treatment, outcome, treated=t1, control=t0)
+        interval = ""
+        if boot is not None:
+            _, lo_a, hi_a = boot.ate(treatment, outcome, treated=t1, control=t0, level=level)
+            interval = f"[{lo_a:.4f}, {hi_a:.4f}]"
+        what = (
+            f"ATE of {treatment} on {outcome}"
+            if numeric
+            else f"effect on P({outcome}={level_name(y_levels[1])})"
+        )
+        rows.append([f"{what} {arms}", f"{ate:+.4f}", interval, f"{naive_ate:+.4f}"])
     header = ["", "kmix (causal)", f"{pct} interval" if boot is not None else "", "naive"]
     lines = [format_table(header, rows), ""]
+    if not (numeric or len(y_levels) == 2):
+        note = (
+            f"{outcome} has {len(y_levels)} text levels and no mean: compare its "
+            f"distributions under do({treatment}={level_name(t1)}) and "
+            f"do({treatment}={level_name(t0)}) above."
+        )
+        lines += [textwrap.fill(note, width=88, initial_indent="  ", subsequent_indent="  "), ""]
     shares = []
     bounds = None if boot is None else boot.weights(level=level)[1:]
     for u, w in enumerate(model.weights_):
@@ -99,17 +158,27 @@ def effect(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         Exit status 0 (failures raise).
     """
     table = read_data(args, labels=True)  # levels as written
+    if args.missing == "error":
+        refuse_empty_cells(table, os.fspath(args.data))
     dag = as_dag(args.dag, latent_name=args.latent_name)
     for role, node in (("treatment", args.treatment), ("outcome", args.outcome)):
         if node not in dag.nodes:
             raise DataError(f"--{role} {node!r} is not a node of the DAG; nodes: {list(dag.nodes)}")
     if args.treatment == args.outcome:
         raise DataError("--treatment and --outcome name the same node")
+    if args.treatment in table.columns:
+        treated_arm, control_arm = _arms(table, args.treatment, args.treated, args.control)
+    else:
+        treated_arm, control_arm = args.treated, args.control  # the fit names the column
+    n_init = args.n_init if args.n_init is not None else (10 if args.init == "random" else 1)
     model = BayesNetMixture(
         dag,
         args.n_components,
+        init=args.init,
+        n_init=n_init,
         ignore_extra_columns=args.ignore_extra_columns,
         latent_name=args.latent_name,
+        missing=args.missing,
         random_state=args.seed,
     ).fit(table.values, columns=list(table.columns))
     boot = None
@@ -133,7 +202,23 @@ def effect(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         )
         + "\n"
     )
-    out.write(effect_report(model, args.treatment, args.outcome, boot) + "\n")
+    gaps = {name: c for name, c in model.n_missing_.items() if c}
+    if gaps:
+        what = (
+            "rows with one left out"
+            if args.missing == "drop"
+            else "fitted by full-information ML, assuming values missing at random"
+        )
+        out.write(f"empty cells ({what}):\n")
+        out.write(format_pairs([[name, f"{c:,}"] for name, c in gaps.items()]) + "\n")
+    if model.n_rows_dropped_:
+        out.write(f"rows left out: {model.n_rows_dropped_:,}\n")
+    if gaps or model.n_rows_dropped_:
+        out.write("\n")
+    report = effect_report(
+        model, args.treatment, args.outcome, boot, treated=treated_arm, control=control_arm
+    )
+    out.write(report + "\n")
     reduction = model.reduction_
     state = "converged" if model.converged_ else "not converged (raise max_iter)"
     if reduction is not None:

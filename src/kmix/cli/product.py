@@ -24,9 +24,8 @@ from ..estimators import ProductMixture, select_k_classes
 from ..estimators._checks import check_level_counts, missing_cells
 from ..estimators.fitstats import FitStatistics, fit_statistics
 from ..estimators.product import MISFIT_Z
-from ..exceptions import DataError
 from ..io import save
-from .columns import read_data
+from .columns import read_data, refuse_empty_cells
 from .display import format_pairs, format_table, level_name
 
 __all__ = ["MANY_LEVELS", "fit_product", "select_k_product"]
@@ -57,15 +56,9 @@ def _read_survey(args: argparse.Namespace, *, allow_missing: bool) -> Table:
     """
     table = read_data(args, labels=True)  # levels as written
     _check_levels(table, os.fspath(args.data))
-    missing = missing_cells(table.values, infinite=False)
-    if allow_missing or not missing.any():
-        return table
-    i, j = (int(v) for v in np.argwhere(missing)[0])
-    raise DataError(
-        f"{os.fspath(args.data)} has empty cells in {int(missing.any(axis=1).sum())} row(s) "
-        f"(first in data row {i + 1}, column {table.columns[j]!r}); pass --missing fiml to "
-        "fit every observed answer, --missing drop to leave those rows out, or fill them in"
-    )
+    if not allow_missing:
+        refuse_empty_cells(table, os.fspath(args.data))
+    return table
 
 
 def _check_levels(table: Table, source: str) -> None:

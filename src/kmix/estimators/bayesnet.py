@@ -409,10 +409,21 @@ class BayesNetMixture(MixtureEstimator):
             per_source=per_source,
         )
 
-    def _values_of(self, node: str) -> FloatArray:
+    def numeric_levels(self, node: str) -> bool:
+        """Whether every level of ``node`` is a number (its mean then exists)."""
+        check_fitted(self, "params_")
         levels = self.categories_[node]
         if levels.dtype.kind in "biuf":
-            return levels.astype(np.float64)
+            return True
+        return all(
+            isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+            for v in levels.tolist()
+        )
+
+    def _values_of(self, node: str) -> FloatArray:
+        levels = self.categories_[node]
+        if self.numeric_levels(node):  # (an object column of numbers too, e.g. with gaps)
+            return np.asarray(levels.tolist(), dtype=np.float64)
         return np.arange(len(levels), dtype=np.float64)  # labels: their codes 0, 1, ...
 
     def treatment_levels(
