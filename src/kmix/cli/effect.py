@@ -221,24 +221,23 @@ def effect(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     out.write(report + "\n")
     reduction = model.reduction_
     state = "converged" if model.converged_ else "not converged (raise max_iter)"
+    ident = textwrap.fill(
+        f"identifiability: {model.identifiability_}",
+        width=88,
+        initial_indent="  ",
+        subsequent_indent="    ",
+    )
+    out.write("\n" + ident + "\n")
+    pairs = [["log-likelihood", f"{model.log_likelihood_:.4f}"]]
     if reduction is not None:
         ess = np.array([r.ess for r in reduction.runs]) if reduction.runs else np.zeros(1)
-        out.write(
-            "\n"
-            + format_pairs(
-                [
-                    ["log-likelihood", f"{model.log_likelihood_:.4f}"],
-                    [
-                        "runs of k-MixProd",
-                        f"{len(reduction.runs)} (effective sample size {ess.min():,.0f} to "
-                        f"{ess.max():,.0f})",
-                    ],
-                    [
-                        "EM",
-                        f"{model.n_iter_} maps, {state}",
-                    ],
-                ]
-            )
-            + "\n"
+        pairs.append(
+            [
+                "runs of k-MixProd",
+                f"{len(reduction.runs)} (effective sample size {ess.min():,.0f} to "
+                f"{ess.max():,.0f})",
+            ]
         )
+    pairs.append(["EM", f"{model.n_iter_} maps, {state}"])
+    out.write("\n" + format_pairs(pairs) + "\n")
     return 0

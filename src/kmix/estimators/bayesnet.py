@@ -50,7 +50,10 @@ class BayesNetMixture(MixtureEstimator):
     n_components : int, default 2
         Number of sources ``k``.
     init : {"reduction", "random"}, default "reduction"
-        EM start: the reduction, or random CPTs only.
+        EM start: the reduction, or random CPTs only. Where the DAG is too
+        dense for the reduction's runs, EM starts from random CPTs (at least
+        ten starts) once the Jacobian rank has certified that the sources are
+        identified.
     n_init : int, default 1
         EM starts in all: the reduction's first (with ``init="reduction"``),
         then random CPTs; the highest likelihood wins.
@@ -96,6 +99,12 @@ class BayesNetMixture(MixtureEstimator):
         ``dag_.parents[v]`` order, levels in ``categories_`` order).
     reduction_ : BayesNetReduction or None
         The reduction's runs, CPT support and alignment diagnostics.
+    identifiability_ : str
+        How the sources are identified: by the reduction's runs (a sufficient
+        condition), or, where the DAG leaves some node without a run (or with
+        ``init="random"``), the verdict of the Jacobian rank certificate with
+        its numerical rank (:func:`kmix.solvers.bayesnet.certificate.identify_bayesnet`).
+        A mixture proved not identified is refused.
     log_likelihood_, converged_, n_iter_ : of the winning EM run.
     n_samples_ : float
         Total weight of the rows.
@@ -322,6 +331,7 @@ class BayesNetMixture(MixtureEstimator):
                 stacklevel=2,
             )
         self.reduction_ = fit.reduction
+        self.identifiability_ = fit.identification
         self.params_ = fit.params
         self.weights_ = self.params_.weights
         self.cpds_ = dict(zip(self.columns_, self.params_.cpts, strict=True))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -23,6 +24,7 @@ from numpy.typing import NDArray
 from ...exceptions import IdentifiabilityError
 from ...params.bayesnet import BayesNetMixtureParams
 from ...params.dag import DAG
+from .certificate import BayesNetIdentification, identify_bayesnet
 from .em import em_bayesnet_mixture, random_bn_starts
 from .reduction import BayesNetReduction, fit_bayesnet_reduction
 
@@ -30,6 +32,10 @@ __all__ = ["BayesNetMixtureFit", "fit_bayesnet_mixture"]
 
 FloatArray = NDArray[np.float64]
 logger = logging.getLogger("kmix")
+#: EM starts from random CPTs at least, where the reduction gives no start
+FALLBACK_STARTS = 10
+#: What the reduction's runs certify
+BY_RUNS = "identified by runs of k-MixProd (a sufficient condition)"
 
 
 @dataclass(frozen=True)
@@ -47,6 +53,10 @@ class BayesNetMixtureFit:
     converged : bool
     n_iter : int
         EM maps of the winning start.
+    identification : str
+        How the sources are identified: :data:`BY_RUNS`, or the Jacobian rank
+        certificate's verdict and evidence
+        (:func:`kmix.solvers.bayesnet.certificate.identify_bayesnet`).
     """
 
     params: BayesNetMixtureParams
@@ -55,6 +65,7 @@ class BayesNetMixtureFit:
     restart_log_likelihoods: list[float]
     converged: bool
     n_iter: int
+    identification: str = BY_RUNS
 
 
 def fit_bayesnet_mixture(
@@ -101,14 +112,23 @@ def fit_bayesnet_mixture(
     refine_runs : bool
         Refine each run's moment solution by EM before the runs are aligned.
 
+    Where the reduction has no run for some node (a hub, a dense corner), or
+    with ``init="random"``, generic local identifiability is checked by the
+    rank of the Jacobian of the observable tables
+    (:func:`kmix.solvers.bayesnet.certificate.identify_bayesnet`) and EM runs
+    from at least :data:`FALLBACK_STARTS` random starts.
+
     Raises
     ------
     IdentifiabilityError
-        The reduction cannot identify ``k`` sources on this DAG.
+        The Jacobian is rank-deficient at every random point: ``k`` sources
+        are not identified on this DAG.
     """
     starts: list[BayesNetMixtureParams] = []
     reduction = None
+    identification = BY_RUNS
     t0 = time.perf_counter()
+    no_runs = ""
     if init == "reduction":
         try:
             reduction = fit_bayesnet_reduction(
@@ -122,10 +142,12 @@ def fit_bayesnet_mixture(
                 refine_runs=refine_runs,
             )
         except IdentifiabilityError as exc:
-            raise IdentifiabilityError(
-                f"{exc}. init='random' fits by EM alone, without the guarantee that the "
-                "populations are identified"
-            ) from None
+            no_runs = str(exc)
+    if reduction is None:
+        cert = _certify(dag, n_levels, k, no_runs)
+        identification = f"{cert.kind}: {cert.reason}"
+        n_init = max(n_init, FALLBACK_STARTS) if no_runs else n_init
+    else:
         starts.append(reduction.params)
         logger.info(
             "k-MixBND reduction: %d runs of k-MixProd on %d distinct rows, %.2f s",
@@ -153,4 +175,28 @@ def fit_bayesnet_mixture(
         restart_log_likelihoods=[float(f.log_likelihood) for f in fits],
         converged=bool(best.converged),
         n_iter=int(best.n_iter),
+        identification=identification,
     )
+
+
+def _certify(dag: DAG, n_levels: Sequence[int], k: int, no_runs: str) -> BayesNetIdentification:
+    """The rank certificate; refuse a proved deficiency, warn when it cannot decide.
+
+    Fixed points (seed 0): the verdict depends on the model, not on the data.
+    """
+    cert = identify_bayesnet(dag, n_levels, k, rng=np.random.default_rng(0))
+    if cert.kind == "not identified":
+        raise IdentifiabilityError(
+            f"{k} sources on this DAG are not identified: {cert.reason}. Use fewer "
+            "components, fewer edges, or nodes with more levels"
+        )
+    if cert.kind == "unknown":
+        warnings.warn(
+            f"identifiability of {k} sources on this DAG is not certified ({cert.reason}); "
+            "the fit is one maximum of the likelihood, which may not be unique",
+            UserWarning,
+            stacklevel=4,
+        )
+    elif no_runs:
+        logger.info("%s; EM from random starts instead: %s", no_runs, cert.reason)
+    return cert

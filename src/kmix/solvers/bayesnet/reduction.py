@@ -80,6 +80,8 @@ from .unzip import assemble_cpts, pool_runs
 
 __all__ = ["BayesNetReduction", "Key", "Run", "align_runs", "fit_bayesnet_reduction"]
 
+#: Plans of at most this many runs try the latent class moves in each run
+MOVE_RUNS = 250
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 #: CPT entries are clipped to [CPT_FLOOR, 1] and renormalised.
@@ -242,8 +244,13 @@ def _solve_run(
     k: int,
     rng: np.random.Generator,
     refine: bool,
+    moves: bool = True,
 ) -> Run:
-    """The latent class fit of the members on their rows ``vals`` (with ``COND = c``)."""
+    """The latent class fit of the members on their rows ``vals`` (with ``COND = c``).
+
+    ``moves``: allow the latent class fit's birth, split and merge moves
+    (where the run is cheap and its table does not vouch for the EM fit).
+    """
     lv = [levels[w] for w in run.members]
     res = fit_product_mixture(vals.astype(np.float64), cnts, lv, k, rng=rng, n_candidates=8)
     weights, probs = res.weights, res.probs
@@ -254,7 +261,8 @@ def _solve_run(
         best = max(
             em_latent_class(vals, cnts, lv, starts, design=design), key=lambda f: f.log_likelihood
         )
-        if vals.shape[0] * sum(lv) * k <= CHEAP_WORK and not fits_the_table(design, cnts, best):
+        cheap = vals.shape[0] * sum(lv) * k <= CHEAP_WORK
+        if moves and cheap and not fits_the_table(design, cnts, best):
             # a source rare in this stratum is the small class a single EM run loses: one
             # round of the latent class fit's birth, split and merge moves, where they are
             # cheap and the run's table does not already vouch for the fit
@@ -422,9 +430,12 @@ def _reduce(
     dropped = list(plan.dropped)
     failed: list[str] = []
     rows = {_ident(run): _rows(run, codes, cnt, col) for run in plan.runs}
+    # moves in every run while they are few; a plan of thousands of thin runs (a
+    # network with many levels) leaves the misplaced classes to the EM that follows
+    moves = len(plan.runs) <= MOVE_RUNS
     for run in plan.runs:
         try:
-            solved.append(_solve_run(run, *rows[_ident(run)], lv, k, rng, refine_runs))
+            solved.append(_solve_run(run, *rows[_ident(run)], lv, k, rng, refine_runs, moves=moves))
         except IdentifiabilityError as exc:
             dropped.append(run)
             failed.append(f"{run.describe()}: {exc}")

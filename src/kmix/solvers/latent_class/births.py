@@ -376,7 +376,10 @@ def _assemble(
     """The classes ``keep`` and the new ones ``(weight, probabilities)``, weights renormalised."""
     w = np.concatenate([weights[keep], [m for m, _ in extra]])
     rows = np.concatenate([P0[keep], np.array([p for _, p in extra])], axis=0)
-    return w / w.sum(), np.split(rows, design.offsets[1:], axis=1)
+    total = float(w.sum())
+    # (classes of weight 0 only, e.g. a two-class fit whose classes both emptied: equal shares)
+    w = w / total if total > 0 else np.full(w.shape[0], 1.0 / w.shape[0])
+    return w, np.split(rows, design.offsets[1:], axis=1)
 
 
 def fits_the_table(design: RowDesign, counts: FloatArray, fit: LatentClassFit) -> bool:
