@@ -165,7 +165,9 @@ def test_low_effective_sample_size_warns():
     low = [r for r in res.runs if r.ess < 50 * 2 ** len(r.members)]
     assert low
     message = next(str(w.message) for w in caught if "effective sample size" in str(w.message))
-    assert "below 50 rows per cell" in message and low[0].describe() in message
+    smallest = min(low, key=lambda r: r.ess)
+    assert "below 50 rows per cell" in message and smallest.describe() in message
+    assert "\n" not in message and len(message) < 400  # one line, the details in the log
     # min_run_size leaves the smallest runs out instead
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)

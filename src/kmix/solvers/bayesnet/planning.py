@@ -26,6 +26,7 @@ from __future__ import annotations
 import dataclasses
 import heapq
 import itertools
+import logging
 import math
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -39,6 +40,8 @@ from ...stats.tables import mixed_radix_codes
 from ..latent_class.identifiability import check_identifiability
 from .defaults import default_assignment
 from .runs import Key, Run, RunDesign, RunPlan
+
+logger = logging.getLogger("kmix")
 
 __all__ = [
     "ESS_PER_CELL",
@@ -377,16 +380,21 @@ def plan_runs(
     _bridge(runs, held, (dag, levels, k, g), (codes, counts, col), min_size)
     low = [r for r in runs if r.ess < ESS_PER_CELL * math.prod(levels[w] for w in r.members)]
     if low:
-        listed = "; ".join(r.describe() for r in low[:10])
-        more = f"; and {len(low) - 10} more" if len(low) > 10 else ""
+        logger.debug("runs of low effective sample size: %s", "; ".join(r.describe() for r in low))
         warnings.warn(
             f"{len(low)} of {len(runs)} runs have an effective sample size N*P(COND=c) below "
-            f"{ESS_PER_CELL} rows per cell of their members' table (50 * 2^|I| for binary "
-            f"members); their estimates are noisy: {listed}{more}",
+            f"{ESS_PER_CELL} rows per cell of their members' table, the smallest {low_first(low)}: "
+            "their starts are noisy and EM over the whole mixture refines them (logging "
+            "'kmix' at DEBUG lists every run)",
             UserWarning,
             stacklevel=3,
         )
     return RunPlan(dag, runs, dropped, held, targets)
+
+
+def low_first(runs: Sequence[Run]) -> str:
+    """The run of smallest effective sample size, described for a one-line message."""
+    return min(runs, key=lambda r: r.ess).describe()
 
 
 def _design_all(dag: DAG, levels: Mapping[str, int], k: int, g: _Graph) -> list[RunDesign]:

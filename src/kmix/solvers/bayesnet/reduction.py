@@ -53,6 +53,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import logging
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -80,6 +81,7 @@ from .unzip import assemble_cpts, pool_runs
 
 __all__ = ["BayesNetReduction", "Key", "Run", "align_runs", "fit_bayesnet_reduction"]
 
+logger = logging.getLogger("kmix")
 #: Plans of at most this many runs try the latent class moves in each run
 MOVE_RUNS = 250
 FloatArray = NDArray[np.float64]
@@ -282,6 +284,38 @@ def _solve_run(
     )
 
 
+def _report_uncovered(
+    dag: DAG,
+    levels: Mapping[str, int],
+    uncovered: Sequence[tuple[str, tuple[int, ...]]],
+    codes: IntArray,
+    cnt: FloatArray,
+) -> None:
+    """Say which CPT rows no run covered: those without data stay uniform; the others are
+    estimated by the EM over the whole mixture, from the rows that have those parents."""
+    col = {v: j for j, v in enumerate(dag.nodes)}
+    empty: list[str] = []
+    seen: list[str] = []
+    for v, row in uncovered:
+        pa = [col[p] for p in dag.parents[v]]
+        n = float(cnt[np.all(codes[:, pa] == np.asarray(row, dtype=np.int64), axis=1)].sum())
+        (seen if n > 0 else empty).append(f"{v} at parents {row}")
+    logger.debug("CPT rows without a run: without data %s; with data %s", empty, seen)
+    if empty:
+        warnings.warn(
+            f"{len(empty)} CPT rows have no data and stay uniform, e.g. {empty[0]}; more data "
+            "would cover them (logging 'kmix' at DEBUG lists every one)",
+            UserWarning,
+            stacklevel=4,
+        )
+    if seen:
+        logger.info(
+            "%d CPT rows had no run; the EM over the whole mixture estimates them from the "
+            "rows with those parents (the reduction starts them uniform)",
+            len(seen),
+        )
+
+
 def _fit_weights(
     dag: DAG,
     levels: tuple[int, ...],
@@ -440,8 +474,10 @@ def _reduce(
             dropped.append(run)
             failed.append(f"{run.describe()}: {exc}")
     if failed:
+        logger.debug("runs that could not be solved: %s", "; ".join(failed))
         warnings.warn(
-            f"{len(failed)} runs could not be solved and were left out: " + "; ".join(failed[:5]),
+            f"{len(failed)} of {len(plan.runs)} runs could not be solved and were left out, "
+            f"e.g. {failed[0]} (logging 'kmix' at DEBUG lists every one)",
             UserWarning,
             stacklevel=3,
         )
@@ -480,13 +516,7 @@ def _reduce(
         pooled = {**pool_runs(aligned), **shared}
     cpts, support, uncovered = assemble_cpts(dag, lv, k, pooled)
     if uncovered:
-        listed = ", ".join(f"{v} at parents {row}" for v, row in uncovered[:20])
-        warnings.warn(
-            f"{len(uncovered)} CPT rows had no run with data and were set uniform: {listed}; "
-            "more data (or a smaller min_run_size) would cover them",
-            UserWarning,
-            stacklevel=3,
-        )
+        _report_uncovered(dag, lv, uncovered, codes, cnt)
     start = np.mean([r.answer()[0] for r in aligned], axis=0)
     pi = _fit_weights(dag, levels, cpts, codes, cnt, start, design)
     params = BayesNetMixtureParams(dag, levels, pi, tuple(cpts))
