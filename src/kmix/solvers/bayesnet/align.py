@@ -33,6 +33,8 @@ from .runs import Key, Run
 __all__ = ["align_runs"]
 
 FloatArray = NDArray[np.float64]
+#: Runs of largest effective sample size that every run is matched with, per shared key
+HUBS = 3
 #: All permutations of k <= 5 labels, for the alignment margins.
 _PERMS = {k: np.array(list(itertools.permutations(range(k)))) for k in range(2, 6)}
 
@@ -75,6 +77,9 @@ def align_runs(runs: Sequence[Run], n_components: int) -> tuple[list[NDArray[np.
 
     Notes
     -----
+    Each run is matched with the :data:`HUBS` runs of largest effective
+    sample size among those that share a key with it (not with every such
+    run: a key held by ``m`` runs would give ``m (m - 1) / 2`` matchings).
     For runs ``r, r'`` sharing keys, ``sigma`` minimises
     ``sum_u C[u, sigma(u)]`` with ``C[u, v] = sum_keys |theta^r_u - theta^r'_v|_1``
     (Kuhn 1955). The spanning tree is grown from the run with the largest
@@ -87,10 +92,19 @@ def align_runs(runs: Sequence[Run], n_components: int) -> tuple[list[NDArray[np.
     for i, run in enumerate(runs):
         for key in run.keys.values():
             by_key.setdefault(key, []).append(i)
+    # pairs to match: every run with the HUBS runs of largest effective sample size that
+    # share one of its keys (all pairs would be quadratic: a key held by m runs gives
+    # m (m - 1) / 2); their keys in common are the matching's evidence
+    candidates: set[tuple[int, int]] = set()
+    for idx in by_key.values():
+        ranked = sorted(idx, key=lambda i: -runs[i].ess)
+        for place, j in enumerate(ranked):
+            for i in ranked[: min(place, HUBS)]:
+                candidates.add((min(i, j), max(i, j)))
     shared: dict[tuple[int, int], list[Key]] = {}
-    for key, idx in by_key.items():
-        for i, j in itertools.combinations(idx, 2):
-            shared.setdefault((i, j), []).append(key)
+    for i, j in sorted(candidates):
+        keys_j = set(runs[j].keys.values())
+        shared[(i, j)] = [key for key in runs[i].keys.values() if key in keys_j]
     edges: dict[int, list[tuple[int, float, NDArray[np.intp]]]] = {i: [] for i in range(len(runs))}
     for (i, j), keys in shared.items():
         pi, pj = runs[i].answer()[1], runs[j].answer()[1]
