@@ -66,6 +66,7 @@ from ...exceptions import DataError, IdentifiabilityError
 from ...params.bayesnet import BayesNetMixtureParams
 from ...params.dag import DAG
 from ...stats.rows import compress_rows
+from ...stats.tables import mixed_radix_codes
 from ..em.weights import polish_weights
 from ..latent_class.births import escape_local_maxima, fits_the_table
 from ..latent_class.design import RowDesign
@@ -181,19 +182,41 @@ def _ident(run: Run) -> tuple[tuple[str, ...], tuple[str, ...], tuple[int, ...]]
 
 
 def _rows(
-    run: Run, codes: IntArray, counts: FloatArray, col: Mapping[str, int]
-) -> tuple[IntArray, FloatArray]:
-    """The members' unique rows (and counts) among the rows with ``COND = c``.
+    runs: Sequence[Run],
+    codes: IntArray,
+    counts: FloatArray,
+    col: Mapping[str, int],
+    levels: Sequence[int],
+) -> dict[tuple[tuple[str, ...], tuple[str, ...], tuple[int, ...]], tuple[IntArray, FloatArray]]:
+    """Every run's members' unique rows (and counts) among the rows with ``COND = c``.
 
-    Only rows observed on every member count (a missing value is a negative
-    code, which never equals an assignment of ``COND`` either).
+    Only rows observed on every member and on ``COND`` count (a missing value
+    is a negative code, which never equals an assignment). Runs that share
+    members and a conditioning set share one pass over the rows: the rows
+    are sorted once by the mixed-radix code of ``COND`` and each assignment
+    is a slice.
     """
-    cols = [col[x] for x in run.cond]
-    members = [col[w] for w in run.members]
-    mask = np.all(codes[:, cols] == np.asarray(run.assignment, dtype=np.int64)[None, :], axis=1)
-    mask &= np.all(codes[:, members] >= 0, axis=1)
-    vals, cnts, _ = compress_rows(codes[mask][:, members], counts[mask])
-    return vals.astype(np.int64), cnts
+    groups: dict[tuple[tuple[str, ...], tuple[str, ...]], list[Run]] = {}
+    for run in runs:
+        groups.setdefault((run.members, run.cond), []).append(run)
+    out = {}
+    for (members, cond), group in groups.items():
+        mem = [col[w] for w in members]
+        cols = [col[x] for x in cond]
+        ok = np.all(codes[:, mem + cols] >= 0, axis=1)
+        key, _ = mixed_radix_codes(codes[ok], cols, levels)
+        order = np.argsort(key, kind="stable")
+        key_sorted = key[order]
+        chosen = np.flatnonzero(ok)[order]
+        for run in group:
+            code = 0
+            for x, a in zip(cond, run.assignment, strict=True):
+                code = code * int(levels[col[x]]) + int(a)
+            lo, hi = np.searchsorted(key_sorted, [code, code + 1])
+            sel = chosen[lo:hi]
+            vals, cnts, _ = compress_rows(codes[sel][:, mem], counts[sel])
+            out[_ident(run)] = (vals.astype(np.int64), cnts)
+    return out
 
 
 def _anchored_refit(
@@ -463,7 +486,7 @@ def _reduce(
     solved: list[Run] = []
     dropped = list(plan.dropped)
     failed: list[str] = []
-    rows = {_ident(run): _rows(run, codes, cnt, col) for run in plan.runs}
+    rows = _rows(plan.runs, codes, cnt, col, levels)
     # moves in every run while they are few; a plan of thousands of thin runs (a
     # network with many levels) leaves the misplaced classes to the EM that follows
     moves = len(plan.runs) <= MOVE_RUNS
