@@ -33,6 +33,7 @@ BENCHMARKS = {
     "lc_reliability": "bench_lc_reliability",
     "missing": "bench_missing",
     "select": "bench_select",
+    "bnlearn": "bench_bnlearn",
 }
 
 
