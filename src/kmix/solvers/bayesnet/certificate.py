@@ -59,8 +59,8 @@ __all__ = ["MAX_CELLS", "MAX_PARAMETERS", "BayesNetIdentification", "identify_ba
 FloatArray = NDArray[np.float64]
 #: Cells of one observable table at most
 MAX_CELLS = 8192
-#: Free parameters at most (the QR factor is their square)
-MAX_PARAMETERS = 4000
+#: Free parameters at most (a table's Jacobian is its cells times these: at most 130 MB)
+MAX_PARAMETERS = 2000
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ highest likelihood wins.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 import warnings
@@ -179,12 +180,18 @@ def fit_bayesnet_mixture(
     )
 
 
+@functools.lru_cache(maxsize=32)
+def _certificate(dag: DAG, n_levels: tuple[int, ...], k: int) -> BayesNetIdentification:
+    """The certificate at fixed random points, computed once per model (bootstrap refits)."""
+    return identify_bayesnet(dag, n_levels, k, rng=np.random.default_rng(0))
+
+
 def _certify(dag: DAG, n_levels: Sequence[int], k: int, no_runs: str) -> BayesNetIdentification:
     """The rank certificate; refuse a proved deficiency, warn when it cannot decide.
 
     Fixed points (seed 0): the verdict depends on the model, not on the data.
     """
-    cert = identify_bayesnet(dag, n_levels, k, rng=np.random.default_rng(0))
+    cert = _certificate(dag, tuple(int(d) for d in n_levels), k)
     if cert.kind == "not identified":
         raise IdentifiabilityError(
             f"{k} sources on this DAG are not identified: {cert.reason}. Use fewer "
