@@ -454,7 +454,8 @@ def fit_bayesnet_reduction(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the pilot's diagnostics concern runs that are redone
         pilot_plan = plan_runs(dag, codes, cnt, levels, k, min_run_size=min_run_size)
-        pilot = _reduce(pilot_plan, codes, cnt, levels, k, rng, refine_runs, design)
+        # the pilot only chooses the held levels: its runs go without the anchored refits
+        pilot = _reduce(pilot_plan, codes, cnt, levels, k, rng, False, design)
     held = balanced_defaults(pilot_plan.designs, pilot.params, pilot.defaults)
     plan = plan_runs(
         dag,
