@@ -17,7 +17,7 @@ from ..exceptions import DataError
 from .columns import read_data, refuse_empty_cells
 from .display import format_pairs, format_table, level_name, section
 
-__all__ = ["effect", "effect_report"]
+__all__ = ["effect", "effect_report", "query_identification"]
 
 
 def _arms(
@@ -50,6 +50,28 @@ def _arms(
     treated = treated if treated is not None else next(n for n in names if n != control)
     control = control if control is not None else next(n for n in names if n != treated)
     return by_text[treated], by_text[control]
+
+
+def query_identification(model: BayesNetMixture, treatment: str, outcome: str) -> str:
+    """How ``P(outcome | do(treatment))`` is identified: by the CPTs it reads.
+
+    The truncated factorisation reads the CPTs of the outcome's ancestors
+    (itself included) other than the treatment's.
+    """
+    used = [v for v in model.dag_.ancestors(outcome, inclusive=True) if v != treatment]
+    how = {v: model.cpt_identifiability_[v] for v in sorted(used, key=model.columns_.index)}
+    kinds = set(how.values())
+    if kinds == {"runs"}:
+        return f"every CPT it reads ({len(how)}) identified by runs of k-MixProd"
+    if kinds == {"generic (Jacobian rank)"}:
+        return f"generically identified with the whole model ({len(how)} CPTs it reads)"
+    if "not certified" in kinds:
+        return "not certified (the rank check could not decide)"
+    partial = [f"{v}: {h}" for v, h in how.items() if h != "runs"]
+    return (
+        f"identified by runs except parent rows that no run covered, which come from the EM "
+        f"over the whole mixture alone ({'; '.join(partial)})"
+    )
 
 
 def effect_report(
@@ -228,6 +250,14 @@ def effect(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         subsequent_indent="    ",
     )
     out.write("\n" + ident + "\n")
+    how = query_identification(model, args.treatment, args.outcome)
+    query = textwrap.fill(
+        f"P({args.outcome} | do({args.treatment})): {how}",
+        width=88,
+        initial_indent="  ",
+        subsequent_indent="    ",
+    )
+    out.write(query + "\n")
     pairs = [["log-likelihood", f"{model.log_likelihood_:.4f}"]]
     if reduction is not None:
         ess = np.array([r.ess for r in reduction.runs]) if reduction.runs else np.zeros(1)

@@ -105,6 +105,9 @@ class BayesNetMixture(MixtureEstimator):
         ``init="random"``), the verdict of the Jacobian rank certificate with
         its numerical rank (:func:`kmix.solvers.bayesnet.certificate.identify_bayesnet`).
         A mixture proved not identified is refused.
+    cpt_identifiability_ : dict of str to str
+        Per node, how its CPT is identified (``"runs"``, runs with some parent
+        rows left to EM, ``"generic (Jacobian rank)"`` or ``"not certified"``).
     log_likelihood_, converged_, n_iter_ : of the winning EM run.
     n_samples_ : float
         Total weight of the rows.
@@ -332,6 +335,7 @@ class BayesNetMixture(MixtureEstimator):
             )
         self.reduction_ = fit.reduction
         self.identifiability_ = fit.identification
+        self.cpt_identifiability_ = fit.cpt_identification
         self.params_ = fit.params
         self.weights_ = self.params_.weights
         self.cpds_ = dict(zip(self.columns_, self.params_.cpts, strict=True))

@@ -149,3 +149,22 @@ def test_a_mixture_that_is_not_identified_is_refused_with_the_rank():
         BayesNetMixture(DAG.from_edges(None, [("A", "B")]), 2, random_state=0).fit(
             X, columns=list(truth.columns)
         )
+
+
+def test_each_cpt_and_the_query_say_how_they_are_identified():
+    """Reference: the runs' coverage (a parent configuration absent from the data has no
+    run) and the certificate's verdict (every CPT of a generically identified model)."""
+    from kmix.cli.effect import query_identification
+
+    X, truth = bayesnet_mixture(TEXTBOOK, 2, 20_000, separation=0.2, random_state=1)
+    model = BayesNetMixture(TEXTBOOK, 2, random_state=0).fit(X, columns=list(truth.columns))
+    assert set(model.cpt_identifiability_.values()) == {"generic (Jacobian rank)"}
+    assert query_identification(model, "X", "Y").startswith("generically identified")
+    dag = DAG.from_edges(["A", "B", "C", "D", "E"], [("A", "C"), ("B", "C")])
+    X, truth = bayesnet_mixture(dag, 2, 50_000, separation=0.3, random_state=0)
+    keep = ~((X[:, 0] == 1) & (X[:, 1] == 1))  # no row has A = 1, B = 1
+    with pytest.warns(UserWarning, match="no data and stay uniform"):
+        model = BayesNetMixture(dag, 2, random_state=0).fit(X[keep], columns=list(truth.columns))
+    assert model.cpt_identifiability_["C"] == "runs, 1 of 4 parent rows without a run"
+    assert model.cpt_identifiability_["A"] == "runs"
+    assert "C: runs, 1 of 4" in query_identification(model, "A", "C")

@@ -17,7 +17,7 @@ import logging
 import time
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
@@ -58,6 +58,11 @@ class BayesNetMixtureFit:
         How the sources are identified: :data:`BY_RUNS`, or the Jacobian rank
         certificate's verdict and evidence
         (:func:`kmix.solvers.bayesnet.certificate.identify_bayesnet`).
+    cpt_identification : dict of str to str
+        Per node, how its CPT is identified: ``"runs"``, ``"runs, r of R
+        parent rows without a run"`` (those rows come from the EM over the
+        whole mixture alone), ``"generic (Jacobian rank)"`` or
+        ``"not certified"``.
     """
 
     params: BayesNetMixtureParams
@@ -67,6 +72,7 @@ class BayesNetMixtureFit:
     converged: bool
     n_iter: int
     identification: str = BY_RUNS
+    cpt_identification: dict[str, str] = field(default_factory=dict)
 
 
 def fit_bayesnet_mixture(
@@ -177,7 +183,31 @@ def fit_bayesnet_mixture(
         converged=bool(best.converged),
         n_iter=int(best.n_iter),
         identification=identification,
+        cpt_identification=_per_cpt(dag, n_levels, reduction, identification),
     )
+
+
+def _per_cpt(
+    dag: DAG, n_levels: Sequence[int], reduction: BayesNetReduction | None, identification: str
+) -> dict[str, str]:
+    """How each node's CPT is identified (see :class:`BayesNetMixtureFit`)."""
+    if reduction is None:
+        how = (
+            "generic (Jacobian rank)"
+            if identification.startswith("locally identified")
+            else "not certified"
+        )
+        return dict.fromkeys(dag.nodes, how)
+    levels = dict(zip(dag.nodes, n_levels, strict=True))
+    missing: dict[str, int] = {}
+    for v, _ in reduction.uncovered:
+        missing[v] = missing.get(v, 0) + 1
+    out = {}
+    for v in dag.nodes:
+        rows = int(np.prod([levels[p] for p in dag.parents[v]], dtype=np.int64))
+        n = missing.get(v, 0)
+        out[v] = "runs" if n == 0 else f"runs, {n} of {rows} parent rows without a run"
+    return out
 
 
 @functools.lru_cache(maxsize=32)
