@@ -270,14 +270,26 @@ def _solve_run(
     rng: np.random.Generator,
     refine: bool,
     moves: bool = True,
+    light: bool = False,
 ) -> Run:
     """The latent class fit of the members on their rows ``vals`` (with ``COND = c``).
 
     ``moves``: allow the latent class fit's birth, split and merge moves
     (where the run is cheap and its table does not vouch for the EM fit).
+    ``light``: the moment step scores 2 view triples and keeps 1 (instead of
+    8 and 5), for the pilot pass.
     """
     lv = [levels[w] for w in run.members]
-    res = fit_product_mixture(vals.astype(np.float64), cnts, lv, k, rng=rng, n_candidates=8)
+    n_candidates, n_triples = (2, 1) if light else (8, 5)
+    res = fit_product_mixture(
+        vals.astype(np.float64),
+        cnts,
+        lv,
+        k,
+        rng=rng,
+        n_candidates=n_candidates,
+        n_triples=n_triples,
+    )
     weights, probs = res.weights, res.probs
     ll = res.candidates[0][2] if res.candidates else float("nan")
     if refine:
@@ -454,8 +466,9 @@ def fit_bayesnet_reduction(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the pilot's diagnostics concern runs that are redone
         pilot_plan = plan_runs(dag, codes, cnt, levels, k, min_run_size=min_run_size)
-        # the pilot only chooses the held levels: its runs go without the anchored refits
-        pilot = _reduce(pilot_plan, codes, cnt, levels, k, rng, False, design)
+        # the pilot only chooses the held levels: its runs take a lighter moment step and go
+        # without EM refinement and anchored refits
+        pilot = _reduce(pilot_plan, codes, cnt, levels, k, rng, False, design, light=True)
     held = balanced_defaults(pilot_plan.designs, pilot.params, pilot.defaults)
     plan = plan_runs(
         dag,
@@ -479,8 +492,12 @@ def _reduce(
     rng: np.random.Generator,
     refine_runs: bool,
     design: BNRowDesign | None = None,
+    light: bool = False,
 ) -> BayesNetReduction:
-    """Solve, align, pool and unzip the runs of a plan; then fit the weights."""
+    """Solve, align, pool and unzip the runs of a plan; then fit the weights.
+
+    ``light``: the pilot pass (a lighter moment step in every run).
+    """
     dag = plan.dag
     col = {v: j for j, v in enumerate(dag.nodes)}
     lv = dict(zip(dag.nodes, levels, strict=True))
@@ -493,7 +510,11 @@ def _reduce(
     moves = len(plan.runs) <= MOVE_RUNS
     for run in plan.runs:
         try:
-            solved.append(_solve_run(run, *rows[_ident(run)], lv, k, rng, refine_runs, moves=moves))
+            solved.append(
+                _solve_run(
+                    run, *rows[_ident(run)], lv, k, rng, refine_runs, moves=moves, light=light
+                )
+            )
         except IdentifiabilityError as exc:
             dropped.append(run)
             failed.append(f"{run.describe()}: {exc}")
