@@ -167,7 +167,8 @@ def _dense_design(design: RowDesign) -> tuple[FloatArray, FloatArray, NDArray[np
     if m * design.width > SPLIT_CELLS:
         return None
     item = np.repeat(np.arange(design.n_levels.shape[0]), design.n_levels)
-    return design.onehot.toarray(), observed[:, item].astype(np.float64), item
+    dense = design.onehot if isinstance(design.onehot, np.ndarray) else design.onehot.toarray()
+    return dense, observed[:, item].astype(np.float64), item
 
 
 def _two_means(t: FloatArray, a: FloatArray) -> NDArray[np.bool_]:

@@ -30,6 +30,8 @@ __all__ = [
 ]
 
 FloatArray = NDArray[np.float64]
+#: Categorical designs of at most this many cells (unique rows x levels) are kept dense
+DENSE_CELLS = 100_000
 
 
 class RowDesign:
@@ -69,11 +71,18 @@ class RowDesign:
                 self.obst = np.ascontiguousarray(self.obs.T)
         else:
             rows, cols = np.nonzero(observed)
-            self.onehot = sparse.csr_matrix(
+            onehot = sparse.csr_matrix(
                 (np.ones(rows.shape[0]), (rows, self.codes[rows, cols] + self.offsets[cols])),
                 shape=(m, self.width),
             )
-            self.onehot_t = self.onehot.T.tocsr()
+            if m * self.width <= DENSE_CELLS:
+                # small tables (the runs of the Bayesian-network reduction): a dense product
+                # costs less than a sparse one's call overhead
+                self.onehot: Any = onehot.toarray()
+                self.onehot_t: Any = np.ascontiguousarray(self.onehot.T)
+            else:
+                self.onehot = onehot
+                self.onehot_t = onehot.T.tocsr()
 
     def observed(self) -> NDArray[np.bool_]:
         """``(m, n)``: which cells are observed."""
