@@ -222,36 +222,35 @@ def identify_bayesnet(
         return BayesNetIdentification("unknown", None, [], f"the rank check cannot run: {why}")
     n_obs = sum(int(np.prod([levels[dag.nodes.index(v)] for v in t])) for t in tables)
 
+    # every CPT's array shape (k, parent levels..., levels)
+    shapes = [
+        (k, *[levels[dag.nodes.index(p)] for p in dag.parents[v]], levels[j])
+        for j, v in enumerate(dag.nodes)
+    ]
+
     def draw(r: np.random.Generator) -> FloatArray:
+        # only a key for the Jacobian below: the weights but the last, then every CPT flattened
         w = r.dirichlet(np.ones(k))
-        parts = [w[:-1]]
-        cpts = []
-        for j, v in enumerate(dag.nodes):
-            shape = (k, *[levels[dag.nodes.index(p)] for p in dag.parents[v]], levels[j])
-            table = r.dirichlet(np.ones(levels[j]), size=shape[:-1])
-            cpts.append(table)
-        # the vector is only a key for the Jacobian below: weights then every CPT, flattened
-        parts += [c.reshape(-1) for c in cpts]
-        return np.concatenate(parts)
+        cpts = [r.dirichlet(np.ones(shape[-1]), size=shape[:-1]) for shape in shapes]
+        return np.concatenate([w[:-1], *[c.reshape(-1) for c in cpts]])
 
     def unpack(theta: FloatArray) -> tuple[FloatArray, list[FloatArray]]:
         w = np.append(theta[: k - 1], 1.0 - theta[: k - 1].sum())
         pos, cpts = k - 1, []
-        for j, v in enumerate(dag.nodes):
-            shape = (k, *[levels[dag.nodes.index(p)] for p in dag.parents[v]], levels[j])
+        for shape in shapes:
             size = int(np.prod(shape))
             cpts.append(theta[pos : pos + size].reshape(shape))
             pos += size
         return w, cpts
 
     def factor(theta: FloatArray) -> FloatArray:
+        # one table's Jacobian at a time, folded into the triangular factor (whose columns
+        # keep the Jacobian's norms; the rank is taken of the column-scaled factor)
         weights, cpts = unpack(theta)
-        blocks = [_table_jacobian(dag, levels, k, weights, cpts, t, layout) for t in tables]
-        norms = np.sqrt(sum((b**2).sum(axis=0) for b in blocks))
-        norms[norms == 0] = 1.0
         R = np.zeros((0, n_params))
-        for b in blocks:
-            R = np.asarray(np.linalg.qr(np.vstack([R, b / norms]), mode="r"))
+        for t in tables:
+            block = _table_jacobian(dag, levels, k, weights, cpts, t, layout)
+            R = np.asarray(np.linalg.qr(np.vstack([R, block]), mode="r"))
         return R
 
     check = local_identifiability(None, draw, rng=rng, jacobian=factor)

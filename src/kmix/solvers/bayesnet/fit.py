@@ -16,6 +16,7 @@ import functools
 import logging
 import time
 import warnings
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -150,6 +151,7 @@ def fit_bayesnet_mixture(
             )
         except IdentifiabilityError as exc:
             no_runs = str(exc)
+    cert = None
     if reduction is None:
         cert = _certify(dag, n_levels, k, no_runs)
         identification = f"{cert.kind}: {cert.reason}"
@@ -183,29 +185,27 @@ def fit_bayesnet_mixture(
         converged=bool(best.converged),
         n_iter=int(best.n_iter),
         identification=identification,
-        cpt_identification=_per_cpt(dag, n_levels, reduction, identification),
+        cpt_identification=_per_cpt(dag, n_levels, reduction, cert),
     )
 
 
 def _per_cpt(
-    dag: DAG, n_levels: Sequence[int], reduction: BayesNetReduction | None, identification: str
+    dag: DAG,
+    n_levels: Sequence[int],
+    reduction: BayesNetReduction | None,
+    cert: BayesNetIdentification | None,
 ) -> dict[str, str]:
-    """How each node's CPT is identified (see :class:`BayesNetMixtureFit`)."""
+    """How each node's CPT is identified (see :class:`BayesNetMixtureFit`): by the runs
+    of ``reduction``, or else by the certificate ``cert``."""
     if reduction is None:
-        how = (
-            "generic (Jacobian rank)"
-            if identification.startswith("locally identified")
-            else "not certified"
-        )
+        how = "generic (Jacobian rank)" if cert is not None and cert.identified else "not certified"
         return dict.fromkeys(dag.nodes, how)
     levels = dict(zip(dag.nodes, n_levels, strict=True))
-    missing: dict[str, int] = {}
-    for v, _ in reduction.uncovered:
-        missing[v] = missing.get(v, 0) + 1
+    missing = Counter(v for v, _ in reduction.uncovered)
     out = {}
     for v in dag.nodes:
         rows = int(np.prod([levels[p] for p in dag.parents[v]], dtype=np.int64))
-        n = missing.get(v, 0)
+        n = missing[v]
         out[v] = "runs" if n == 0 else f"runs, {n} of {rows} parent rows without a run"
     return out
 

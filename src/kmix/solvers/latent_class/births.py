@@ -204,18 +204,24 @@ def _class_rows(
     return P[0], resp, overlap
 
 
-def _make_room(
+def _replace(
     design: RowDesign,
     weights: FloatArray,
     P0: FloatArray,
     overlap: FloatArray,
-    u: int,
+    group: tuple[int, ...],
     children: list[tuple[float, FloatArray]],
 ) -> list[Start]:
-    """Class ``u`` replaced by ``children``: the smallest other class gives way, or the
-    two others that overlap most merge."""
+    """The classes of ``group`` replaced by the two ``children``.
+
+    A pair's two places are the children's. One class's place is one too
+    few: the smallest other class gives way, or the two others that overlap
+    most merge (two starts).
+    """
     k = weights.shape[0]
-    others = [t for t in range(k) if t != u]
+    others = [t for t in range(k) if t not in group]
+    if len(group) == 2:
+        return [_assemble(design, weights, P0, others, children)]
     v = min(others, key=lambda t: weights[t])
     out = [_assemble(design, weights, P0, [t for t in others if t != v], children)]
     pairs = [(overlap[v, w], v, w) for v, w in combinations(others, 2)]
@@ -263,13 +269,12 @@ def split_starts(
                 (share * float(part_a.sum()) / mass, design.normalise(level[None, :])[0])
             )
         if len(group) == 1:
-            splits.append((float(vals[-1]) * mass, group[0], children))
+            splits.append((float(vals[-1]) * mass, group, children))
         else:
-            keep = [t for t in range(k) if t not in group]
-            out.append(_assemble(design, weights, P0, keep, children))
+            out += _replace(design, weights, P0, overlap, group, children)
     splits.sort(key=lambda t: -t[0])
-    for _, u, children in splits[:SPLITS]:
-        out += _make_room(design, weights, P0, overlap, u, children)
+    for _, group, children in splits[:SPLITS]:
+        out += _replace(design, weights, P0, overlap, group, children)
     return out
 
 
@@ -353,11 +358,7 @@ def refit_split_starts(
         two = max(fits, key=lambda f: f.log_likelihood)
         sub = np.concatenate([np.asarray(p) for p in two.probs], axis=1)
         children = [(share * float(two.weights[c]), sub[c]) for c in range(2)]
-        if len(group) == 1:
-            out += _make_room(design, weights, P0, overlap, group[0], children)
-        else:
-            keep = [t for t in range(k) if t not in group]
-            out.append(_assemble(design, weights, P0, keep, children))
+        out += _replace(design, weights, P0, overlap, group, children)
     return out
 
 
