@@ -101,23 +101,14 @@ def align_runs(runs: Sequence[Run], n_components: int) -> tuple[list[NDArray[np.
         for place, j in enumerate(ranked):
             for i in ranked[: min(place, HUBS)]:
                 candidates.add((min(i, j), max(i, j)))
-    shared: dict[tuple[int, int], list[Key]] = {}
-    for i, j in sorted(candidates):
-        keys_j = set(runs[j].keys.values())
-        shared[(i, j)] = [key for key in runs[i].keys.values() if key in keys_j]
+    pairs = sorted(candidates)
+    sigmas, margins = _match(runs, pairs, k)
     edges: dict[int, list[tuple[int, float, NDArray[np.intp]]]] = {i: [] for i in range(len(runs))}
-    for (i, j), keys in shared.items():
-        pi, pj = runs[i].answer()[1], runs[j].answer()[1]
-        cost = np.zeros((k, k))
-        for key in keys:
-            a, b = pi[key.node], pj[key.node]
-            cost += np.abs(a[:, None, :] - b[None, :, :]).sum(axis=2)
-        sigma = best_permutation(cost)  # j's label matched with i's label u
-        margin = _margin(cost, sigma)
+    for (i, j), sigma, margin in zip(pairs, sigmas, margins, strict=True):
         inverse = np.empty(k, dtype=np.intp)
         inverse[sigma] = np.arange(k)
-        edges[i].append((j, margin, sigma))
-        edges[j].append((i, margin, inverse))
+        edges[i].append((j, float(margin), sigma))
+        edges[j].append((i, float(margin), inverse))
     perms: list[NDArray[np.intp] | None] = [None] * len(runs)
     if not runs:
         return perms, 0
@@ -143,3 +134,37 @@ def align_runs(runs: Sequence[Run], n_components: int) -> tuple[list[NDArray[np.
             if i < j and frozenset((i, j)) not in tree and pi_ is not None and pj_ is not None:
                 conflicts += int(not np.array_equal(sigma[pi_], pj_))
     return perms, conflicts
+
+
+def _match(
+    runs: Sequence[Run], pairs: Sequence[tuple[int, int]], k: int
+) -> tuple[list[NDArray[np.intp]], list[float]]:
+    """Hungarian matching and its margin for every pair of runs, on their shared keys.
+
+    ``C[u, v] = sum_keys |theta^i_u - theta^j_v|_1`` is built for all pairs
+    at once (the keys grouped by their number of levels); for ``k <= 5`` the
+    best and second-best assignments are read from every permutation's cost.
+    """
+    keys = [set(run.keys.values()) for run in runs]
+    by_levels: dict[int, tuple[list[int], list[FloatArray], list[FloatArray]]] = {}
+    for p, (i, j) in enumerate(pairs):
+        pi, pj = runs[i].answer()[1], runs[j].answer()[1]
+        for key in keys[i] & keys[j]:
+            a = pi[key.node]
+            slot = by_levels.setdefault(a.shape[1], ([], [], []))
+            slot[0].append(p)
+            slot[1].append(a)
+            slot[2].append(pj[key.node])
+    cost = np.zeros((len(pairs), k, k))
+    for where, left, right in by_levels.values():
+        A, B = np.stack(left), np.stack(right)  # (entries, k, levels)
+        np.add.at(cost, np.asarray(where), np.abs(A[:, :, None, :] - B[:, None, :, :]).sum(axis=3))
+    if 1 < k <= 5 and pairs:
+        perms = _PERMS[k]
+        totals = cost[:, np.arange(k)[None, :], perms].sum(axis=2)  # (pairs, k!)
+        two = np.argsort(totals, axis=1, kind="stable")[:, :2]
+        rows = np.arange(len(pairs))
+        margins = totals[rows, two[:, 1]] - totals[rows, two[:, 0]]
+        return [perms[t].astype(np.intp) for t in two[:, 0]], margins.tolist()
+    sigmas = [best_permutation(c) for c in cost]
+    return sigmas, [_margin(c, s) for c, s in zip(cost, sigmas, strict=True)]

@@ -10,11 +10,11 @@ four steps:
    independent given ``U``: a k-MixProd instance whose answer is
    ``P(u | c)`` and, per member, ``P_u(W | S_W = c|S_W)`` with ``S_W`` the
    parents (a CPT row) or the Markov boundary of ``W``.
-2. **Solve** every run by the three-view tensor method
-   (:func:`kmix.solvers.latent_class.moments.fit_product_mixture`), optionally tightened
-   by latent-class EM (:func:`kmix.solvers.latent_class.em.em_latent_class`)
-   and, once aligned, re-fitted with its shared keys held at their pooled
-   values (a source rare in one run is known from the others).
+2. **Solve** every run (:mod:`kmix.solvers.bayesnet.solving`) by the three-view
+   tensor method (:func:`kmix.solvers.latent_class.moments.fit_product_mixture`),
+   optionally tightened by latent-class EM and, once aligned, re-fitted with
+   its shared keys held at their pooled values (a source rare in one run is
+   known from the others), the EM of all runs at once.
 3. **Align** the runs' labels: two runs sharing a key ``(W, S_W, s)`` return
    the same ``k`` vectors permuted. The permutation is the Hungarian
    assignment (Kuhn 1955) for the cost
@@ -52,7 +52,6 @@ ranking all the assignments in order of increasing cost", Oper. Res. 16,
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import logging
 import warnings
 from collections.abc import Mapping, Sequence
@@ -65,34 +64,20 @@ from numpy.typing import ArrayLike, NDArray
 from ...exceptions import DataError, IdentifiabilityError
 from ...params.bayesnet import BayesNetMixtureParams
 from ...params.dag import DAG
-from ...stats.rows import compress_rows
-from ...stats.tables import mixed_radix_codes
 from ..em.weights import polish_weights
-from ..latent_class.births import escape_local_maxima, fits_the_table
-from ..latent_class.design import RowDesign
-from ..latent_class.em import LatentClassFit, em_latent_class
-from ..latent_class.fit import CHEAP_WORK
-from ..latent_class.moments import fit_product_mixture
 from .align import align_runs
 from .defaults import balanced_defaults
 from .design import MISSING, BNRowDesign, compress_coded, log_prob_observed
 from .planning import plan_runs
 from .runs import Key, Run, RunPlan
+from .solving import MOVE_RUNS, anchored_refits, run_rows, solve_runs
 from .unzip import assemble_cpts, pool_runs
 
 __all__ = ["BayesNetReduction", "Key", "Run", "align_runs", "fit_bayesnet_reduction"]
 
 logger = logging.getLogger("kmix")
-#: Plans of at most this many runs try the latent class moves in each run
-MOVE_RUNS = 250
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
-#: CPT entries are clipped to [CPT_FLOOR, 1] and renormalised.
-CPT_FLOOR = 1e-6
-#: A class's share of a run below this is treated as this when weighting estimates.
-_SHARE_FLOOR = 1e-9
-#: All permutations of k <= 5 labels, for the alignment margins.
-_PERMS = {k: np.array(list(itertools.permutations(range(k)))) for k in range(2, 6)}
 
 
 @dataclass(frozen=True)
@@ -174,149 +159,6 @@ def _check_inputs(
     if w.sum() <= 0:
         raise DataError("counts sum to 0: there are no data to fit")
     return codes, w, levels, int(k)
-
-
-def _ident(run: Run) -> tuple[tuple[str, ...], tuple[str, ...], tuple[int, ...]]:
-    """What makes a run: its members, conditioning set and assignment."""
-    return run.members, run.cond, run.assignment
-
-
-def _rows(
-    runs: Sequence[Run],
-    codes: IntArray,
-    counts: FloatArray,
-    col: Mapping[str, int],
-    levels: Sequence[int],
-) -> dict[tuple[tuple[str, ...], tuple[str, ...], tuple[int, ...]], tuple[IntArray, FloatArray]]:
-    """Every run's members' unique rows (and counts) among the rows with ``COND = c``.
-
-    Only rows observed on every member and on ``COND`` count (a missing value
-    is a negative code, which never equals an assignment). Runs that share
-    members and a conditioning set share one pass over the rows: the rows
-    are sorted once by the mixed-radix code of ``COND`` and each assignment
-    is a slice.
-    """
-    groups: dict[tuple[tuple[str, ...], tuple[str, ...]], list[Run]] = {}
-    for run in runs:
-        groups.setdefault((run.members, run.cond), []).append(run)
-    out = {}
-    for (members, cond), group in groups.items():
-        mem = [col[w] for w in members]
-        cols = [col[x] for x in cond]
-        ok = np.all(codes[:, mem + cols] >= 0, axis=1)
-        key, _ = mixed_radix_codes(codes[ok], cols, levels)
-        order = np.argsort(key, kind="stable")
-        key_sorted = key[order]
-        chosen = np.flatnonzero(ok)[order]
-        for run in group:
-            code = 0
-            for x, a in zip(cond, run.assignment, strict=True):
-                code = code * int(levels[col[x]]) + int(a)
-            lo, hi = np.searchsorted(key_sorted, [code, code + 1])
-            sel = chosen[lo:hi]
-            vals, cnts, _ = compress_rows(codes[sel][:, mem], counts[sel])
-            out[_ident(run)] = (vals.astype(np.int64), cnts)
-    return out
-
-
-def _anchored_refit(
-    run: Run,
-    fixed: Mapping[str, FloatArray],
-    vals: IntArray,
-    cnts: FloatArray,
-    *,
-    max_iter: int = 2000,
-    tol: float = 1e-9,
-) -> Run:
-    """Re-fit an aligned run by EM with its shared keys held at their pooled values.
-
-    A run held where one source is rare (``P(u | c)`` near 0) estimates that
-    source's parameters from few rows, and the three-view method is badly
-    conditioned there. Its shared keys are known from the other runs, so
-    only ``P(u | c)`` and the run's own keys are re-estimated, in the global
-    labels, by the latent class EM with the shared members held fixed
-    (:func:`~kmix.solvers.latent_class.em.em_latent_class` with ``fixed=``).
-    Exact on population tables.
-    """
-    start_w, start_p = run.answer()
-    start = [np.asarray(fixed.get(w, start_p[w]), dtype=np.float64) for w in run.members]
-    held = [j for j, w in enumerate(run.members) if w in fixed]
-    # EM never moves a weight of exactly 0: start every source with some mass
-    weights = np.maximum(start_w, 1e-6)
-    # plain EM (one map when every member is held, which only re-weights the sources):
-    # SQUAREM reached other fixed points on thin strata, and the mixture EM that
-    # follows then ended lower on one benchmark network (0.011 nats/row)
-    fit = em_latent_class(
-        vals,
-        cnts,
-        [p.shape[1] for p in start],
-        [(weights / weights.sum(), start)],
-        tol=tol,
-        max_iter=max_iter if len(held) < len(start) else 1,
-        accelerate=False,
-        fixed=held,
-    )[0]
-    weights, ll = fit.weights, fit.log_likelihood
-    probs = dict(zip(run.members, fit.probs, strict=True))
-    return dataclasses.replace(run, weights=weights, probs=probs, log_likelihood=ll)
-
-
-def _solve_run(
-    run: Run,
-    vals: IntArray,
-    cnts: FloatArray,
-    levels: Mapping[str, int],
-    k: int,
-    rng: np.random.Generator,
-    refine: bool,
-    moves: bool = True,
-    light: bool = False,
-) -> Run:
-    """The latent class fit of the members on their rows ``vals`` (with ``COND = c``).
-
-    ``moves``: allow the latent class fit's birth, split and merge moves
-    (where the run is cheap and its table does not vouch for the EM fit).
-    ``light``: the moment step scores 2 view triples and keeps 1 (instead of
-    8 and 5), for the pilot pass.
-    """
-    lv = [levels[w] for w in run.members]
-    n_candidates, n_triples = (2, 1) if light else (8, 5)
-    res = fit_product_mixture(
-        vals.astype(np.float64),
-        cnts,
-        lv,
-        k,
-        rng=rng,
-        n_candidates=n_candidates,
-        n_triples=n_triples,
-    )
-    weights, probs = res.weights, res.probs
-    ll = res.candidates[0][2] if res.candidates else float("nan")
-    if refine:
-        design = RowDesign(vals, lv, cnts)
-        starts = [(w, p) for w, p, _ in res.candidates[:3]] or [(weights, probs)]
-        best = max(
-            em_latent_class(vals, cnts, lv, starts, design=design), key=lambda f: f.log_likelihood
-        )
-        cheap = vals.shape[0] * sum(lv) * k <= CHEAP_WORK
-        if moves and cheap and not fits_the_table(design, cnts, best):
-            # a source rare in this stratum is the small class a single EM run loses: one
-            # round of the latent class fit's birth, split and merge moves, where they are
-            # cheap and the run's table does not already vouch for the fit
-            def run_em(group: list[Any], cap: int) -> list[LatentClassFit]:
-                return em_latent_class(vals, cnts, lv, group, max_iter=cap, design=design)
-
-            best, _ = escape_local_maxima(
-                design, cnts, best, run_em, max_iter=1000, rng=rng, rounds=1
-            )
-        if not np.isfinite(ll) or best.log_likelihood >= ll:
-            weights, probs, ll = best.weights, best.probs, best.log_likelihood
-    return dataclasses.replace(
-        run,
-        weights=np.asarray(weights, dtype=np.float64),
-        probs={w: np.asarray(p, dtype=np.float64) for w, p in zip(run.members, probs, strict=True)},
-        log_likelihood=float(ll),
-    )
 
 
 def _report_uncovered(
@@ -501,23 +343,18 @@ def _reduce(
     dag = plan.dag
     col = {v: j for j, v in enumerate(dag.nodes)}
     lv = dict(zip(dag.nodes, levels, strict=True))
-    solved: list[Run] = []
     dropped = list(plan.dropped)
     failed: list[str] = []
-    rows = _rows(plan.runs, codes, cnt, col, levels)
+    rows = run_rows(plan.runs, codes, cnt, col, levels)
     # moves in every run while they are few; a plan of thousands of thin runs (a
     # network with many levels) leaves the misplaced classes to the EM that follows
     moves = len(plan.runs) <= MOVE_RUNS
-    for run in plan.runs:
-        try:
-            solved.append(
-                _solve_run(
-                    run, *rows[_ident(run)], lv, k, rng, refine_runs, moves=moves, light=light
-                )
-            )
-        except IdentifiabilityError as exc:
-            dropped.append(run)
-            failed.append(f"{run.describe()}: {exc}")
+    solved, unsolved = solve_runs(
+        plan.runs, rows, lv, k, rng, refine_runs, moves=moves, light=light
+    )
+    for run, reason in unsolved:
+        dropped.append(run)
+        failed.append(f"{run.describe()}: {reason}")
     if failed:
         logger.debug("runs that could not be solved: %s", "; ".join(failed))
         warnings.warn(
@@ -550,14 +387,7 @@ def _reduce(
     pooled = pool_runs(aligned)
     if refine_runs:
         shared = {key: est for key, est in pooled.items() if len(est.runs) > 1}
-        aligned = [
-            _anchored_refit(
-                run,
-                {w: shared[key].mean for w, key in run.keys.items() if key in shared},
-                *rows[_ident(run)],
-            )
-            for run in aligned
-        ]
+        aligned = anchored_refits(aligned, shared, rows, lv)
         pooled = {**pool_runs(aligned), **shared}
     cpts, support, uncovered = assemble_cpts(dag, lv, k, pooled)
     if uncovered:

@@ -45,6 +45,7 @@ Models*, MIT Press, 2009 (section 3.2.1, local Markov property; section
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -131,9 +132,9 @@ class Run:
     probs: Mapping[str, FloatArray] | None = None
     log_likelihood: float | None = None
 
-    @property
+    @functools.cached_property
     def keys(self) -> dict[str, Key]:
-        """The key ``(W, S_W, c|S_W)`` of every member."""
+        """The key ``(W, S_W, c|S_W)`` of every member (computed once; not to be modified)."""
         c = dict(zip(self.cond, self.assignment, strict=True))
         return {w: Key(w, self.given[w], tuple(c[x] for x in self.given[w])) for w in self.members}
 

@@ -90,6 +90,8 @@ def accelerated_em(
     max_iter: int,
     accelerate: bool = True,
     record: Callable[[NDArray[np.intp], FloatArray], None] | None = None,
+    merge: bool = True,
+    on_active: Callable[[NDArray[np.intp]], None] | None = None,
 ) -> AcceleratedRuns:
     """Run EM (SQUAREM-accelerated by default) from ``C`` stacked starts.
 
@@ -110,6 +112,13 @@ def accelerated_em(
         SQUAREM (default) or plain EM.
     record : callable, optional
         ``record(active, objective)`` after every cycle's first map (histories).
+    merge : bool
+        Stop a start that comes within :data:`MERGE_TOL` of one with a higher
+        objective (off when the starts are different problems).
+    on_active : callable, optional
+        ``on_active(active)`` before every cycle: the starts whose parameters
+        the cycle's maps receive, in order (for maps that lay out each start's
+        own data).
     """
     W, P = W.copy(), P.copy()
     C, k = W.shape
@@ -119,6 +128,8 @@ def accelerated_em(
     n_iter = np.zeros(C, dtype=np.int64)
     active = np.arange(C)
     while active.size:
+        if on_active is not None:
+            on_active(active)
         Wa, Pa = W[active], P[active]
         W1, P1, obj0 = em_map(Wa, Pa)
         n_iter[active] += 1
@@ -154,7 +165,7 @@ def accelerated_em(
             P[active] = np.where(good[:, None, None], P3, P2)
         finished = settled | (n_iter[active] >= max_iter)
         done[active] = settled
-        if active.size > 1:
+        if merge and active.size > 1:
             twins = near_twins(W[active], P[active], obj[active])
             merged[active[twins]] = True
             finished |= twins

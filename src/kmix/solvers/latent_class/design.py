@@ -71,18 +71,18 @@ class RowDesign:
                 self.obst = np.ascontiguousarray(self.obs.T)
         else:
             rows, cols = np.nonzero(observed)
-            onehot = sparse.csr_matrix(
-                (np.ones(rows.shape[0]), (rows, self.codes[rows, cols] + self.offsets[cols])),
-                shape=(m, self.width),
-            )
+            at = self.codes[rows, cols] + self.offsets[cols]
             if m * self.width <= DENSE_CELLS:
                 # small tables (the runs of the Bayesian-network reduction): a dense product
                 # costs less than a sparse one's call overhead
-                self.onehot: Any = onehot.toarray()
+                self.onehot: Any = np.zeros((m, self.width))
+                self.onehot[rows, at] = 1.0
                 self.onehot_t: Any = np.ascontiguousarray(self.onehot.T)
             else:
-                self.onehot = onehot
-                self.onehot_t = onehot.T.tocsr()
+                self.onehot = sparse.csr_matrix(
+                    (np.ones(rows.shape[0]), (rows, at)), shape=(m, self.width)
+                )
+                self.onehot_t = self.onehot.T.tocsr()
 
     def observed(self) -> NDArray[np.bool_]:
         """``(m, n)``: which cells are observed."""

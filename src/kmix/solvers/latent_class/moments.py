@@ -220,7 +220,8 @@ def _best_contraction(
     """
     k = W.shape[1]
     theta = rng.standard_normal((n_draws, W.shape[0]))
-    vals, vecs = np.linalg.eig(np.tensordot(theta, W, axes=1))  # (draws, k), (draws, k, k)
+    mixed = (theta @ W.reshape(W.shape[0], -1)).reshape(n_draws, k, k)
+    vals, vecs = np.linalg.eig(mixed)  # (draws, k), (draws, k, k)
     scale = np.maximum(np.abs(vals).max(axis=1), 1e-300)
     if k > 1:
         diffs = np.abs(vals[:, :, None] - vals[:, None, :])
@@ -286,7 +287,9 @@ def _decompose(
     left = U[:, :k] / root[None, :]  # rows: S^-1/2 U^T e_a
     right = Vt[:k].T / root[None, :]  # rows: S^-1/2 V^T e_b
     # slices W[v] = S^-1/2 U^T T[:, :, v] V S^-1/2
-    W = np.einsum("ai,abv,bj->vij", left, T, right, optimize=True)
+    size_a = T.shape[0]
+    LT = (left.T @ T.reshape(size_a, -1)).reshape(k, size_b, size_p)  # (i, b, v)
+    W = (LT.transpose(0, 2, 1) @ right).transpose(1, 0, 2)  # (v, i, j)
     Q, gap = _best_contraction(W, rng, n_draws)
     try:
         Qinv = np.asarray(np.linalg.inv(Q), dtype=np.float64)
@@ -371,7 +374,7 @@ def _read_out(
     # weights by non-negative least squares on M = sum_u pi_u a_u b_u^T (exact in population)
     a_n = np.clip(A / col_a[None, :], 0.0, None)
     b_n = np.clip(B / col_b[None, :], 0.0, None)
-    design_w = np.einsum("au,bu->abu", a_n, b_n).reshape(-1, k)
+    design_w = (a_n[:, None, :] * b_n[None, :, :]).reshape(-1, k)
     nnls_w, _ = optimize.nnls(design_w, dec.M.reshape(-1))
     if nnls_w.sum() > 0:
         weights = project_simplex(nnls_w / nnls_w.sum())
@@ -494,12 +497,13 @@ def fit_product_mixture(
         aligned_w.append(f.weights[perm])
         for j, p in enumerate(f.probs):
             aligned_p[j].append(p[perm])
-    raw = [np.median(np.array(ps), axis=0) for ps in aligned_p]
+    raw = [ps[0] if len(ps) == 1 else np.median(np.array(ps), axis=0) for ps in aligned_p]
     excess = max(float(np.maximum(-p.min(), p.max() - 1.0)) for p in raw)
     # candidates: the median over the kept triples and every kept (or alternate) triple on
     # its own; the data
     # decide between them by their likelihood (sampling noise, not the method, separates them)
-    candidates = [(project_simplex(np.median(np.array(aligned_w), axis=0)), _clean(raw))]
+    w_mid = aligned_w[0] if len(aligned_w) == 1 else np.median(np.array(aligned_w), axis=0)
+    candidates = [(project_simplex(w_mid), _clean(raw))]
     candidates += [(f.weights, _clean(f.probs)) for f in alternates]
     lls = log_likelihoods(values, counts, n_levels, candidates, design=design)
     ranked = [(candidates[i][0], candidates[i][1], lls[i]) for i in np.argsort(lls)[::-1]]
