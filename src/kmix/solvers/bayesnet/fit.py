@@ -7,7 +7,9 @@ Gordon, Mazaheri, Rabani & Schulman, "Identifying mixtures of Bayesian
 network distributions", 2021) gives the first start, random CPTs the others,
 and accelerated EM over the whole mixture of networks
 (:func:`kmix.solvers.bayesnet.em.em_bayesnet_mixture`) climbs from each; the
-highest likelihood wins.
+highest likelihood wins, and split moves then re-seed its smallest source from
+each other source while that climbs higher
+(:func:`kmix.solvers.bayesnet.moves.escape_source_collapse`).
 """
 
 from __future__ import annotations
@@ -27,7 +29,9 @@ from ...exceptions import IdentifiabilityError
 from ...params.bayesnet import BayesNetMixtureParams
 from ...params.dag import DAG
 from .certificate import BayesNetIdentification, identify_bayesnet
+from .design import BNRowDesign
 from .em import em_bayesnet_mixture, random_bn_starts
+from .moves import escape_source_collapse
 from .reduction import BayesNetReduction, fit_bayesnet_reduction
 
 __all__ = ["BayesNetMixtureFit", "fit_bayesnet_mixture"]
@@ -166,16 +170,38 @@ def fit_bayesnet_mixture(
         )
     starts += random_bn_starts(dag, list(n_levels), k, n_init - len(starts), rng)
     t1 = time.perf_counter()
+    design = BNRowDesign(values, dag, list(n_levels))
     fits = em_bayesnet_mixture(
-        values, counts, dag, list(n_levels), starts, tol=tol, max_iter=max_iter, alpha=pseudo_count
-    )
-    logger.info(
-        "EM over the mixture of networks: %d start(s), %d maps in the best, %.2f s",
-        len(fits),
-        max(f.n_iter for f in fits),
-        time.perf_counter() - t1,
+        values,
+        counts,
+        dag,
+        list(n_levels),
+        starts,
+        tol=tol,
+        max_iter=max_iter,
+        alpha=pseudo_count,
+        design=design,
     )
     best = max((f for f in fits if not f.merged), key=lambda f: f.objective)
+    best, n_moves = escape_source_collapse(
+        values,
+        counts,
+        list(n_levels),
+        best,
+        rng,
+        tol=tol,
+        max_iter=max_iter,
+        alpha=pseudo_count,
+        design=design,
+    )
+    logger.info(
+        "EM over the mixture of networks: %d start(s) and %d split moves, %d maps in the best, "
+        "%.2f s",
+        len(fits),
+        n_moves,
+        best.n_iter,
+        time.perf_counter() - t1,
+    )
     order = np.argsort(-best.params.weights, kind="stable")
     return BayesNetMixtureFit(
         params=best.params.permute(order),
