@@ -5,9 +5,9 @@ The reduction of a mixture of Bayesian networks to latent class models
 few dozen distinct rows. One EM map of such a run costs less than the Python
 calls around it, so :func:`em_latent_class_batched` lays the rows of all runs
 that share their members' numbers of levels end to end and takes one map of
-every run in a handful of array operations: the log densities by one gather of
-``log P(X_j = x_sj | u)`` per row, the expected level counts by one weighted
-``bincount``. The map of each problem is exactly the EM map of
+every run in a handful of array operations: the log densities and the
+expected level counts are each one product with the sparse 0/1 matrix of the
+rows' levels. The map of each problem is exactly the EM map of
 :func:`kmix.solvers.latent_class.em.em_latent_class` (Goodman, "Exploratory
 latent structure analysis using both identifiable and unidentifiable models",
 Biometrika 61, 1974; Dempster, Laird & Rubin 1977),
@@ -30,6 +30,7 @@ from collections.abc import Sequence
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy import sparse
 
 from ...components.base import safe_log
 from ...exceptions import DataError
@@ -75,10 +76,16 @@ class _Problems:
         self.bounds = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.intp)
         cols = np.concatenate([self.cols[c] for c in starts], axis=0)
         self.cnt = np.concatenate([self.counts[c] for c in starts])
-        # row s's level of item j, in the flattened (problem, level) layout
-        self.cell = self.seg[:, None] * self.width + cols
-        self.cell_k = (self.cell[:, :, None] * self.k + np.arange(self.k)).ravel()
+        # row s's level of item j, in the flattened (problem, level) layout, as a 0/1 matrix:
+        # the log densities are one product with it, the expected level counts one with its
+        # transpose
+        cell = self.seg[:, None] * self.width + cols
         n = starts.size
+        rows = np.repeat(np.arange(cell.shape[0]), cell.shape[1])
+        self.onehot = sparse.csr_matrix(
+            (np.ones(rows.shape[0]), (rows, cell.ravel())), shape=(cell.shape[0], n * self.width)
+        )
+        self.onehot_t = self.onehot.T.tocsr()
         self.W = np.full((n, self.k), 1.0 / self.k)
         self.P = np.full((n, self.k, self.width), 0.5)
         self.here = np.arange(n)
@@ -95,26 +102,26 @@ class _Problems:
         W[self.here], P[self.here] = Wa, Pa
         n, k, width = P.shape
         logP = safe_log(P).transpose(0, 2, 1).reshape(n * width, k)
-        joint = logP[self.cell].sum(axis=1)  # (rows, k)
+        joint = np.asarray(self.onehot @ logP)  # (rows, k)
         with np.errstate(divide="ignore"):
             joint += np.log(W)[self.seg]
-        top = joint.max(axis=1)
+        # reductions over the k classes column by column (numpy reduces a short last axis slowly)
+        top = joint[:, 0].copy()
+        for u in range(1, k):
+            np.maximum(top, joint[:, u], out=top)
         top[~np.isfinite(top)] = 0.0
-        np.exp(joint - top[:, None], out=joint)
-        total = joint.sum(axis=1)
+        joint -= top[:, None]
+        np.exp(joint, out=joint)
+        total = joint[:, 0].copy()
+        for u in range(1, k):
+            total += joint[:, u]
         with np.errstate(divide="ignore"):
             ll = np.bincount(
                 self.seg, weights=self.cnt * (np.log(total) + top), minlength=n
             ).astype(np.float64)
         joint *= (self.cnt / np.maximum(total, 1e-300))[:, None]
         nk = np.add.reduceat(joint, self.bounds, axis=0)  # (n, k)
-        n_items = self.cell.shape[1]
-        stats = np.bincount(
-            self.cell_k,
-            weights=np.broadcast_to(joint[:, None, :], (joint.shape[0], n_items, k)).ravel(),
-            minlength=n * width * k,
-        )
-        stats = stats.reshape(n, width, k).transpose(0, 2, 1)
+        stats = np.asarray(self.onehot_t @ joint).reshape(n, width, k).transpose(0, 2, 1)
         W_new = nk / self.totals[self.starts][:, None]
         P_new = P.copy()
         filled = nk > 0

@@ -31,6 +31,7 @@ COLT 2024.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -117,11 +118,17 @@ def check_identifiability(n_levels: Sequence[int], n_components: int) -> Identif
     three views, ``sum_g min(kappa_g, k) >= 2k + 2`` with ``kappa_g`` the joint
     states of view ``g`` (Kruskal 1977; Allman, Matias & Rhodes 2009).
 
-    Cheap (no linear algebra), for loops over candidate sets of variables.
-    ``ok`` means the sufficient condition holds; when it does not, ``kind``
-    is ``"unknown"`` (see :func:`identify_latent_class` for an answer).
+    Cheap (no linear algebra; remembered per multiset of levels), for loops
+    over candidate sets of variables. ``ok`` means the sufficient condition
+    holds; when it does not, ``kind`` is ``"unknown"`` (see
+    :func:`identify_latent_class` for an answer).
     """
-    k = int(n_components)
+    return _check(tuple(sorted(int(d) for d in n_levels)), int(n_components))
+
+
+@functools.lru_cache(maxsize=4096)
+def _check(n_levels: tuple[int, ...], k: int) -> Identifiability:
+    """:func:`check_identifiability` of sorted levels (the answer depends on the multiset)."""
     n = len(n_levels)
     n_par = k - 1 + k * sum(int(d) - 1 for d in n_levels)  # no validation: called in loops
     if all(int(d) == 2 for d in n_levels):

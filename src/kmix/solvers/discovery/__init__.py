@@ -1,0 +1,30 @@
+"""Causal discovery when a hidden population label ``U`` confounds every variable.
+
+* :mod:`~kmix.solvers.discovery.ranktests`: the conditional rank test on
+  super-variables, statistics summed over strata;
+* :mod:`~kmix.solvers.discovery.skeleton`: PC-stable search with those tests;
+* :mod:`~kmix.solvers.discovery.orient`: background knowledge, colliders from
+  separating sets, Meek's rules;
+* :mod:`~kmix.solvers.discovery.search`: :func:`discover_graph`, the whole
+  search from counts.
+
+Reference: B. Mazaheri, S. Gordon, Y. Rabani, L. Schulman, "Causal discovery
+under latent class confounding", arXiv:2311.07454, 2023.
+"""
+
+from .orient import Orientation, meek, orient
+from .ranktests import RankTester, StratifiedRankTest
+from .search import DiscoveredGraph, discover_graph
+from .skeleton import Skeleton, learn_skeleton
+
+__all__ = [
+    "DiscoveredGraph",
+    "Orientation",
+    "RankTester",
+    "Skeleton",
+    "StratifiedRankTest",
+    "discover_graph",
+    "learn_skeleton",
+    "meek",
+    "orient",
+]
