@@ -40,6 +40,9 @@ FloatArray = NDArray[np.float64]
 logger = logging.getLogger("kmix")
 #: EM starts from random CPTs at least, where the reduction gives no start
 FALLBACK_STARTS = 10
+#: Random starts are the best of this many times as many after SCREEN_MAPS EM maps each
+SCREEN_FACTOR = 5
+SCREEN_MAPS = 12
 #: What the reduction's runs certify
 BY_RUNS = "identified by runs of k-MixProd (a sufficient condition)"
 
@@ -127,8 +130,9 @@ def fit_bayesnet_mixture(
     Where the reduction has no run for some node (a hub, a dense corner), or
     with ``init="random"``, generic local identifiability is checked by the
     rank of the Jacobian of the observable tables
-    (:func:`kmix.solvers.bayesnet.certificate.identify_bayesnet`) and EM runs
-    from at least :data:`FALLBACK_STARTS` random starts.
+    (:func:`kmix.solvers.bayesnet.certificate.identify_bayesnet`); in the first
+    case EM runs from the reduction of the nodes that have runs (the others
+    uniform) and random starts, at least :data:`FALLBACK_STARTS` starts in all.
 
     Raises
     ------
@@ -159,7 +163,10 @@ def fit_bayesnet_mixture(
     if reduction is None:
         cert = _certify(dag, n_levels, k, no_runs)
         identification = f"{cert.kind}: {cert.reason}"
-        n_init = max(n_init, FALLBACK_STARTS) if no_runs else n_init
+        if no_runs:
+            n_init = max(n_init, FALLBACK_STARTS)
+            partial = _partial_start(values, counts, dag, n_levels, k, rng, min_run_size)
+            starts += [] if partial is None else [partial]
     else:
         starts.append(reduction.params)
         logger.info(
@@ -168,9 +175,11 @@ def fit_bayesnet_mixture(
             values.shape[0],
             time.perf_counter() - t0,
         )
-    starts += random_bn_starts(dag, list(n_levels), k, n_init - len(starts), rng)
     t1 = time.perf_counter()
     design = BNRowDesign(values, dag, list(n_levels))
+    starts += _screened_random_starts(
+        values, counts, dag, n_levels, k, n_init - len(starts), rng, design, pseudo_count
+    )
     fits = em_bayesnet_mixture(
         values,
         counts,
@@ -213,6 +222,72 @@ def fit_bayesnet_mixture(
         identification=identification,
         cpt_identification=_per_cpt(dag, n_levels, reduction, cert),
     )
+
+
+def _screened_random_starts(
+    values: NDArray[np.int64],
+    counts: FloatArray,
+    dag: DAG,
+    n_levels: Sequence[int],
+    k: int,
+    n_starts: int,
+    rng: np.random.Generator,
+    design: BNRowDesign,
+    alpha: float,
+) -> list[BayesNetMixtureParams]:
+    """The ``n_starts`` best of ``SCREEN_FACTOR * n_starts`` random starts after
+    :data:`SCREEN_MAPS` EM maps each (the short-run strategy of Biernacki, Celeux &
+    Govaert, "Choosing starting values for the EM algorithm...", CSDA 41, 2003)."""
+    if n_starts <= 0:
+        return []
+    pool = random_bn_starts(dag, list(n_levels), k, SCREEN_FACTOR * n_starts, rng)
+    short = em_bayesnet_mixture(
+        values,
+        counts,
+        dag,
+        list(n_levels),
+        pool,
+        tol=0.0,
+        max_iter=SCREEN_MAPS,
+        alpha=alpha,
+        design=design,
+    )
+    ranked = sorted(
+        (f for f in short if not f.merged and np.isfinite(f.objective)),
+        key=lambda f: -f.objective,
+    )
+    return [f.params for f in ranked[:n_starts]]
+
+
+def _partial_start(
+    values: NDArray[np.int64],
+    counts: FloatArray,
+    dag: DAG,
+    n_levels: Sequence[int],
+    k: int,
+    rng: np.random.Generator,
+    min_run_size: float | None,
+) -> BayesNetMixtureParams | None:
+    """The reduction on the nodes that have runs (the others uniform), as one more start;
+    None when even that part cannot be solved or aligned."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # about runs of a start that EM then refines
+        try:
+            part = fit_bayesnet_reduction(
+                values,
+                counts,
+                dag,
+                list(n_levels),
+                k,
+                rng=rng,
+                min_run_size=min_run_size,
+                partial=True,
+            )
+        except IdentifiabilityError as exc:
+            logger.info("no partial reduction either: %s", exc)
+            return None
+    logger.info("a partial reduction (%d runs) starts EM beside the random starts", len(part.runs))
+    return part.params
 
 
 def _per_cpt(

@@ -331,6 +331,7 @@ def plan_runs(
     min_run_size: float | None = None,
     defaults: Mapping[str, int] | None = None,
     designs: Sequence[RunDesign] | None = None,
+    partial: bool = False,
 ) -> RunPlan:
     """Design, enumerate and connect the runs that cover every CPT entry.
 
@@ -346,6 +347,9 @@ def plan_runs(
     min_run_size : float, optional
         Runs with a smaller effective sample size are left out (default: only
         runs without rows).
+    partial : bool
+        Plan runs for the nodes that have one and leave the others out
+        (their CPTs are then not covered) instead of raising.
 
     Raises
     ------
@@ -366,7 +370,7 @@ def plan_runs(
     held = (
         dict(defaults) if defaults is not None else default_assignment(dag, codes, counts, n_levels)
     )
-    chosen = list(designs) if designs is not None else _design_all(dag, levels, k, g)
+    chosen = list(designs) if designs is not None else _design_all(dag, levels, k, g, partial)
     min_size = float(min_run_size) if min_run_size is not None else 0.0
     runs: list[Run] = []
     dropped: list[Run] = []
@@ -397,8 +401,11 @@ def low_first(runs: Sequence[Run]) -> str:
     return min(runs, key=lambda r: r.ess).describe()
 
 
-def _design_all(dag: DAG, levels: Mapping[str, int], k: int, g: _Graph) -> list[RunDesign]:
-    """One design per node (parents key first); raise naming every node without one."""
+def _design_all(
+    dag: DAG, levels: Mapping[str, int], k: int, g: _Graph, partial: bool = False
+) -> list[RunDesign]:
+    """One design per node (parents key first); raise naming every node without one
+    (``partial``: leave those nodes out, unless no node has a design)."""
     designs: list[RunDesign] = []
     failures: list[str] = []
     prefer: set[tuple[str, tuple[str, ...]]] = set()
@@ -419,7 +426,9 @@ def _design_all(dag: DAG, levels: Mapping[str, int], k: int, g: _Graph) -> list[
             continue
         designs.append(design)
         prefer.update((w, design.given[w]) for w in design.members if w != v)
-    if failures:
+    if failures and partial and designs:
+        logger.info("nodes without a run, left to the EM: %s", "; ".join(failures))
+    elif failures:
         raise IdentifiabilityError(
             f"the DAG is too dense for k={k} sources: the k-MixProd oracle needs "
             f"{_need(levels, k)} independent given U in every run (check_identifiability), and "

@@ -224,6 +224,7 @@ def fit_bayesnet_reduction(
     rng: np.random.Generator,
     min_run_size: float | None = None,
     refine_runs: bool = True,
+    partial: bool = False,
 ) -> BayesNetReduction:
     """Weights and per-source CPTs of a mixture of Bayesian networks on a known DAG.
 
@@ -262,6 +263,9 @@ def fit_bayesnet_reduction(
         Tighten every run by latent-class EM from the tensor method's best
         candidates and, after alignment, re-fit it with its shared keys held
         at their pooled values (only ``P(u | c)`` and its own keys free).
+    partial : bool
+        Cover the nodes that have runs and leave the CPTs of the others
+        uniform (a start for EM) instead of raising when some node has none.
 
     Returns
     -------
@@ -303,11 +307,13 @@ def fit_bayesnet_reduction(
     # rows with missing values: the completions are laid out once for both passes' weights
     design = BNRowDesign(codes, dag, levels) if np.any(codes == MISSING) else None
     if k == 1:  # nothing to balance or align
-        plan = plan_runs(dag, codes, cnt, levels, k, min_run_size=min_run_size)
+        plan = plan_runs(dag, codes, cnt, levels, k, min_run_size=min_run_size, partial=partial)
         return _reduce(plan, codes, cnt, levels, k, rng, False, design)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the pilot's diagnostics concern runs that are redone
-        pilot_plan = plan_runs(dag, codes, cnt, levels, k, min_run_size=min_run_size)
+        pilot_plan = plan_runs(
+            dag, codes, cnt, levels, k, min_run_size=min_run_size, partial=partial
+        )
         # the pilot only chooses the held levels: its runs take a lighter moment step and go
         # without EM refinement and anchored refits
         pilot = _reduce(pilot_plan, codes, cnt, levels, k, rng, False, design, light=True)
