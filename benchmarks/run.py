@@ -34,6 +34,7 @@ BENCHMARKS = {
     "missing": "bench_missing",
     "select": "bench_select",
     "bnlearn": "bench_bnlearn",
+    "discovery": "bench_discovery",
 }
 
 

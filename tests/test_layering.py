@@ -73,7 +73,8 @@ ALLOWED_EXTERNAL["solvers"] |= {"threadpoolctl"}
 ALLOWED_EXTERNAL["estimators"] |= {"sklearn", "threadpoolctl", "pgmpy"}
 ALLOWED_EXTERNAL["data"] |= {"pandas"}
 ALLOWED_EXTERNAL["plotting"] |= {"matplotlib"}
-ALLOWED_EXTERNAL["causal"] |= {"networkx"}
+# networkx: graphs in and out; pgmpy: DiscoveryResult.to_pgmpy only, imported inside it
+ALLOWED_EXTERNAL["causal"] |= {"networkx", "pgmpy"}
 #: Underscore attributes that are public API of the standard library (namedtuple methods).
 PUBLIC_UNDERSCORED = {"_replace", "_asdict", "_fields", "_make"}
 

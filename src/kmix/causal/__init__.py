@@ -1,4 +1,4 @@
-"""Causal queries over fitted parameters (never raw data): DAG input and checks, do().
+"""Causal queries over fitted parameters: DAG input and checks, do(); and the DAG from data.
 
 * :mod:`~kmix.causal.dag_input`: a DAG from networkx, pgmpy, ``A -> B`` text,
   a file, pairs or a function of the column names (:func:`as_dag`,
@@ -7,7 +7,9 @@
   and :func:`ate` on a mixture of Bayesian networks
   (:class:`~kmix.params.BayesNetMixtureParams`, e.g. a fitted
   ``BayesNetMixture.params_``), exact by the truncated factorisation summed
-  over the hidden source.
+  over the hidden source;
+* :mod:`~kmix.causal.discovery`: :func:`discover`, the equivalence class of the
+  DAG when a hidden population label confounds every variable.
 
 ``DAG``, ``d_separated`` and ``BayesNetMixtureParams`` are re-exported from
 :mod:`kmix.params` for convenience.
@@ -15,15 +17,20 @@
 
 from ..params import DAG, BayesNetMixtureParams, d_separated
 from .dag_input import as_dag, check_dag_columns, isolated_nodes, parse_edge_list
+from .discovery import Background, DiscoveryResult, EdgeEvidence, discover
 from .effects import ate, interventional, observational
 
 __all__ = [
     "DAG",
+    "Background",
     "BayesNetMixtureParams",
+    "DiscoveryResult",
+    "EdgeEvidence",
     "as_dag",
     "ate",
     "check_dag_columns",
     "d_separated",
+    "discover",
     "interventional",
     "isolated_nodes",
     "observational",

@@ -7,6 +7,8 @@
 * :mod:`~kmix.datasets.bayesnet`: :func:`bayesnet_mixture`,
   :func:`random_sparse_dag` and :func:`two_hospitals` (mixtures of Bayesian
   networks, k-MixBND);
+* :mod:`~kmix.datasets.discovery`: :func:`erdos_renyi_mixture` (random DAGs
+  confounded by a hidden population label, for causal discovery);
 * :mod:`~kmix.datasets.surveys`: classic surveys with published latent class
   estimates (k-MixProd): :func:`stouffer_toby` and :func:`carcinoma` (binary),
   :func:`gss82` (polytomous), all as patterns with counts
@@ -16,6 +18,7 @@
 
 from .bayesnet import HOSPITALS_DAG, bayesnet_mixture, random_sparse_dag, two_hospitals
 from .coins import coin_flips, random_coins
+from .discovery import erdos_renyi_mixture
 from .mixtures import make_mixture, marbles, random_params
 from .surveys import SurveyData, SurveyRows, carcinoma, election, gss82, stouffer_toby
 
@@ -27,6 +30,7 @@ __all__ = [
     "carcinoma",
     "coin_flips",
     "election",
+    "erdos_renyi_mixture",
     "gss82",
     "make_mixture",
     "marbles",

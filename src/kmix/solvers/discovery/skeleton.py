@@ -19,7 +19,11 @@ Partners must be separated from the other side too, or the rank exceeds
 removal). They are drawn from the variables outside ``S``, those not
 adjacent to the other side in the current graph first, then neighbours of
 their own variable; :data:`MAX_GROUPINGS` choices are tried per ``S``
-(``None``: every choice, as the authors' exhaustive search).
+(``None``: every choice, as the authors' exhaustive search). The choices
+test one hypothesis, so their evidence is pooled: the pair goes when even
+the smallest of their p-values, Bonferroni-adjusted, does not reject (the
+authors' code removes it at the first choice that does not reject, which
+costs a weak edge its place once any choice lacks power).
 """
 
 from __future__ import annotations
@@ -135,7 +139,8 @@ def learn_skeleton(
     absent: frozenset[Pair] = frozenset(),
     max_groupings: int | None = MAX_GROUPINGS,
 ) -> Skeleton:
-    """PC-stable search: remove ``i - j`` when a rank test with ``|S| = 0, 1, ...`` does not reject.
+    """PC-stable search: remove ``i - j`` when the rank tests given ``S`` (``|S| = 0, 1, ...``)
+    do not reject.
 
     Parameters
     ----------
@@ -148,7 +153,8 @@ def learn_skeleton(
     rank : int
         ``k``.
     alpha : float
-        A conclusive test with ``p >= alpha`` removes the pair.
+        The pair goes at the first ``S`` whose groupings' smallest p-value
+        times their number (Bonferroni) is at least ``alpha``.
     max_cond : int, optional
         Largest ``|S|`` (default: until no variable has ``|S| + 1`` neighbours).
     required, absent : frozenset of (i, j) with i < j
@@ -175,17 +181,20 @@ def learn_skeleton(
             for x, y in ((i, j), (j, i)):
                 around = [int(v) for v in np.flatnonzero(frozen[x]) if v != y]
                 for cond in itertools.combinations(around, s):
-                    for a, b in groupings(x, y, cond, frozen, states, rank, max_groupings):
-                        res = test(a, b, cond)
-                        n_tests += 1
-                        tests.setdefault((i, j), []).append(res)
-                        if res.conclusive and res.p_value >= alpha:
-                            adj[i, j] = adj[j, i] = False
-                            sepsets[(i, j)] = tuple(int(c) for c in cond)
-                            removed_by[(i, j)] = res
-                            removed = True
-                            break
-                    if removed:
+                    done = [
+                        test(a, b, cond)
+                        for a, b in groupings(x, y, cond, frozen, states, rank, max_groupings)
+                    ]
+                    n_tests += len(done)
+                    tests.setdefault((i, j), []).extend(done)
+                    judged = [t for t in done if t.conclusive]
+                    # the groupings test one hypothesis (x, y separated by cond and U): the
+                    # pair goes when their smallest p-value, Bonferroni-adjusted, is >= alpha
+                    if judged and min(t.p_value for t in judged) * len(judged) >= alpha:
+                        adj[i, j] = adj[j, i] = False
+                        sepsets[(i, j)] = tuple(int(c) for c in cond)
+                        removed_by[(i, j)] = min(judged, key=lambda t: t.p_value)
+                        removed = True
                         break
                 if removed:
                     break

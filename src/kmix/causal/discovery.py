@@ -1,0 +1,397 @@
+"""Learning the DAG when a hidden population label confounds every variable.
+
+:func:`discover` codes the columns, runs the search of
+:func:`kmix.solvers.discovery.discover_graph` (rank tests of super-variables
+over strata, PC-stable skeleton, colliders, Meek's rules; Mazaheri, Gordon,
+Rabani & Schulman, "Causal discovery under latent class confounding",
+arXiv:2311.07454, 2023) and returns the equivalence class with every pair's
+evidence (:class:`DiscoveryResult`), as text, a networkx graph, a kmix or a
+pgmpy DAG of the class.
+
+Multiple testing. Each pair faces many tests (conditioning sets times
+super-variable choices) and goes at the first that does not reject, so the
+level ``alpha`` of one test is not an error rate of the graph. A larger
+``alpha`` keeps more edges. The default :data:`ALPHA` was chosen on
+simulated families (``benchmarks/bench_discovery.py``) as the level that
+keeps true edges and removes non-edges in balance; every pair's largest
+p-value is reported, so a graph at another level can be read off without
+re-running.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..exceptions import DataError, IdentifiabilityError
+from ..params import DAG
+from ..solvers.discovery import discover_graph
+from ..solvers.discovery.skeleton import MAX_GROUPINGS
+
+__all__ = ["ALPHA", "Background", "DiscoveryResult", "EdgeEvidence", "discover"]
+
+#: Default per-test level: a pair goes when a test has p >= ALPHA
+ALPHA = 0.05
+
+
+@dataclass(frozen=True)
+class Background:
+    """Knowledge that the search respects.
+
+    Parameters
+    ----------
+    forbidden : iterable of (a, b)
+        Directed edges ``a -> b`` that do not exist. A pair forbidden both
+        ways is removed before any test; one forbidden one way, if adjacent,
+        points the other way.
+    required : iterable of (a, b)
+        Directed edges ``a -> b`` that exist: kept whatever the tests say,
+        and oriented.
+    tiers : sequence of sequences of names
+        Temporal tiers, earliest first: no edge points from a later tier to
+        an earlier one (edges within a tier are allowed).
+    """
+
+    forbidden: tuple[tuple[str, str], ...] = ()
+    required: tuple[tuple[str, str], ...] = ()
+    tiers: tuple[tuple[str, ...], ...] = ()
+
+    def pairs(self, names: Sequence[str]) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+        """``(required, forbidden)`` as index pairs over ``names``; names checked."""
+        idx = {v: i for i, v in enumerate(names)}
+
+        def index(a: str, b: str, what: str) -> tuple[int, int]:
+            for v in (a, b):
+                if v not in idx:
+                    raise DataError(f"background {what} edge ({a!r}, {b!r}): no column {v!r}")
+            return idx[a], idx[b]
+
+        required = [index(a, b, "required") for a, b in self.required]
+        forbidden = [index(a, b, "forbidden") for a, b in self.forbidden]
+        for t, tier in enumerate(self.tiers):
+            for later in self.tiers[t + 1 :]:
+                forbidden += [index(b, a, "tier") for a in tier for b in later]
+        clash = set(required) & set(forbidden)
+        if clash:
+            a, b = sorted(clash)[0]
+            raise DataError(
+                f"background knowledge both requires and forbids {names[a]} -> {names[b]}"
+            )
+        return required, forbidden
+
+
+def as_background(obj: Background | Mapping[str, Any] | None) -> Background:
+    """A :class:`Background` from itself, a mapping with its fields, or None."""
+    if obj is None:
+        return Background()
+    if isinstance(obj, Background):
+        return obj
+    if isinstance(obj, Mapping):
+        unknown = set(obj) - {"forbidden", "required", "tiers"}
+        if unknown:
+            raise DataError(
+                f"background keys must be forbidden, required and tiers; got {sorted(unknown)}"
+            )
+        return Background(
+            tuple((str(a), str(b)) for a, b in obj.get("forbidden", ())),
+            tuple((str(a), str(b)) for a, b in obj.get("required", ())),
+            tuple(tuple(str(v) for v in tier) for tier in obj.get("tiers", ())),
+        )
+    raise DataError(f"background must be a Background, a mapping or None; got {obj!r}")
+
+
+@dataclass(frozen=True)
+class EdgeEvidence:
+    """What the search found about one pair of variables.
+
+    Attributes
+    ----------
+    pair : (str, str)
+        In column order.
+    adjacent : bool
+    orientation : str or None
+        ``"->"`` (``pair[0] -> pair[1]``), ``"<-"``, ``"--"`` (either way
+        within the class), or None when not adjacent.
+    rule : str or None
+        Why it points so: ``"background"``, ``"collider"``, ``"R1"`` .. ``"R4"``.
+    decided_by : str
+        ``"test"`` (a test removed it), ``"background"``, or ``"kept"``
+        (no test removed it).
+    removed_by : dict or None
+        The removing test: sides, conditioning set, statistic, df, p-value.
+    max_p : float
+        Largest p-value of the pair's conclusive tests (NaN without one): at
+        any level below it the pair would have gone.
+    n_tests : int
+    """
+
+    pair: tuple[str, str]
+    adjacent: bool
+    orientation: str | None
+    rule: str | None
+    decided_by: str
+    removed_by: dict[str, Any] | None
+    max_p: float
+    n_tests: int
+
+
+@dataclass(frozen=True)
+class DiscoveryResult:
+    """The equivalence class learned by :func:`discover`.
+
+    Attributes
+    ----------
+    nodes : tuple of str
+    directed : tuple of (str, str)
+        Edges every DAG of the class orients so (or that knowledge fixed).
+    undirected : tuple of (str, str)
+        Edges the class leaves open.
+    evidence : dict
+        ``(a, b) -> EdgeEvidence`` for every pair, ``a`` before ``b`` in column order.
+    n_components, alpha, n_tests
+    conflicts : list of (str, str, str)
+        Colliders ``x -> m <- y`` that contradicted an orientation already made.
+    """
+
+    nodes: tuple[str, ...]
+    directed: tuple[tuple[str, str], ...]
+    undirected: tuple[tuple[str, str], ...]
+    evidence: dict[tuple[str, str], EdgeEvidence]
+    n_components: int
+    alpha: float
+    n_tests: int
+    conflicts: list[tuple[str, str, str]] = field(default_factory=list)
+
+    def to_text(self) -> str:
+        """One edge per line: ``A -> B`` or ``A -- B``; isolated nodes alone."""
+        lines = [f"{a} -> {b}" for a, b in self.directed]
+        lines += [f"{a} -- {b}" for a, b in self.undirected]
+        touched = {v for e in (*self.directed, *self.undirected) for v in e}
+        lines += [v for v in self.nodes if v not in touched]
+        return "\n".join(lines)
+
+    def to_networkx(self) -> Any:
+        """A networkx ``DiGraph``: directed edges once, undirected ones both ways with
+        ``undirected=True``; every edge carries its evidence's ``max_p`` and ``rule``."""
+        import networkx as nx
+
+        g = nx.DiGraph()
+        g.add_nodes_from(self.nodes)
+        for a, b in self.directed:
+            ev = self.evidence[self._key(a, b)]
+            g.add_edge(a, b, undirected=False, max_p=ev.max_p, rule=ev.rule)
+        for a, b in self.undirected:
+            ev = self.evidence[self._key(a, b)]
+            g.add_edge(a, b, undirected=True, max_p=ev.max_p, rule=None)
+            g.add_edge(b, a, undirected=True, max_p=ev.max_p, rule=None)
+        return g
+
+    def to_dag(self) -> DAG:
+        """One DAG of the class (a consistent extension; Dor & Tarsi, "A simple algorithm
+        to construct a consistent extension of a partially oriented graph", 1992)."""
+        directed = set(self.directed)
+        undirected = {frozenset(e) for e in self.undirected}
+        left = set(self.nodes)
+        out = set(directed)
+        while left:
+            for x in sorted(left, key=self.nodes.index):
+                if any(a == x and b in left for a, b in directed):
+                    continue  # not a sink of the directed part
+                nbrs = {y for e in undirected if x in e for y in e if y != x and y in left}
+                adj = nbrs | {a for a, b in directed if b == x and a in left}
+                if all(
+                    frozenset((y, z)) in undirected or (y, z) in directed or (z, y) in directed
+                    for y in nbrs
+                    for z in adj
+                    if z != y
+                ):
+                    out |= {(y, x) for y in nbrs}
+                    undirected = {e for e in undirected if x not in e}
+                    directed = {(a, b) for a, b in directed if x not in (a, b)}
+                    left.remove(x)
+                    break
+            else:
+                raise IdentifiabilityError(
+                    "the learned graph has no consistent extension (no DAG of its class): "
+                    "the tests contradict each other; try another alpha"
+                )
+        return DAG.from_edges(self.nodes, sorted(out))
+
+    def to_pgmpy(self) -> Any:
+        """One DAG of the class as a pgmpy ``DAG`` (the optional extra ``kmix[pgmpy]``)."""
+        from pgmpy.base import DAG as PgmpyDAG
+
+        dag = self.to_dag()
+        out = PgmpyDAG()
+        out.add_nodes_from(dag.nodes)
+        out.add_edges_from(dag.edges)
+        return out
+
+    def _key(self, a: str, b: str) -> tuple[str, str]:
+        return (a, b) if self.nodes.index(a) < self.nodes.index(b) else (b, a)
+
+    def __str__(self) -> str:
+        return self.to_text()
+
+
+def _code(data: Any, columns: Sequence[str] | None) -> tuple[np.ndarray, list[int], list[str]]:
+    """Integer codes per column (levels in sorted order), their counts and the names."""
+    names = [str(c) for c in getattr(data, "columns", [])]
+    arr = np.asarray(data.to_numpy() if hasattr(data, "to_numpy") else data, dtype=object)
+    if arr.ndim != 2 or arr.shape[0] == 0 or arr.shape[1] < 2:
+        raise DataError(
+            f"data must be a 2-D table with at least one row and two columns; got shape {arr.shape}"
+        )
+    if columns is not None:
+        names = [str(c) for c in columns]
+        if len(names) != arr.shape[1]:
+            raise DataError(f"{len(names)} column names for {arr.shape[1]} columns")
+    names = names or [f"V{j}" for j in range(arr.shape[1])]
+    codes = np.empty(arr.shape, dtype=np.int64)
+    levels = []
+    for j, name in enumerate(names):
+        col = arr[:, j]
+        bad = np.array([v is None or (isinstance(v, float) and np.isnan(v)) for v in col])
+        if bad.any():
+            raise DataError(
+                f"column {name!r} has {int(bad.sum())} missing values; causal discovery needs "
+                "complete rows (drop them first)"
+            )
+        uniq, inv = np.unique(col.astype(str) if col.dtype == object else col, return_inverse=True)
+        if uniq.shape[0] < 2:
+            raise DataError(f"column {name!r} takes one value only; drop it")
+        codes[:, j] = inv.reshape(-1)
+        levels.append(int(uniq.shape[0]))
+    return codes, levels, names
+
+
+def discover(
+    data: Any,
+    n_components: int,
+    *,
+    alpha: float = ALPHA,
+    max_cond: int | None = None,
+    background: Background | Mapping[str, Any] | None = None,
+    columns: Sequence[str] | None = None,
+    max_groupings: int | None = MAX_GROUPINGS,
+    sample_weight: Any = None,
+) -> DiscoveryResult:
+    """The equivalence class of the DAG over ``data``'s columns under a hidden ``U``.
+
+    Parameters
+    ----------
+    data : array-like or DataFrame of shape (n_samples, n_vars)
+        Discrete values (any labels); complete rows.
+    n_components : int
+        ``k``, the states of the hidden population label (``1``: ordinary PC
+        with independence tests).
+    alpha : float
+        Per-test level (see the module notes on multiple testing).
+    max_cond : int, optional
+        Largest conditioning set (default: as far as the graph allows).
+    background : Background or mapping, optional
+        ``forbidden``/``required`` directed edges and ``tiers``.
+    columns : sequence of str, optional
+        Names for an array's columns.
+    max_groupings : int or None
+        Super-variable choices per pair and conditioning set (None: all).
+    sample_weight : array-like of shape (n_samples,), optional
+        Count of each row (aggregated tables); the tests' sample size is their sum.
+
+    Returns
+    -------
+    DiscoveryResult
+    """
+    codes, levels, names = _code(data, columns)
+    required, forbidden = as_background(background).pairs(names)
+    weights = np.ones(codes.shape[0]) if sample_weight is None else np.asarray(sample_weight)
+    if weights.shape != (codes.shape[0],) or not np.all(np.isfinite(weights) & (weights >= 0)):
+        raise DataError(
+            f"sample_weight must be {codes.shape[0]} finite non-negative numbers, one per row"
+        )
+    values, where = np.unique(codes, axis=0, return_inverse=True)
+    counts = np.bincount(where.reshape(-1), weights=weights.astype(np.float64)).astype(np.float64)
+    found = discover_graph(
+        values,
+        counts,
+        levels,
+        int(n_components),
+        alpha=alpha,
+        max_cond=max_cond,
+        required=required,
+        forbidden=forbidden,
+        max_groupings=max_groupings,
+    )
+    return _result(found, names, required, forbidden)
+
+
+def _result(
+    found: Any,
+    names: Sequence[str],
+    required: Iterable[tuple[int, int]],
+    forbidden: Iterable[tuple[int, int]],
+) -> DiscoveryResult:
+    """Names, edges and per-pair evidence of a search."""
+    skel, orient = found.skeleton, found.orientation
+    g = orient.graph
+    n = len(names)
+    both = {(a, b) for a, b in forbidden} & {(b, a) for a, b in forbidden}
+    kept = {(min(a, b), max(a, b)) for a, b in required}
+    directed, undirected, evidence = [], [], {}
+    for i, j in itertools.combinations(range(n), 2):
+        tests = skel.tests.get((i, j), [])
+        ps = [t.p_value for t in tests if t.conclusive]
+        adjacent = bool(g[i, j] or g[j, i])
+        orientation = rule = None
+        if adjacent:
+            if g[i, j] and g[j, i]:
+                orientation = "--"
+                undirected.append((names[i], names[j]))
+            elif g[i, j]:
+                orientation, rule = "->", orient.rule.get((i, j))
+                directed.append((names[i], names[j]))
+            else:
+                orientation, rule = "<-", orient.rule.get((j, i))
+                directed.append((names[j], names[i]))
+        removed = skel.removed_by.get((i, j))
+        decided = (
+            "background"
+            if (i, j) in both or (i, j) in kept
+            else "test"
+            if removed is not None
+            else "kept"
+        )
+        evidence[(names[i], names[j])] = EdgeEvidence(
+            (names[i], names[j]),
+            adjacent,
+            orientation,
+            rule,
+            decided,
+            None
+            if removed is None
+            else {
+                "a": [names[c] for c in removed.a],
+                "b": [names[c] for c in removed.b],
+                "given": [names[c] for c in removed.cond],
+                "statistic": removed.statistic,
+                "df": removed.df,
+                "p_value": removed.p_value,
+            },
+            max(ps) if ps else float("nan"),
+            len(tests),
+        )
+    conflicts = [(names[x], names[m], names[y]) for x, m, y in orient.conflicts]
+    return DiscoveryResult(
+        tuple(names),
+        tuple(directed),
+        tuple(undirected),
+        evidence,
+        found.n_components,
+        found.alpha,
+        skel.n_tests,
+        conflicts,
+    )

@@ -1,0 +1,94 @@
+"""``kmix.causal.discover``: names, background knowledge, evidence and the graph's forms.
+
+Reference: exact population tables of a mixture of networks on a known DAG (weights =
+probabilities x 1e9), where the search returns the true equivalence class (checked in
+``tests/solvers/discovery`` against a brute-force enumeration of the class); here the
+same class is expected under the columns' names.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from kmix.causal import Background, discover
+from kmix.datasets import bayesnet_mixture
+from kmix.exceptions import DataError
+from kmix.params import DAG
+from kmix.solvers.bayesnet.inference import log_prob_rows
+
+#: A collider and a chain: A -> C <- B, C -> D -> E (every edge oriented in the class)
+GRAPH = DAG.from_edges(["A", "B", "C", "D", "E"], [("A", "C"), ("B", "C"), ("C", "D"), ("D", "E")])
+
+
+@pytest.fixture(scope="module")
+def table():
+    _, truth = bayesnet_mixture(GRAPH, 2, 0, n_levels=3, separation=0.3, random_state=4)
+    rows = np.array(list(itertools.product(range(3), repeat=5)), dtype=np.int64)
+    weights = (np.exp(log_prob_rows(truth, rows)) @ truth.weights) * 1e9
+    labels = np.array(["lo", "mid", "hi"], dtype=object)[rows]  # text labels, any order
+    return labels, weights
+
+
+def run(table, **kw):
+    labels, weights = table
+    return discover(labels, 2, columns=list("ABCDE"), sample_weight=weights, alpha=0.01, **kw)
+
+
+def test_the_class_under_the_columns_names(table):
+    res = run(table)
+    assert set(res.directed) == set(GRAPH.edges) and res.undirected == ()
+    assert res.evidence[("A", "C")].rule == "collider"
+    assert res.evidence[("D", "E")].rule == "R1"
+    gone = res.evidence[("A", "B")]
+    assert not gone.adjacent and gone.decided_by == "test" and gone.removed_by["given"] == []
+    assert gone.max_p >= 0.01 and gone.n_tests >= 1
+    assert res.to_text().splitlines()[0] in {f"{a} -> {b}" for a, b in GRAPH.edges}
+    assert set(res.to_dag().edges) == set(GRAPH.edges)
+
+
+def test_networkx_graph_carries_the_evidence(table):
+    nx = pytest.importorskip("networkx")
+    g = run(table).to_networkx()
+    assert isinstance(g, nx.DiGraph) and set(g.edges) == set(GRAPH.edges)
+    assert g.edges["A", "C"]["rule"] == "collider" and not g.edges["A", "C"]["undirected"]
+
+
+def test_background_knowledge_is_respected(table):
+    # required: an edge the data would remove stays, oriented; forbidden both ways: gone
+    res = run(table, background={"required": [("A", "B")], "forbidden": [("C", "D"), ("D", "C")]})
+    assert ("A", "B") in res.directed and res.evidence[("A", "B")].decided_by == "background"
+    assert not res.evidence[("C", "D")].adjacent
+    assert res.evidence[("C", "D")].decided_by == "background"
+    # tiers: E first forbids D -> E, so the chain's last edge points back
+    res = run(table, background=Background(tiers=(("E",), ("A", "B", "C", "D"))))
+    assert ("E", "D") in res.directed and ("D", "E") not in res.directed
+
+
+def test_one_dag_of_an_open_class_is_a_member():
+    """A chain A - B - C is open (three DAGs); to_dag gives one without a new collider."""
+    chain = DAG.from_edges(["A", "B", "C"], [("A", "B"), ("B", "C")])
+    _, truth = bayesnet_mixture(chain, 2, 0, n_levels=3, separation=0.3, random_state=1)
+    rows = np.array(list(itertools.product(range(3), repeat=3)), dtype=np.int64)
+    weights = (np.exp(log_prob_rows(truth, rows)) @ truth.weights) * 1e9
+    res = discover(rows, 2, columns=list("ABC"), sample_weight=weights, alpha=0.01)
+    assert res.directed == () and set(res.undirected) == {("A", "B"), ("B", "C")}
+    dag = res.to_dag()
+    assert {frozenset(e) for e in dag.edges} == {frozenset("AB"), frozenset("BC")}
+    assert set(dag.edges) != {("A", "B"), ("C", "B")}
+
+
+def test_bad_input_is_named():
+    X = np.array([[0, 1], [1, 0], [1, 1]])
+    with pytest.raises(DataError, match="column 'b' takes one value"):
+        discover(np.column_stack([X[:, 0], [1, 1, 1]]), 2, columns=["a", "b"])
+    with pytest.raises(DataError, match="column 'V1' has 1 missing"):
+        discover(np.array([[0, 1.0], [1, np.nan], [1, 0.0]]), 2)
+    with pytest.raises(DataError, match="no column 'Z'"):
+        discover(X, 2, background={"required": [("V0", "Z")]})
+    with pytest.raises(DataError, match="both requires and forbids V0 -> V1"):
+        discover(X, 2, background={"required": [("V0", "V1")], "forbidden": [("V0", "V1")]})
+    with pytest.raises(DataError, match="background keys"):
+        discover(X, 2, background={"forbid": []})
