@@ -22,7 +22,7 @@ from .orient import Orientation, orient
 from .ranktests import RankTester
 from .skeleton import MAX_GROUPINGS, Skeleton, learn_skeleton
 
-__all__ = ["DiscoveredGraph", "discover_graph"]
+__all__ = ["DiscoveredGraph", "discover_graph", "informativeness"]
 
 Pair = tuple[int, int]
 
@@ -35,6 +35,37 @@ class DiscoveredGraph:
     orientation: Orientation
     n_components: int
     alpha: float
+
+
+def informativeness(
+    values: NDArray[np.integer], counts: NDArray[np.float64], n_levels: Sequence[int]
+) -> NDArray[np.float64]:
+    """Each variable's mean mutual information with the others (nats), the partners' priority.
+
+    A partner adds power only if its distribution differs across the ``k``
+    classes: with ``P(p | u)`` the same for every ``u`` the table of
+    ``({x, p}, {y, q})`` factors through ``P(x, y)`` and cannot show a rank
+    above ``k``. The hidden ``U`` makes a variable that depends on it
+    strongly dependent on every other one, so the mean mutual information
+    ranks the candidates by how much they tell about ``U``; it reads the
+    two-way margins only, never the tables a test is run on.
+    """
+    v = np.asarray(values, dtype=np.int64)
+    c = np.asarray(counts, dtype=np.float64)
+    n = v.shape[1]
+    total = float(c.sum())
+    out = np.zeros(n)
+    for a in range(n):
+        for b in range(a + 1, n):
+            da, db = int(n_levels[a]), int(n_levels[b])
+            cells = np.bincount(v[:, a] * db + v[:, b], weights=c, minlength=da * db)
+            joint = cells.reshape(da, db).astype(np.float64) / total
+            outer = joint.sum(axis=1)[:, None] * joint.sum(axis=0)[None, :]
+            seen = joint > 0
+            mi = float((joint[seen] * np.log(joint[seen] / outer[seen])).sum())
+            out[a] += mi
+            out[b] += mi
+    return out / max(n - 1, 1)
 
 
 def discover_graph(
@@ -86,6 +117,7 @@ def discover_graph(
     both = {(a, b) for a, b in forbidden} & {(b, a) for a, b in forbidden}
     absent = frozenset((min(a, b), max(a, b)) for a, b in both)
     tester = RankTester(values, counts, n_levels, k, pool=pool, covariance=covariance)
+    priority = informativeness(values, counts, n_levels).tolist() if k > 1 else None
     with threadpool_limits(limits=1, user_api="blas"):  # thousands of small tables
         skeleton = learn_skeleton(
             n,
@@ -97,6 +129,7 @@ def discover_graph(
             required=kept,
             absent=absent,
             max_groupings=max_groupings,
+            priority=priority,
         )
     orientation = orient(
         skeleton.adjacency, skeleton.sepsets, required=required, forbidden=forbidden

@@ -102,9 +102,11 @@ def groupings(
     states: Callable[[Sequence[int]], int],
     rank: int,
     limit: int | None = MAX_GROUPINGS,
+    priority: Sequence[float] | None = None,
 ) -> Iterator[tuple[tuple[int, ...], tuple[int, ...]]]:
     """Sides ``A ∋ i``, ``B ∋ j`` with more than ``rank`` joint states each, partners outside
-    ``cond``; partners not adjacent to the other side (in ``adjacency``) come first."""
+    ``cond``; partners not adjacent to the other side (in ``adjacency``) come first, then
+    those of highest ``priority`` (by default neighbours of their own variable)."""
     n = adjacency.shape[0]
     taken = {i, j, *cond}
     need = rank + 1
@@ -113,6 +115,10 @@ def groupings(
         # partners not adjacent to the other side first (in the current graph, which starts
         # complete), then neighbours of their own variable
         free = [v for v in range(n) if v not in taken and v not in avoid]
+        if priority is not None:
+            return sorted(
+                free, key=lambda v: (sum(bool(adjacency[v, o]) for o in others), -priority[v], v)
+            )
         return sorted(
             free,
             key=lambda v: (sum(bool(adjacency[v, o]) for o in others), not adjacency[v, x], v),
@@ -138,6 +144,7 @@ def learn_skeleton(
     required: frozenset[Pair] = frozenset(),
     absent: frozenset[Pair] = frozenset(),
     max_groupings: int | None = MAX_GROUPINGS,
+    priority: Sequence[float] | None = None,
 ) -> Skeleton:
     """PC-stable search: remove ``i - j`` when the rank tests given ``S`` (``|S| = 0, 1, ...``)
     do not reject.
@@ -161,6 +168,8 @@ def learn_skeleton(
         Pairs kept whatever the tests say, and pairs removed before any test.
     max_groupings : int or None
         Super-variable choices per ``(pair, S)``; ``None`` tries every one.
+    priority : sequence of float, optional
+        Partners of higher priority first (see :func:`groupings`).
     """
     adj = ~np.eye(n_vars, dtype=bool)
     for i, j in absent:
@@ -183,7 +192,9 @@ def learn_skeleton(
                 for cond in itertools.combinations(around, s):
                     done = [
                         test(a, b, cond)
-                        for a, b in groupings(x, y, cond, frozen, states, rank, max_groupings)
+                        for a, b in groupings(
+                            x, y, cond, frozen, states, rank, max_groupings, priority
+                        )
                     ]
                     n_tests += len(done)
                     tests.setdefault((i, j), []).extend(done)
