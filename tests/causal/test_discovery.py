@@ -47,6 +47,7 @@ def test_the_class_under_the_columns_names(table):
     assert gone.max_p >= 0.01 and gone.n_tests >= 1
     assert res.to_text().splitlines()[0] in {f"{a} -> {b}" for a, b in GRAPH.edges}
     assert set(res.to_dag().edges) == set(GRAPH.edges)
+    assert [set(d.edges) for d in res.dags()] == [set(GRAPH.edges)]
 
 
 def test_networkx_graph_carries_the_evidence(table):
@@ -92,3 +93,20 @@ def test_bad_input_is_named():
         discover(X, 2, background={"required": [("V0", "V1")], "forbidden": [("V0", "V1")]})
     with pytest.raises(DataError, match="background keys"):
         discover(X, 2, background={"forbid": []})
+
+
+def test_every_dag_of_the_class():
+    """Reference: the class of a chain A - B - C - D (4 DAGs: one per choice of the source
+    node, no collider) and of the collider graph (one DAG)."""
+    chain = DAG.from_edges(list("ABCD"), [("A", "B"), ("B", "C"), ("C", "D")])
+    _, truth = bayesnet_mixture(chain, 2, 0, n_levels=3, separation=0.3, random_state=2)
+    rows = np.array(list(itertools.product(range(3), repeat=4)), dtype=np.int64)
+    weights = (np.exp(log_prob_rows(truth, rows)) @ truth.weights) * 1e9
+    res = discover(rows, 2, columns=list("ABCD"), sample_weight=weights, alpha=0.01)
+    members = res.dags()
+    assert len(members) == 4
+    assert len({frozenset(d.edges) for d in members}) == 4
+    for d in members:
+        assert {frozenset(e) for e in d.edges} == {frozenset(e) for e in chain.edges}
+        assert all(len(d.parents[v]) <= 1 for v in d.nodes)  # no collider
+    assert len(res.dags(limit=2)) == 2

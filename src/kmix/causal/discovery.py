@@ -36,6 +36,8 @@ __all__ = ["ALPHA", "Background", "DiscoveryResult", "EdgeEvidence", "discover"]
 
 #: Default per-test level: a pair goes when a test has p >= ALPHA
 ALPHA = 0.05
+#: DiscoveryResult.dags enumerates classes with at most this many undirected edges
+MAX_OPEN_EDGES = 16
 
 
 @dataclass(frozen=True)
@@ -221,6 +223,30 @@ class DiscoveryResult:
                 )
         return DAG.from_edges(self.nodes, sorted(out))
 
+    def dags(self, limit: int = 1000) -> list[DAG]:
+        """Every DAG of the class (at most ``limit``): the undirected edges oriented without a
+        cycle and without a collider the class does not have."""
+        if len(self.undirected) > MAX_OPEN_EDGES:
+            raise DataError(
+                f"{len(self.undirected)} undirected edges: the class may hold up to "
+                f"2^{len(self.undirected)} DAGs; enumerate at most {MAX_OPEN_EDGES} open edges"
+            )
+        target = _colliders(self.directed, self.nodes)
+        out: list[DAG] = []
+        for flips in itertools.product((False, True), repeat=len(self.undirected)):
+            edges = list(self.directed) + [
+                (b, a) if f else (a, b) for (a, b), f in zip(self.undirected, flips, strict=True)
+            ]
+            if _colliders(edges, self.nodes) != target:
+                continue
+            try:
+                out.append(DAG.from_edges(self.nodes, edges))
+            except DataError:  # a cycle
+                continue
+            if len(out) >= limit:
+                break
+        return out
+
     def to_pgmpy(self) -> Any:
         """One DAG of the class as a pgmpy ``DAG`` (the optional extra ``kmix[pgmpy]``)."""
         from pgmpy.base import DAG as PgmpyDAG
@@ -236,6 +262,22 @@ class DiscoveryResult:
 
     def __str__(self) -> str:
         return self.to_text()
+
+
+def _colliders(edges: Iterable[tuple[str, str]], nodes: Sequence[str]) -> set[tuple[str, str, str]]:
+    """Unshielded colliders ``(a, m, b)`` (``a < b`` in node order) of a set of directed edges."""
+    es = list(edges)
+    adjacent = {frozenset(e) for e in es}
+    parents: dict[str, list[str]] = {}
+    for a, b in es:
+        parents.setdefault(b, []).append(a)
+    order = {v: i for i, v in enumerate(nodes)}
+    out = set()
+    for m, pa in parents.items():
+        for a, b in itertools.combinations(sorted(pa, key=order.__getitem__), 2):
+            if frozenset((a, b)) not in adjacent:
+                out.add((a, m, b))
+    return out
 
 
 def _code(data: Any, columns: Sequence[str] | None) -> tuple[np.ndarray, list[int], list[str]]:
