@@ -21,6 +21,7 @@ _LAZY = {
     "FitStatistics": "kmix.estimators",
     "blrt": "kmix.estimators",
     "fit_statistics": "kmix.estimators",
+    "fit_over_class": "kmix.estimators",
     "ConvergenceWarning": "kmix.exceptions",
     "DataError": "kmix.exceptions",
     "IdentifiabilityError": "kmix.exceptions",

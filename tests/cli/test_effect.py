@@ -172,3 +172,39 @@ def test_effect_on_a_dag_too_dense_for_runs_says_how_it_is_identified(capsys, tm
     assert "identifiability: locally identified: numerical rank 39 of 39" in flat
     line = next(ln for ln in out.splitlines() if ln.strip().startswith("ATE of X on Y"))
     assert abs(float(line.split(")")[-1].split()[0]) - effects.ate(truth, "X", "Y")) < 0.03
+
+
+def test_effect_with_a_discovered_graph(capsys, tmp_path):
+    """``--discover``: the graph printed is ``kmix.causal.discover``'s on the same rows (the
+    reference), then one effect per parent set of the treatment in the class."""
+    from kmix.causal import discover
+    from kmix.params import DAG
+
+    dag = DAG.from_edges(list("ABCDE"), [("A", "C"), ("B", "C"), ("C", "D"), ("D", "E")])
+    X, _ = bayesnet_mixture(dag, 2, 50_000, n_levels=3, separation=0.3, random_state=4)
+    data = tmp_path / "found.csv"
+    data.write_text("A,B,C,D,E\n" + "\n".join(",".join(map(str, r)) for r in X) + "\n")
+    status, out, err = run(
+        capsys,
+        *("effect", str(data), "--discover", "-k", "2", "--treatment", "D", "--outcome", "E"),
+        *("--treated", "2", "--control", "0", "--n-boot", "0", "--seed", "0"),
+    )
+    assert status == 0, err
+    found = discover(X, 2, columns=list("ABCDE"))
+    assert found.to_text() in out
+    assert "discovering the graph" in err
+    assert ("identified within the class" in out) != ("parent sets, one effect each" in out)
+    assert out.count("Effect of D on E") >= 1
+    status, _, err = run(
+        capsys,
+        "effect",
+        str(data),
+        "--discover",
+        "--dag",
+        "g.txt",
+        "--treatment",
+        "D",
+        "--outcome",
+        "E",
+    )
+    assert status == 2 and "not allowed with argument" in err

@@ -281,7 +281,20 @@ def _add_effect(sub: _Subcommands) -> None:
     )
     p.add_argument("data", help="CSV file, one column per DAG node (codes or labels)")
     add_columns_option(p)
-    p.add_argument("--dag", required=True, help="DAG file: 'A -> B' lines or a two-column CSV")
+    graph = p.add_mutually_exclusive_group(required=True)
+    graph.add_argument("--dag", help="DAG file: 'A -> B' lines or a two-column CSV")
+    graph.add_argument(
+        "--discover",
+        action="store_true",
+        help="learn the DAG's equivalence class from the data (kmix.causal.discover) and fit "
+        "one model per parent set of the treatment in it",
+    )
+    p.add_argument(
+        "--alpha",
+        type=float,
+        default=None,
+        help="with --discover: level of each rank test (default that of kmix.causal.discover)",
+    )
     p.add_argument("-k", "--n-components", type=_positive_int, default=2, help="default 2")
     p.add_argument("--treatment", required=True, help="treatment node")
     p.add_argument("--outcome", required=True, help="outcome node")

@@ -17,7 +17,7 @@ from ..exceptions import DataError
 from .columns import read_data, refuse_empty_cells
 from .display import format_pairs, format_table, level_name, section
 
-__all__ = ["effect", "effect_report", "query_identification"]
+__all__ = ["effect", "effect_report", "query_identification", "write_effect"]
 
 
 def _arms(
@@ -182,6 +182,8 @@ def effect(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     table = read_data(args, labels=True)  # levels as written
     if args.missing == "error":
         refuse_empty_cells(table, os.fspath(args.data))
+    if args.discover:
+        return discovered_effect(args, table, out, err)
     dag = as_dag(args.dag, latent_name=args.latent_name)
     for role, node in (("treatment", args.treatment), ("outcome", args.outcome)):
         if node not in dag.nodes:
@@ -203,6 +205,18 @@ def effect(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         missing=args.missing,
         random_state=args.seed,
     ).fit(table.values, columns=list(table.columns))
+    return write_effect(args, model, (treated_arm, control_arm), out, err)
+
+
+def write_effect(
+    args: argparse.Namespace,
+    model: BayesNetMixture,
+    arms: tuple[Any, Any],
+    out: TextIO,
+    err: TextIO,
+) -> int:
+    """The effect report of one fitted model, bootstrap intervals included."""
+    treated_arm, control_arm = arms
     boot = None
     if args.n_boot > 0:
         err.write(f"bootstrap: refitting {args.n_boot} resamples ...\n")
@@ -270,4 +284,51 @@ def effect(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         )
     pairs.append(["EM", f"{model.n_iter_} maps, {state}"])
     out.write("\n" + format_pairs(pairs) + "\n")
+    return 0
+
+
+def discovered_effect(args: argparse.Namespace, table: Table, out: TextIO, err: TextIO) -> int:
+    """``kmix effect data.csv --discover``: the class, then one effect per treatment parent set."""
+    from ..causal.discovery import ALPHA, discover
+    from ..estimators.discovered import fit_over_class
+
+    names = [str(c) for c in table.columns]
+    for role, node in (("treatment", args.treatment), ("outcome", args.outcome)):
+        if node not in names:
+            raise DataError(f"--{role} {node!r} is not a column; columns: {names}")
+    if args.treatment == args.outcome:
+        raise DataError("--treatment and --outcome name the same node")
+    arms = _arms(table, args.treatment, args.treated, args.control)
+    alpha = ALPHA if args.alpha is None else args.alpha
+    err.write(f"discovering the graph (rank tests at level {alpha:g}) ...\n")
+    found = discover(table.values, args.n_components, alpha=alpha, columns=names)
+    out.write(section(f"Learned graph: {len(names)} nodes, {found.n_tests:,} rank tests") + "\n")
+    out.write(found.to_text() + "\n\n")
+    n_init = args.n_init if args.n_init is not None else (10 if args.init == "random" else 1)
+    members = fit_over_class(
+        table.values,
+        found,
+        args.treatment,
+        args.n_components,
+        columns=names,
+        init=args.init,
+        n_init=n_init,
+        latent_name=args.latent_name,
+        missing=args.missing,
+        random_state=args.seed,
+    )
+    if len(members) == 1:
+        out.write(
+            f"The effect of {args.treatment} is identified within the class: its parents are "
+            f"{list(members[0].parents)} in every DAG of it.\n\n"
+        )
+    else:
+        out.write(
+            f"The class leaves {args.treatment}'s parents open: {len(members)} parent sets, "
+            "one effect each (the set of values the data allow):\n\n"
+        )
+    for m in members:
+        out.write(f"-- {args.treatment}'s parents {list(m.parents)} ({m.n_dags} DAG(s))\n")
+        write_effect(args, m.model, arms, out, err)
+        out.write("\n")
     return 0

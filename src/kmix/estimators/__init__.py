@@ -6,6 +6,7 @@ Every estimator keeps the contract of :mod:`kmix.estimators._base`.
 from ._bootstrap import BayesNetBootstrap, ProductBootstrap
 from .bayesnet import BayesNetMixture
 from .coin import CoinMixture
+from .discovered import ClassMember, fit_over_class
 from .finite import FiniteMixture
 from .fitstats import BLRTResult, FitStatistics, blrt, fit_statistics
 from .product import ProductMixture
@@ -15,6 +16,7 @@ __all__ = [
     "BLRTResult",
     "BayesNetBootstrap",
     "BayesNetMixture",
+    "ClassMember",
     "CoinMixture",
     "FiniteMixture",
     "FitStatistics",
@@ -22,6 +24,7 @@ __all__ = [
     "ProductBootstrap",
     "ProductMixture",
     "blrt",
+    "fit_over_class",
     "fit_statistics",
     "select_k_classes",
     "select_k_coins",
