@@ -9,13 +9,14 @@ evidence (:class:`DiscoveryResult`), as text, a networkx graph, a kmix or a
 pgmpy DAG of the class.
 
 Multiple testing. Each pair faces many tests (conditioning sets times
-super-variable choices) and goes at the first that does not reject, so the
-level ``alpha`` of one test is not an error rate of the graph. A larger
-``alpha`` keeps more edges. The default :data:`ALPHA` was chosen on
-simulated families (``benchmarks/bench_discovery.py``) as the level that
-keeps true edges and removes non-edges in balance; every pair's largest
-p-value is reported, so a graph at another level can be read off without
-re-running.
+super-variable choices); the choices given one conditioning set are pooled
+(their smallest p-value, Bonferroni-adjusted), and the pair goes at the
+first conditioning set whose pooled p-value reaches ``alpha``, so ``alpha``
+is a per-test level, not an error rate of the graph: a larger ``alpha``
+keeps more edges. The default :data:`ALPHA` is the conventional 0.05
+(``benchmarks/bench_discovery.py`` measures what it keeps and removes);
+every pair's largest p-value is reported, so a graph at another level can
+be read off without re-running.
 """
 
 from __future__ import annotations
@@ -124,10 +125,12 @@ class EdgeEvidence:
         ``"test"`` (a test removed it), ``"background"``, or ``"kept"``
         (no test removed it).
     removed_by : dict or None
-        The removing test: sides, conditioning set, statistic, df, p-value.
+        The test that removed the pair (of its super-variable choices given
+        that conditioning set, the one of smallest p-value): sides,
+        conditioning set, statistic, df, p-value.
     max_p : float
-        Largest p-value of the pair's conclusive tests (NaN without one): at
-        any level below it the pair would have gone.
+        Largest p-value of the pair's conclusive tests (NaN without one): how
+        close the pair came to going.
     n_tests : int
     """
 
