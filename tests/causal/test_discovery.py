@@ -146,3 +146,19 @@ def test_effects_over_the_class(table):
         want = interventional(truth, "E", {"C": 1}) if m.parents == ("B",) else None
         if want is not None:
             np.testing.assert_allclose(np.asarray(got), want, atol=1e-4)
+
+
+def test_graphs_for_several_k(table):
+    """On exact tables of k = 2 sources: k = 2 gives the true skeleton; k = 1 (ordinary
+    independence tests) cannot separate what U joins, so it keeps at least as many pairs."""
+    from kmix.causal import discover_over_k
+
+    labels, weights = table
+    results, summary = discover_over_k(
+        labels, (1, 2), columns=list("ABCDE"), sample_weight=weights, alpha=0.01
+    )
+    two = {frozenset(e) for e in (*results[2].directed, *results[2].undirected)}
+    one = {frozenset(e) for e in (*results[1].directed, *results[1].undirected)}
+    assert two == {frozenset(e) for e in GRAPH.edges} and one >= two and len(one) > len(two)
+    lines = summary.splitlines()
+    assert lines[0].startswith(f"k = 1: {len(one)} edges") and "separated" in lines[1]

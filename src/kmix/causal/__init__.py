@@ -17,7 +17,7 @@
 
 from ..params import DAG, BayesNetMixtureParams, d_separated
 from .dag_input import as_dag, check_dag_columns, isolated_nodes, parse_edge_list
-from .discovery import Background, DiscoveryResult, EdgeEvidence, discover
+from .discovery import Background, DiscoveryResult, EdgeEvidence, discover, discover_over_k
 from .effects import ate, interventional, observational
 
 __all__ = [
@@ -31,6 +31,7 @@ __all__ = [
     "check_dag_columns",
     "d_separated",
     "discover",
+    "discover_over_k",
     "interventional",
     "isolated_nodes",
     "observational",

@@ -33,7 +33,14 @@ from ..params import DAG
 from ..solvers.discovery import discover_graph
 from ..solvers.discovery.skeleton import MAX_GROUPINGS
 
-__all__ = ["ALPHA", "Background", "DiscoveryResult", "EdgeEvidence", "discover"]
+__all__ = [
+    "ALPHA",
+    "Background",
+    "DiscoveryResult",
+    "EdgeEvidence",
+    "discover",
+    "discover_over_k",
+]
 
 #: Default per-test level: a pair goes when a test has p >= ALPHA
 ALPHA = 0.05
@@ -440,3 +447,36 @@ def _result(
         skel.n_tests,
         conflicts,
     )
+
+
+def discover_over_k(
+    data: Any, ks: Sequence[int] = (1, 2, 3), **params: Any
+) -> tuple[dict[int, DiscoveryResult], str]:
+    """:func:`discover` for each candidate number of hidden classes, and how the graph moves.
+
+    Too small a ``k`` leaves the hidden label's dependence unexplained, so
+    pairs stay joined (towards a complete graph); too large a ``k`` lets the
+    rank tests accept any table, so pairs go (towards an empty one)
+    (Mazaheri et al. 2023). Read the graphs with a ``k`` chosen otherwise
+    (e.g. ``kmix.select_k_classes``) or from knowledge of the populations.
+
+    Returns
+    -------
+    results : dict
+        ``k -> DiscoveryResult``.
+    summary : str
+        One line per ``k``: edges, and the adjacencies gained and lost from the previous ``k``.
+    """
+    results = {int(k): discover(data, int(k), **params) for k in ks}
+    lines = []
+    previous: set[frozenset[str]] | None = None
+    for k, res in results.items():
+        here = {frozenset(e) for e in (*res.directed, *res.undirected)}
+        line = f"k = {k}: {len(here)} edges ({len(res.directed)} directed)"
+        if previous is not None:
+            gained = sorted(tuple(sorted(e)) for e in here - previous)
+            lost = sorted(tuple(sorted(e)) for e in previous - here)
+            line += f"; joined {gained or 'none'}, separated {lost or 'none'}"
+        lines.append(line)
+        previous = here
+    return results, "\n".join(lines)
