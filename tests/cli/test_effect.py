@@ -208,3 +208,17 @@ def test_effect_with_a_discovered_graph(capsys, tmp_path):
         "E",
     )
     assert status == 2 and "not allowed with argument" in err
+    status, _, err = run(
+        capsys,
+        "effect",
+        str(data),
+        "--dag",
+        "g.txt",
+        "--alpha",
+        "0.1",
+        "--treatment",
+        "D",
+        "--outcome",
+        "E",
+    )
+    assert status != 0 and "--alpha is the level of --discover's tests" in err

@@ -184,6 +184,8 @@ def effect(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         refuse_empty_cells(table, os.fspath(args.data))
     if args.discover:
         return discovered_effect(args, table, out, err)
+    if args.alpha is not None:
+        raise DataError("--alpha is the level of --discover's tests; it needs --discover")
     dag = as_dag(args.dag, latent_name=args.latent_name)
     for role, node in (("treatment", args.treatment), ("outcome", args.outcome)):
         if node not in dag.nodes:
