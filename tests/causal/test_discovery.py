@@ -87,6 +87,13 @@ def test_bad_input_is_named():
         discover(np.column_stack([X[:, 0], [1, 1, 1]]), 2, columns=["a", "b"])
     with pytest.raises(DataError, match="column 'V1' has 1 missing"):
         discover(np.array([[0, 1.0], [1, np.nan], [1, 0.0]]), 2)
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame({"a": ["x", "y", "x"], "b": pd.array(["u", pd.NA, "v"], dtype="string")})
+    with pytest.raises(DataError, match="column 'b' has 1 missing"):
+        discover(frame, 2)
+    mixed = np.array([[0, "a"], [1, None], [1, "b"], [0, float("nan")]], dtype=object)
+    with pytest.raises(DataError, match="column 'V1' has 2 missing"):
+        discover(mixed, 2)
     with pytest.raises(DataError, match="no column 'Z'"):
         discover(X, 2, background={"required": [("V0", "Z")]})
     with pytest.raises(DataError, match="both requires and forbids V0 -> V1"):

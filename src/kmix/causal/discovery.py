@@ -291,13 +291,21 @@ def _colliders(edges: Iterable[tuple[str, str]], nodes: Sequence[str]) -> set[tu
 
 
 def _code(data: Any, columns: Sequence[str] | None) -> tuple[np.ndarray, list[int], list[str]]:
-    """Integer codes per column (levels in sorted order), their counts and the names."""
+    """Integer codes per column (levels in sorted order), their counts and the names.
+
+    Numeric arrays stay numeric; other values are compared as text. Missing
+    cells (None, NaN, and whatever a DataFrame's ``isna`` reports, pandas NA
+    included) are found column by column without a Python loop over rows.
+    """
     names = [str(c) for c in getattr(data, "columns", [])]
-    arr = np.asarray(data.to_numpy() if hasattr(data, "to_numpy") else data, dtype=object)
+    arr = np.asarray(data.to_numpy() if hasattr(data, "to_numpy") else data)
+    if arr.dtype.kind not in "biuf":
+        arr = arr.astype(object)
     if arr.ndim != 2 or arr.shape[0] == 0 or arr.shape[1] < 2:
         raise DataError(
             f"data must be a 2-D table with at least one row and two columns; got shape {arr.shape}"
         )
+    missing = np.asarray(data.isna(), dtype=bool) if hasattr(data, "isna") else None
     if columns is not None:
         names = [str(c) for c in columns]
         if len(names) != arr.shape[1]:
@@ -307,7 +315,12 @@ def _code(data: Any, columns: Sequence[str] | None) -> tuple[np.ndarray, list[in
     levels = []
     for j, name in enumerate(names):
         col = arr[:, j]
-        bad = np.array([v is None or (isinstance(v, float) and np.isnan(v)) for v in col])
+        if missing is not None:
+            bad = missing[:, j]
+        elif col.dtype == object:  # None equals None; NaN differs from itself
+            bad = (col == None).astype(bool) | (col != col).astype(bool)  # noqa: E711
+        else:
+            bad = np.isnan(col) if col.dtype.kind == "f" else np.zeros(col.shape[0], dtype=bool)
         if bad.any():
             raise DataError(
                 f"column {name!r} has {int(bad.sum())} missing values; causal discovery needs "
