@@ -102,3 +102,38 @@ def test_unsettled_starts_are_finished_before_the_best_is_chosen():
     chosen = max(_finish_unsettled(design, counts, levels, fits), key=lambda f: f.log_likelihood)
     assert chosen.log_likelihood == pytest.approx(max(f.log_likelihood for f in finished), abs=1e-6)
     assert chosen.log_likelihood > stopped_best.log_likelihood
+
+
+def test_screened_starts_are_the_best_of_the_pool_after_short_runs():
+    """Reference: the pool drawn again from the same seed and run by the same EM for
+    SCREEN_MAPS maps, ranked here by its log-likelihood."""
+    from kmix.solvers.latent_class.design import RowDesign
+    from kmix.solvers.latent_class.em import em_latent_class, random_starts
+    from kmix.solvers.latent_class.fit import SCREEN_FACTOR, SCREEN_MAPS, _screened
+
+    v, c, _, _ = sampled(3, 6, 5_000, 4)
+    levels = [2] * 6
+    design = RowDesign(v, levels, c)
+    calls = []
+
+    def run(group, cap):
+        calls.append((len(group), cap))
+        return em_latent_class(
+            design.codes, c, levels, group, tol=1e-10, max_iter=cap, design=design
+        )
+
+    work = v.shape[0] * 12 * 3
+    got = _screened(7, work, levels, 3, np.random.default_rng(5), run)
+    assert calls == [(7 * SCREEN_FACTOR, SCREEN_MAPS)] and len(got) == 7
+    pool = random_starts(levels, 3, 7 * SCREEN_FACTOR, np.random.default_rng(5))
+    short = run(pool, SCREEN_MAPS)
+    want = sorted(f.log_likelihood for f in short if not f.merged)[::-1][:7]
+    have = log_likelihoods(v, c, levels, got, design=design)
+    np.testing.assert_allclose(np.sort(have)[::-1], want, rtol=1e-12)
+    # a pool the screening budget cannot pay for beyond the starts themselves: plain draws
+    calls.clear()
+    plain = _screened(7, 10**12, levels, 3, np.random.default_rng(5), run)
+    assert calls == [] and len(plain) == 7
+    np.testing.assert_array_equal(
+        plain[0][0], random_starts(levels, 3, 7, np.random.default_rng(5))[0][0]
+    )

@@ -27,7 +27,7 @@ chains
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -65,6 +65,12 @@ CHEAP_WORK = 250_000
 UNSETTLED = 10
 #: A two-way margin this many standard errors off the fitted model is a misfit
 MISFIT_Z = 5.0
+#: Random starts of ``n_init="auto"`` are the best of up to this many times as many
+#: after :data:`SCREEN_MAPS` EM maps each, as :data:`SCREEN_WORK` allows
+SCREEN_FACTOR = 10
+SCREEN_MAPS = 100
+#: Unique rows x levels x classes x maps spent on screening at most
+SCREEN_WORK = 2_500_000_000
 
 
 @dataclass(frozen=True)
@@ -181,21 +187,50 @@ def _starts(
     moments: _Moments,
     cheap: bool,
     work: int,
-    n_levels: Sequence[int],
     k: int,
-    rng: np.random.Generator,
-) -> tuple[list[Start], bool]:
-    """EM starts, and whether a misfit may bring in more (``n_init="auto"`` on large tables)."""
+) -> tuple[list[Start], int, bool]:
+    """The moment candidates that start EM, how many random starts join them, and
+    whether a misfit may bring in more (``n_init="auto"`` on large tables)."""
     own = [] if moments.start is None else [moments.start, *moments.extra]
     if isinstance(n_init, str):
         if own and not cheap and work > RANDOM_WORK:
-            return own[:1], True
+            return own[:1], 0, True
         n_random = min(MAX_RANDOM_STARTS, max(AUTO_RANDOM_STARTS, RANDOM_WORK // max(work, 1)))
         if own and not cheap:
             n_random = min(n_random, RANDOM_WORK // max(work, 1))
-        return own + random_starts(list(n_levels), k, int(n_random), rng), False
+        return own, int(n_random), False
     own = own[:n_init]
-    return own + random_starts(list(n_levels), k, n_init - len(own), rng), False
+    return own, n_init - len(own), False
+
+
+def _screened(
+    n_random: int,
+    work: int,
+    n_levels: Sequence[int],
+    k: int,
+    rng: np.random.Generator,
+    run: Callable[[list[Start], int], list[LatentClassFit]],
+) -> list[Start]:
+    """The ``n_random`` best of up to :data:`SCREEN_FACTOR` times as many random starts
+    after :data:`SCREEN_MAPS` EM maps each (their end points).
+
+    The short-run strategy of C. Biernacki, G. Celeux & G. Govaert, "Choosing starting
+    values for the EM algorithm for getting the highest likelihood in multivariate
+    Gaussian mixture models", Computational Statistics & Data Analysis 41 (2003):
+    a basin whose start climbs fastest in the first maps is the likeliest to hold
+    the highest maximum, so a wider pool screened cheaply finds a maximum that few
+    random starts reach (a few per cent of them on flat tables of 5 classes).
+    With one class every start reaches the same maximum: plain draws.
+    """
+    pool = min(SCREEN_FACTOR * n_random, SCREEN_WORK // max(work * SCREEN_MAPS, 1))
+    if n_random <= 0 or pool <= n_random or k == 1:
+        return random_starts(list(n_levels), k, n_random, rng)
+    short = run(random_starts(list(n_levels), k, int(pool), rng), SCREEN_MAPS)
+    ranked = sorted(
+        (f for f in short if not f.merged and np.isfinite(f.log_likelihood)),
+        key=lambda f: -f.log_likelihood,
+    )
+    return [(f.weights, f.probs) for f in ranked[:n_random]]
 
 
 def _best(fits: list[LatentClassFit]) -> LatentClassFit:
@@ -275,7 +310,9 @@ def fit_latent_class(
         :data:`MOMENT_STARTS`), then random ones (flat Dirichlet weights and
         probabilities). ``"auto"``: the moment candidates and
         :data:`AUTO_RANDOM_STARTS` to :data:`MAX_RANDOM_STARTS` random starts
-        (as many as :data:`RANDOM_WORK` allows) where an EM map is cheap
+        (as many as :data:`RANDOM_WORK` allows; each the best of up to
+        :data:`SCREEN_FACTOR` random starts after :data:`SCREEN_MAPS` EM maps,
+        :func:`_screened`) where an EM map is cheap
         (unique rows x levels x classes <= :data:`CHEAP_WORK`: few variables,
         where the likelihood is flattest and local maxima commonest) or the
         moment step cannot run; up to :data:`RANDOM_WORK` of random starts
@@ -337,13 +374,17 @@ def fit_latent_class(
     else:
         work = values.shape[0] * sum(n_levels) * k
         cheap = work <= CHEAP_WORK
-        starts, escalate = _starts(n_init, moments, cheap, work, n_levels, k, rng)
+        own, n_random, escalate = _starts(n_init, moments, cheap, work, k)
 
         def run(group: list[Start], cap: int = max_iter) -> list[LatentClassFit]:
             return em_latent_class(
                 design.codes, counts, n_levels, group, tol=tol, max_iter=cap, design=design
             )
 
+        if isinstance(n_init, str):
+            starts = own + _screened(n_random, work, n_levels, k, rng, run)
+        else:
+            starts = own + random_starts(list(n_levels), k, n_random, rng)
         fits = run(starts)
         best = _best(fits)
         # the table vouches for the single moment start's fit: no more starts, no moves
