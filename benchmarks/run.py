@@ -35,6 +35,7 @@ BENCHMARKS = {
     "select": "bench_select",
     "bnlearn": "bench_bnlearn",
     "discovery": "bench_discovery",
+    "discovery_effects": "bench_discovery_effects",
 }
 
 

@@ -42,9 +42,17 @@ def test_the_class_under_the_columns_names(table):
     assert set(res.directed) == set(GRAPH.edges) and res.undirected == ()
     assert res.evidence[("A", "C")].rule == "collider"
     assert res.evidence[("D", "E")].rule == "R1"
+    # the score search decided (the default); the rank tests stay as evidence
     gone = res.evidence[("A", "B")]
-    assert not gone.adjacent and gone.decided_by == "test" and gone.removed_by["given"] == []
+    assert not gone.adjacent and gone.decided_by == "score" and gone.removed_by["given"] == []
     assert gone.max_p >= 0.01 and gone.n_tests >= 1
+    assert gone.score_margin < 0 < res.evidence[("A", "C")].score_margin
+    assert res.method == "score" and res.bic < res.log_likelihood < 0
+    # the tests alone reach the same class here
+    ranked = run(table, method="rank")
+    assert set(ranked.directed) == set(GRAPH.edges) and ranked.bic is None
+    assert ranked.evidence[("A", "B")].decided_by == "test"
+    assert ranked.evidence[("A", "B")].score_margin is None
     assert res.to_text().splitlines()[0] in {f"{a} -> {b}" for a, b in GRAPH.edges}
     assert set(res.to_dag().edges) == set(GRAPH.edges)
     assert [set(d.edges) for d in res.dags()] == [set(GRAPH.edges)]

@@ -302,9 +302,16 @@ def discovered_effect(args: argparse.Namespace, table: Table, out: TextIO, err: 
         raise DataError("--treatment and --outcome name the same node")
     arms = _arms(table, args.treatment, args.treated, args.control)
     alpha = ALPHA if args.alpha is None else args.alpha
-    err.write(f"discovering the graph (rank tests at level {alpha:g}) ...\n")
-    found = discover(table.values, args.n_components, alpha=alpha, columns=names)
-    out.write(section(f"Learned graph: {len(names)} nodes, {found.n_tests:,} rank tests") + "\n")
+    err.write(f"discovering the graph (rank tests at level {alpha:g}, then a BIC search) ...\n")
+    found = discover(
+        table.values, args.n_components, alpha=alpha, columns=names, random_state=args.seed
+    )
+    out.write(
+        section(
+            f"Learned graph: {len(names)} nodes, {found.n_tests:,} rank tests, BIC {found.bic:,.1f}"
+        )
+        + "\n"
+    )
     out.write(found.to_text() + "\n\n")
     n_init = args.n_init if args.n_init is not None else (10 if args.init == "random" else 1)
     members = fit_over_class(

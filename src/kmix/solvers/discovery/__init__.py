@@ -5,6 +5,8 @@
 * :mod:`~kmix.solvers.discovery.skeleton`: PC-stable search with those tests;
 * :mod:`~kmix.solvers.discovery.orient`: background knowledge, colliders from
   separating sets, Meek's rules;
+* :mod:`~kmix.solvers.discovery.scoring`: structural EM over DAGs with the
+  hidden ``U``, by the BIC of the mixture of networks;
 * :mod:`~kmix.solvers.discovery.search`: :func:`discover_graph`, the whole
   search from counts.
 
@@ -12,8 +14,9 @@ Reference: B. Mazaheri, S. Gordon, Y. Rabani, L. Schulman, "Causal discovery
 under latent class confounding", arXiv:2311.07454, 2023.
 """
 
-from .orient import Orientation, meek, orient
+from .orient import Orientation, equivalence_class, meek, orient
 from .ranktests import RankTester, StratifiedRankTest
+from .scoring import ScoredDAG, structural_em
 from .search import DiscoveredGraph, discover_graph
 from .skeleton import Skeleton, learn_skeleton
 
@@ -21,10 +24,13 @@ __all__ = [
     "DiscoveredGraph",
     "Orientation",
     "RankTester",
+    "ScoredDAG",
     "Skeleton",
     "StratifiedRankTest",
     "discover_graph",
+    "equivalence_class",
     "learn_skeleton",
     "meek",
     "orient",
+    "structural_em",
 ]

@@ -18,13 +18,13 @@ and ``G[a, b] = True, G[b, a] = False`` for ``a -> b``.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["Orientation", "meek", "orient"]
+__all__ = ["Orientation", "equivalence_class", "meek", "orient"]
 
 BoolArray = NDArray[np.bool_]
 Pair = tuple[int, int]
@@ -153,5 +153,47 @@ def orient(
                 if g[m, a]:
                     g[m, a] = False
                     rule[(a, m)] = "collider"
+    g = meek(g, rule)
+    return Orientation(g, rule, conflicts)
+
+
+def equivalence_class(
+    parents: Sequence[Sequence[int]],
+    *,
+    required: Iterable[Pair] = (),
+    forbidden: Iterable[Pair] = (),
+) -> Orientation:
+    """The equivalence class (CPDAG) of a DAG, with background knowledge.
+
+    Two DAGs are Markov equivalent exactly when they share the skeleton and
+    the colliders ``a -> m <- b`` with ``a``, ``b`` not adjacent (Verma &
+    Pearl, "Equivalence and synthesis of causal models", UAI 1990); ``U``,
+    adjacent to every variable, adds none. The colliders are oriented, then
+    the background knowledge, then Meek's rules.
+
+    Parameters
+    ----------
+    parents : sequence of sequences of int
+        ``parents[i]``: the parents of ``i`` in the DAG.
+    required, forbidden : iterable of (a, b)
+        As in :func:`orient`.
+    """
+    n = len(parents)
+    g = np.zeros((n, n), dtype=bool)
+    for b, ps in enumerate(parents):
+        for a in ps:
+            g[a, b] = g[b, a] = True
+    rule: dict[Pair, str] = {}
+    for m, ps in enumerate(parents):
+        for a, b in itertools.combinations(ps, 2):
+            if not g[a, b]:
+                for x in (a, b):
+                    g[m, x] = False
+                    rule[(x, m)] = "collider"
+    conflicts: list[tuple[int, int, int]] = []
+    for a, b in [*required, *((b, a) for a, b in forbidden)]:
+        if g[a, b] and g[b, a]:
+            g[b, a] = False
+            rule[(a, b)] = "background"
     g = meek(g, rule)
     return Orientation(g, rule, conflicts)

@@ -5,7 +5,10 @@ rank tests on super-variables (:mod:`kmix.solvers.discovery.skeleton`), then
 background knowledge, colliders and Meek's rules
 (:mod:`kmix.solvers.discovery.orient`). The method is that of Mazaheri,
 Gordon, Rabani & Schulman, "Causal discovery under latent class
-confounding", arXiv:2311.07454 (2023).
+confounding", arXiv:2311.07454 (2023). With ``method="score"`` (the default
+of :func:`kmix.causal.discover`) the tests' graph is one start of a structural
+EM search of the mixture of networks' BIC
+(:mod:`kmix.solvers.discovery.scoring`), whose best DAG gives the class.
 """
 
 from __future__ import annotations
@@ -18,8 +21,9 @@ from numpy.typing import NDArray
 from threadpoolctl import threadpool_limits
 
 from ...exceptions import DataError
-from .orient import Orientation, orient
+from .orient import Orientation, equivalence_class, orient
 from .ranktests import RankTester
+from .scoring import ScoredDAG, structural_em
 from .skeleton import MAX_GROUPINGS, Skeleton, learn_skeleton
 
 __all__ = ["DiscoveredGraph", "discover_graph", "informativeness"]
@@ -35,6 +39,24 @@ class DiscoveredGraph:
     orientation: Orientation
     n_components: int
     alpha: float
+    method: str = "rank"
+    scored: ScoredDAG | None = None
+
+
+def extension(graph: NDArray[np.bool_]) -> list[list[int]]:
+    """Parents of a DAG that keeps the directed edges of ``graph`` (where they are
+    acyclic) and orients its undirected ones along a topological order of them."""
+    n = graph.shape[0]
+    directed = graph & ~graph.T
+    order: list[int] = []
+    left = set(range(n))
+    while left:
+        free = [v for v in sorted(left) if not any(directed[p, v] for p in left if p != v)]
+        v = free[0] if free else min(left)
+        order.append(v)
+        left.remove(v)
+    pos = {v: i for i, v in enumerate(order)}
+    return [[a for a in range(n) if graph[a, b] and pos[a] < pos[b]] for b in range(n)]
 
 
 def informativeness(
@@ -81,6 +103,8 @@ def discover_graph(
     max_groupings: int | None = MAX_GROUPINGS,
     pool: bool = True,
     covariance: str = "auto",
+    method: str = "rank",
+    rng: np.random.Generator | None = None,
 ) -> DiscoveredGraph:
     """Equivalence class of the DAG over the columns, ``U`` with ``n_components`` states hidden.
 
@@ -104,7 +128,19 @@ def discover_graph(
         Super-variable choices per pair and conditioning set.
     pool, covariance
         Of the rank tests (:class:`~kmix.solvers.discovery.ranktests.RankTester`).
+    method : {"rank", "score"}
+        ``"rank"``: the tests decide the skeleton and the colliders.
+        ``"score"``: the tests' graph (a DAG of it) starts
+        :func:`~kmix.solvers.discovery.scoring.structural_em` beside its own
+        starts, and the class of the DAG of highest BIC is returned (the
+        tests stay as evidence).
+    rng : numpy Generator, optional
+        The score search's restarts (``method="score"``; required there).
     """
+    if method not in ("rank", "score"):
+        raise DataError(f"method must be 'rank' or 'score'; got {method!r}")
+    if method == "score" and rng is None:
+        raise DataError("method='score' needs rng (the structural EM's restarts)")
     k = int(n_components)
     if k < 1:
         raise DataError(f"n_components must be >= 1; got {n_components!r}")
@@ -134,4 +170,18 @@ def discover_graph(
     orientation = orient(
         skeleton.adjacency, skeleton.sepsets, required=required, forbidden=forbidden
     )
-    return DiscoveredGraph(skeleton, orientation, k, float(alpha))
+    if method == "rank":
+        return DiscoveredGraph(skeleton, orientation, k, float(alpha))
+    assert rng is not None
+    scored = structural_em(
+        values,
+        counts,
+        n_levels,
+        k,
+        rng=rng,
+        starts=[extension(orientation.graph)],
+        required=required,
+        forbidden=forbidden,
+    )
+    best = equivalence_class(scored.parents, required=required, forbidden=forbidden)
+    return DiscoveredGraph(skeleton, best, k, float(alpha), "score", scored)
