@@ -21,7 +21,10 @@ with ``\\bar N_i(u, s, v)`` the expected count of ``U = u``, parents ``s`` and
 ``X_i = v``; greedy additions, deletions and reversals of single edges climb
 it, EM maps refit the parameters on the new graph, and the two alternate;
 every round raises the observed BIC (Friedman 1997, theorem 3.1). Restarts
-from other graphs and other posteriors, the best observed BIC kept.
+from other graphs and other posteriors, the best observed BIC kept: the
+latent class model's posteriors, random ones, given graphs (the rank tests'),
+and the posteriors from sets of variables that a latent class model fits on
+their own (witnesses of ``U``: :func:`_witness_starts`).
 
 Everything runs on unique rows with counts: a family's expected counts are one
 ``bincount`` over the rows.
@@ -29,11 +32,14 @@ Everything runs on unique rows with counts: a family's expected counts are one
 
 from __future__ import annotations
 
+import itertools
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy.stats import chi2
 
 from ...exceptions import DataError
 
@@ -48,6 +54,11 @@ EM_MAPS = 30
 FINAL_MAPS = 300
 #: Random posteriors tried on each start graph (the best EM maximum kept)
 START_TRIES = 8
+#: Sets of 2k variables scored as latent class models at most, and the best-fitting
+#: ones whose posteriors start the search
+WITNESS_SETS = 200
+WITNESS_STARTS = 3
+WITNESS_LEVEL = 0.001
 #: Structure rounds at most per restart
 MAX_ROUNDS = 40
 #: Largest product of parent levels a family may have
@@ -266,6 +277,69 @@ def _margins(fam: _Families, resp: FloatArray, parents: Parents) -> FloatArray:
     return out
 
 
+def _witness_starts(fam: _Families, rng: np.random.Generator, n_sets: int) -> list[FloatArray]:
+    """Posteriors of ``U`` from sets of variables that a latent class model fits.
+
+    Variables with no edge or observed path between them are independent given
+    ``U``: a latent class model, identified from ``2k - 1`` of them (J. B.
+    Kruskal, "Three-way arrays: rank and uniqueness of trilinear
+    decompositions", Linear Algebra and its Applications 18, 1977; the
+    k-MixProd step of Mazaheri et al. 2023) and testable from ``2k``. Every set
+    of ``2k`` variables (at most :data:`WITNESS_SETS`, drawn at random beyond)
+    is fitted by EM; the sets whose likelihood-ratio test keeps the model at
+    level :data:`WITNESS_LEVEL`, at most ``n_sets`` of the best fitting
+    (statistic per degree of freedom), give posteriors of ``U`` that start the
+    search. The latent class model of all variables, the other start, is pulled
+    towards a hub's dependence and can leave ``U`` standing for the hub while a
+    witness of ``U`` turns into a parent of many variables.
+    """
+    if fam.k == 1:
+        return []
+    k, n = fam.k, fam.n
+    size = min(2 * k, n)
+    if math.comb(n, size) <= WITNESS_SETS:
+        combos = list(itertools.combinations(range(n), size))
+    else:
+        drawn = {
+            tuple(sorted(rng.choice(n, size=size, replace=False).tolist()))
+            for _ in range(WITNESS_SETS)
+        }
+        combos = sorted(drawn)
+    scored = []
+    for cols in combos:
+        sub, where = np.unique(fam.values[:, cols], axis=0, return_inverse=True)
+        cnt = np.bincount(where.reshape(-1), weights=fam.counts).astype(np.float64)
+        part = _Families(sub, cnt, [fam.levels[j] for j in cols], k)
+        empty: Parents = tuple(() for _ in cols)
+        top = None
+        for _ in range(3):
+            r0 = rng.dirichlet(np.ones(k), size=sub.shape[0]) * cnt[:, None]
+            w, t = part.m_step(r0, empty)
+            fit = part.em(w, t, empty, FINAL_MAPS)
+            if top is None or fit[3] > top[3]:
+                top = fit
+        assert top is not None
+        cells = int(np.prod([fam.levels[j] for j in cols]))
+        df = cells - 1 - part.n_params(empty)
+        if df <= 0:
+            continue
+        g2 = 2.0 * float(cnt @ np.log(cnt / cnt.sum())) - 2.0 * top[3]
+        if chi2.sf(g2, df) < WITNESS_LEVEL:
+            continue  # the latent class model does not fit: not witnesses of U alone
+        scored.append((g2 / df, cols, top[0], top[1]))
+    scored.sort(key=lambda t: t[0])
+    out = []
+    for _, cols, w, t in scored[:n_sets]:
+        sub_idx = [fam.values[:, j] for j in cols]
+        joint = np.tile(np.log(w), (fam.values.shape[0], 1))
+        for a, col in enumerate(sub_idx):
+            joint += np.log(t[a][:, 0, col]).T
+        joint -= joint.max(axis=1, keepdims=True)
+        p = np.exp(joint)
+        out.append(p / p.sum(axis=1, keepdims=True) * fam.counts[:, None])
+    return out
+
+
 def structural_em(
     values: NDArray[np.integer],
     counts: FloatArray,
@@ -319,6 +393,7 @@ def structural_em(
     _, _, lca, _, _ = fam.em(w0, t0, tuple(base), FINAL_MAPS)
     plans.append((tuple(base), lca))
     plans += [(tuple(base), None) for _ in range(int(n_random))]
+    witnesses = [(tuple(base), r) for r in _witness_starts(fam, rng, WITNESS_STARTS)]
     for s in starts:
         # forbidden edges leave the start, required ones join it
         g = [
@@ -330,24 +405,33 @@ def structural_em(
         plans.append((tuple(g), None))
     best: tuple[float, Parents, FloatArray, list[FloatArray], float, FloatArray] | None = None
     bics: list[float] = []
-    for parents, resp in plans:
-        # the start graph's own maximum first (the best of START_TRIES random posteriors):
-        # a climb from a lower maximum adds the edges that U would have explained
-        tries = (
-            [resp]
-            if resp is not None
-            else [
-                rng.dirichlet(np.ones(k), size=v.shape[0]) * c[:, None] for _ in range(START_TRIES)
-            ]
-        )
-        top = None
-        for r0 in tries:
-            w1, c1 = fam.m_step(r0, parents)
-            fit = fam.em(w1, c1, parents, FINAL_MAPS)
-            if top is None or fit[3] > top[3]:
-                top = fit
-        assert top is not None
-        weights, cpts, resp, _, _ = top
+    for parents, resp in [*plans, *witnesses]:
+        witness = any(resp is r for _, r in witnesses)
+        if witness:
+            # the witnesses' posteriors go to the first climb as they are (EM on the
+            # empty graph would pull U back to the latent class model of all variables)
+            assert resp is not None
+            parents = _climb(fam, resp, parents, allowed, req, cap)
+            weights, cpts = fam.m_step(resp, parents)
+        else:
+            # the start graph's own maximum first (the best of START_TRIES random
+            # posteriors): a climb from a lower maximum adds the edges U would explain
+            tries = (
+                [resp]
+                if resp is not None
+                else [
+                    rng.dirichlet(np.ones(k), size=v.shape[0]) * c[:, None]
+                    for _ in range(START_TRIES)
+                ]
+            )
+            top = None
+            for r0 in tries:
+                w1, c1 = fam.m_step(r0, parents)
+                fit = fam.em(w1, c1, parents, FINAL_MAPS)
+                if top is None or fit[3] > top[3]:
+                    top = fit
+            assert top is not None
+            weights, cpts, resp, _, _ = top
         for _ in range(MAX_ROUNDS):
             weights, cpts, resp, _, settled = fam.em(weights, cpts, parents, EM_MAPS)
             step = _climb(fam, resp, parents, allowed, req, cap)
