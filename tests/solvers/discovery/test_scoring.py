@@ -67,7 +67,7 @@ def test_population_table_keeps_the_generating_dag_and_its_class():
 
 
 def test_log_likelihood_and_bic_by_hand():
-    X, dag, _ = _sample(6, 3_000, 1)
+    X, _, _ = _sample(6, 3_000, 1)
     rows, counts = np.unique(X, axis=0, return_counts=True)
     res = structural_em(rows, counts.astype(float), [2] * 6, 2, rng=np.random.default_rng(1))
     total = 0.0
