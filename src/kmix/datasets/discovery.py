@@ -50,7 +50,8 @@ def erdos_renyi_mixture(
     Returns
     -------
     X : ndarray of shape (n_samples, n_nodes)
-        Integer codes.
+        Integer codes, column ``i`` the variable ``V{i}`` (``dag.nodes`` lists
+        the same names parents first).
     dag : DAG
     params : BayesNetMixtureParams
         The simulating mixture.
@@ -82,4 +83,6 @@ def erdos_renyi_mixture(
     cpts = [rng.dirichlet(np.ones(d), size=(k, *(d for _ in dag.parents[v]))) for v in dag.nodes]
     params = BayesNetMixtureParams(dag, (d,) * len(names), np.full(k, 1.0 / k), tuple(cpts))
     X, _ = sample_bayesnet(params, int(n_samples), rng=rng)
-    return np.asarray(X), dag, params
+    # columns V0 .. V{n-1} in that order (the DAG lists its nodes parents first)
+    order = [dag.nodes.index(name) for name in names]
+    return np.asarray(X)[:, order], dag, params
