@@ -84,5 +84,5 @@ def erdos_renyi_mixture(
     params = BayesNetMixtureParams(dag, (d,) * len(names), np.full(k, 1.0 / k), tuple(cpts))
     X, _ = sample_bayesnet(params, int(n_samples), rng=rng)
     # columns V0 .. V{n-1} in that order (the DAG lists its nodes parents first)
-    order = [dag.nodes.index(name) for name in names]
-    return np.asarray(X)[:, order], dag, params
+    by_name = [dag.nodes.index(name) for name in names]
+    return np.asarray(X)[:, by_name], dag, params
