@@ -277,6 +277,26 @@ def _margins(fam: _Families, resp: FloatArray, parents: Parents) -> FloatArray:
     return out
 
 
+def _best_of(
+    fam: _Families, parents: Parents, starts: Sequence[FloatArray]
+) -> tuple[FloatArray, list[FloatArray], FloatArray, float, bool]:
+    """EM on ``parents`` from each starting posteriors (times counts); the highest maximum."""
+    top = None
+    for r0 in starts:
+        w, t = fam.m_step(r0, parents)
+        fit = fam.em(w, t, parents, FINAL_MAPS)
+        if top is None or fit[3] > top[3]:
+            top = fit
+    assert top is not None
+    return top
+
+
+def _random_posteriors(fam: _Families, rng: np.random.Generator, n: int) -> list[FloatArray]:
+    """``n`` flat-Dirichlet posteriors of the rows, times their counts."""
+    m = fam.values.shape[0]
+    return [rng.dirichlet(np.ones(fam.k), size=m) * fam.counts[:, None] for _ in range(n)]
+
+
 def _witness_starts(fam: _Families, rng: np.random.Generator, n_sets: int) -> list[FloatArray]:
     """Posteriors of ``U`` from sets of variables that a latent class model fits.
 
@@ -311,14 +331,7 @@ def _witness_starts(fam: _Families, rng: np.random.Generator, n_sets: int) -> li
         cnt = np.bincount(where.reshape(-1), weights=fam.counts).astype(np.float64)
         part = _Families(sub, cnt, [fam.levels[j] for j in cols], k)
         empty: Parents = tuple(() for _ in cols)
-        top = None
-        for _ in range(3):
-            r0 = rng.dirichlet(np.ones(k), size=sub.shape[0]) * cnt[:, None]
-            w, t = part.m_step(r0, empty)
-            fit = part.em(w, t, empty, FINAL_MAPS)
-            if top is None or fit[3] > top[3]:
-                top = fit
-        assert top is not None
+        top = _best_of(part, empty, _random_posteriors(part, rng, 3))
         cells = int(np.prod([fam.levels[j] for j in cols]))
         df = cells - 1 - part.n_params(empty)
         if df <= 0:
@@ -330,13 +343,9 @@ def _witness_starts(fam: _Families, rng: np.random.Generator, n_sets: int) -> li
     scored.sort(key=lambda t: t[0])
     out = []
     for _, cols, w, t in scored[:n_sets]:
-        sub_idx = [fam.values[:, j] for j in cols]
-        joint = np.tile(np.log(w), (fam.values.shape[0], 1))
-        for a, col in enumerate(sub_idx):
-            joint += np.log(t[a][:, 0, col]).T
-        joint -= joint.max(axis=1, keepdims=True)
-        p = np.exp(joint)
-        out.append(p / p.sum(axis=1, keepdims=True) * fam.counts[:, None])
+        # P(U | the set's values) on every row, times the row's count
+        rows = _Families(fam.values[:, cols], fam.counts, [fam.levels[j] for j in cols], k)
+        out.append(rows.e_step(w, t, tuple(() for _ in cols))[0])
     return out
 
 
@@ -389,8 +398,7 @@ def structural_em(
     base = [tuple(sorted(a for a, b in req if b == i)) for i in range(n)]
     plans: list[tuple[Parents, FloatArray | None]] = []
     # the latent class model's posteriors (EM on the graph of the required edges)
-    w0, t0 = fam.m_step(rng.dirichlet(np.ones(k), size=v.shape[0]) * c[:, None], tuple(base))
-    _, _, lca, _, _ = fam.em(w0, t0, tuple(base), FINAL_MAPS)
+    _, _, lca, _, _ = _best_of(fam, tuple(base), _random_posteriors(fam, rng, 1))
     plans.append((tuple(base), lca))
     plans += [(tuple(base), None) for _ in range(int(n_random))]
     witnesses = [(tuple(base), r) for r in _witness_starts(fam, rng, WITNESS_STARTS)]
@@ -416,22 +424,8 @@ def structural_em(
         else:
             # the start graph's own maximum first (the best of START_TRIES random
             # posteriors): a climb from a lower maximum adds the edges U would explain
-            tries = (
-                [resp]
-                if resp is not None
-                else [
-                    rng.dirichlet(np.ones(k), size=v.shape[0]) * c[:, None]
-                    for _ in range(START_TRIES)
-                ]
-            )
-            top = None
-            for r0 in tries:
-                w1, c1 = fam.m_step(r0, parents)
-                fit = fam.em(w1, c1, parents, FINAL_MAPS)
-                if top is None or fit[3] > top[3]:
-                    top = fit
-            assert top is not None
-            weights, cpts, resp, _, _ = top
+            tries = [resp] if resp is not None else _random_posteriors(fam, rng, START_TRIES)
+            weights, cpts, resp, _, _ = _best_of(fam, parents, tries)
         for _ in range(MAX_ROUNDS):
             weights, cpts, resp, _, settled = fam.em(weights, cpts, parents, EM_MAPS)
             step = _climb(fam, resp, parents, allowed, req, cap)
