@@ -36,6 +36,7 @@ BENCHMARKS = {
     "bnlearn": "bench_bnlearn",
     "discovery": "bench_discovery",
     "discovery_effects": "bench_discovery_effects",
+    "discovery_scale": "bench_discovery_scale",
 }
 
 

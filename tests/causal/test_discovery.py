@@ -177,3 +177,24 @@ def test_graphs_for_several_k(table):
     assert two == {frozenset(e) for e in GRAPH.edges} and one >= two and len(one) > len(two)
     lines = summary.splitlines()
     assert lines[0].startswith(f"k = 1: {len(one)} edges") and "separated" in lines[1]
+
+
+def test_dags_of_a_class_whose_collider_parents_are_adjacent() -> None:
+    # The class of a -> m <- d, b -> m <- d, a -- b: the colliders at m with d are
+    # compelled, a and b are adjacent (either way round), so a -> m <- b is shielded and
+    # both orientations of a -- b are members (by hand: 2 DAGs, neither with a cycle).
+    from kmix.causal.discovery import DiscoveryResult
+
+    res = DiscoveryResult(
+        ("a", "b", "m", "d"),
+        (("a", "m"), ("b", "m"), ("d", "m")),
+        (("a", "b"),),
+        {},
+        2,
+        0.05,
+        0,
+    )
+    got = sorted(sorted(d.edges) for d in res.dags())
+    base = [("a", "m"), ("b", "m"), ("d", "m")]
+    assert got == sorted([sorted([*base, ("a", "b")]), sorted([*base, ("b", "a")])])
+    assert sorted(res.to_dag().edges) in got

@@ -266,13 +266,15 @@ class DiscoveryResult:
                 f"{len(self.undirected)} undirected edges: the class may hold up to "
                 f"2^{len(self.undirected)} DAGs; enumerate at most {MAX_OPEN_EDGES} open edges"
             )
-        target = _colliders(self.directed, self.nodes)
+        # unshielded means non-adjacent in the class's skeleton, undirected edges included
+        skeleton = {frozenset(e) for e in (*self.directed, *self.undirected)}
+        target = _colliders(self.directed, self.nodes, skeleton)
         out: list[DAG] = []
         for flips in itertools.product((False, True), repeat=len(self.undirected)):
             edges = list(self.directed) + [
                 (b, a) if f else (a, b) for (a, b), f in zip(self.undirected, flips, strict=True)
             ]
-            if _colliders(edges, self.nodes) != target:
+            if _colliders(edges, self.nodes, skeleton) != target:
                 continue
             try:
                 out.append(DAG.from_edges(self.nodes, edges))
@@ -299,10 +301,12 @@ class DiscoveryResult:
         return self.to_text()
 
 
-def _colliders(edges: Iterable[tuple[str, str]], nodes: Sequence[str]) -> set[tuple[str, str, str]]:
-    """Unshielded colliders ``(a, m, b)`` (``a < b`` in node order) of a set of directed edges."""
+def _colliders(
+    edges: Iterable[tuple[str, str]], nodes: Sequence[str], adjacent: set[frozenset[str]]
+) -> set[tuple[str, str, str]]:
+    """Colliders ``(a, m, b)`` (``a < b`` in node order) of directed ``edges`` whose ends are
+    not ``adjacent`` (pairs of the whole skeleton)."""
     es = list(edges)
-    adjacent = {frozenset(e) for e in es}
     parents: dict[str, list[str]] = {}
     for a, b in es:
         parents.setdefault(b, []).append(a)

@@ -110,8 +110,9 @@ def test_every_graph_is_acyclic_and_keeps_the_background(seed):
     )
     assert acyclic(res.parents) and (0, 1) in res.edges()
     assert not {(2, 3), (3, 2), (4, 5)} & set(res.edges())
-    # latent class, random, the given start, and up to three witness sets
-    assert 1 + 4 + 1 <= len(res.restart_bics) <= 1 + 4 + 1 + 3
+    # latent class, random, the given start, and up to three witness sets (their
+    # posteriors, and a graph grown around each)
+    assert 1 + 4 + 1 <= len(res.restart_bics) <= 1 + 4 + 1 + 2 * 3
 
 
 def test_extension_keeps_directed_edges_and_is_acyclic():
@@ -155,7 +156,9 @@ def test_witness_sets_are_the_variables_independent_given_u():
     counts = (np.exp(log_prob_rows(truth, rows)) @ truth.weights) * 1e9
     got = _witness_starts(_Families(rows, counts, [2] * 5, 2), np.random.default_rng(0), 3)
     assert got
-    post = got[0] / got[0].sum(axis=1, keepdims=True)
+    cols0, resp0 = got[0]
+    assert cols0 in ((0, 1, 2, 3), (1, 2, 3, 4))
+    post = resp0 / resp0.sum(axis=1, keepdims=True)
     exact = []
     for cols in ((0, 1, 2, 3), (1, 2, 3, 4)):
         joint = np.tile(np.log(truth.weights), (rows.shape[0], 1))
@@ -169,5 +172,35 @@ def test_witness_sets_are_the_variables_independent_given_u():
         exact.append(p / p.sum(axis=1, keepdims=True))
     gaps = [min(np.abs(post - e).max(), np.abs(post - e[:, ::-1]).max()) for e in exact]
     # EM stops once a map gains less than 1e-10 of |log L| (about 0.3 nats at these 1e9
-    # counts), so the posteriors agree to 1e-3; the other set's differ by 0.2
-    assert min(gaps) < 1e-3 < max(gaps), gaps
+    # counts), so the posteriors agree to 1e-3 with the returned set's; the other's by 0.2
+    here = [(0, 1, 2, 3), (1, 2, 3, 4)].index(cols0)
+    assert gaps[here] < 1e-3 < gaps[1 - here], gaps
+
+
+def test_grown_graph_keeps_the_witnesses_and_the_true_parents():
+    """Population table (exact) of A .. D joined only through U, E <- A and F <- A, B, grown
+    around the witnesses {A, B, C, D} from their exact P(U | A .. D). The witnesses stay
+    parentless; each added variable takes its true parents. It may take other witnesses
+    too: P(U | A .. D) lacks E's and F's own evidence about U, so under those posteriors
+    the other witnesses still tell about E (the start is for the rounds of structural EM,
+    which refit U). A forbidden edge never enters, and the graph is acyclic."""
+    from kmix.solvers.discovery.scoring import _Families, _grow
+
+    dag = DAG.from_edges(list("ABCDEF"), [("A", "E"), ("A", "F"), ("B", "F")])
+    assert dag.nodes == tuple("ABCDEF")  # columns of the rows below
+    _, truth = bayesnet_mixture(dag, 2, 0, n_levels=2, separation=0.3, random_state=3)
+    rows = np.array(list(itertools.product(range(2), repeat=6)), dtype=np.int64)
+    counts = (np.exp(log_prob_rows(truth, rows)) @ truth.weights) * 1e9
+    fam = _Families(rows, counts, [2] * 6, 2)
+    joint = np.tile(np.log(truth.weights), (rows.shape[0], 1))
+    for j in range(4):
+        joint += np.log(np.asarray(truth.cpts[j])[:, rows[:, j]]).T
+    post = np.exp(joint - joint.max(axis=1, keepdims=True))
+    resp = post / post.sum(axis=1, keepdims=True) * counts[:, None]
+    allowed = ~np.eye(6, dtype=bool)
+    got, _ = _grow(fam, resp, (0, 1, 2, 3), allowed, frozenset(), 3)
+    assert got[:4] == ((), (), (), ()) and acyclic(got)
+    assert {0} <= set(got[4]) and {0, 1} <= set(got[5])
+    allowed[1, 5] = allowed[3, 4] = False
+    got, _ = _grow(fam, resp, (0, 1, 2, 3), allowed, frozenset(), 3)
+    assert 1 not in got[5] and 3 not in got[4] and {0} <= set(got[4]) & set(got[5])

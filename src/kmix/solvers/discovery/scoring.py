@@ -59,6 +59,8 @@ START_TRIES = 8
 WITNESS_SETS = 200
 WITNESS_STARTS = 3
 WITNESS_LEVEL = 0.001
+#: Parents per variable at most while a graph grows around witnesses (:func:`_grow`)
+GROW_PARENTS = 3
 #: Structure rounds at most per restart
 MAX_ROUNDS = 40
 #: Largest product of parent levels a family may have
@@ -153,13 +155,18 @@ class _Families:
         return weights, cpts
 
     def e_step(
-        self, weights: FloatArray, cpts: list[FloatArray], parents: Parents
+        self,
+        weights: FloatArray,
+        cpts: list[FloatArray],
+        parents: Parents,
+        only: Sequence[int] | None = None,
     ) -> tuple[FloatArray, float]:
-        """Posteriors times counts ``(m, k)`` and the observed log-likelihood."""
+        """Posteriors times counts ``(m, k)`` and the observed log-likelihood (of the
+        families of ``only``, default all: the model of a subset of the variables)."""
         with np.errstate(divide="ignore"):
             joint = np.tile(np.log(weights), (self.values.shape[0], 1))
-        for i, ps in enumerate(parents):
-            idx, _ = self.configs(ps)
+        for i in range(len(parents)) if only is None else only:
+            idx, _ = self.configs(parents[i])
             joint += np.log(cpts[i][:, idx, self.values[:, i]]).T
         top = joint.max(axis=1, keepdims=True)
         p = np.exp(joint - top)
@@ -297,7 +304,9 @@ def _random_posteriors(fam: _Families, rng: np.random.Generator, n: int) -> list
     return [rng.dirichlet(np.ones(fam.k), size=m) * fam.counts[:, None] for _ in range(n)]
 
 
-def _witness_starts(fam: _Families, rng: np.random.Generator, n_sets: int) -> list[FloatArray]:
+def _witness_starts(
+    fam: _Families, rng: np.random.Generator, n_sets: int
+) -> list[tuple[tuple[int, ...], FloatArray]]:
     """Posteriors of ``U`` from sets of variables that a latent class model fits.
 
     Variables with no edge or observed path between them are independent given
@@ -308,8 +317,9 @@ def _witness_starts(fam: _Families, rng: np.random.Generator, n_sets: int) -> li
     of ``2k`` variables (at most :data:`WITNESS_SETS`, drawn at random beyond)
     is fitted by EM; the sets whose likelihood-ratio test keeps the model at
     level :data:`WITNESS_LEVEL`, at most ``n_sets`` of the best fitting
-    (statistic per degree of freedom), give posteriors of ``U`` that start the
-    search. The latent class model of all variables, the other start, is pulled
+    (statistic per degree of freedom), are returned with ``P(U | set)`` on
+    every row (times the row's count); :func:`_grow` builds a graph around
+    each. The latent class model of all variables, the other start, is pulled
     towards a hub's dependence and can leave ``U`` standing for the hub while a
     witness of ``U`` turns into a parent of many variables.
     """
@@ -345,8 +355,73 @@ def _witness_starts(fam: _Families, rng: np.random.Generator, n_sets: int) -> li
     for _, cols, w, t in scored[:n_sets]:
         # P(U | the set's values) on every row, times the row's count
         rows = _Families(fam.values[:, cols], fam.counts, [fam.levels[j] for j in cols], k)
-        out.append(rows.e_step(w, t, tuple(() for _ in cols))[0])
+        out.append((cols, rows.e_step(w, t, tuple(() for _ in cols))[0]))
     return out
+
+
+def _grow(
+    fam: _Families,
+    resp: FloatArray,
+    anchor: Sequence[int],
+    allowed: NDArray[np.bool_],
+    required: frozenset[tuple[int, int]],
+    cap: int,
+) -> tuple[Parents, FloatArray]:
+    """A graph grown around witnesses of ``U``, one variable at a time, ``U`` kept anchored.
+
+    The model starts as the latent class model of the ``anchor`` set (posteriors
+    ``resp``). Each step adds the variable whose best family among the
+    variables already in (forward selection of parents by expected BIC,
+    posteriors held fixed) has the fewest parents, the higher expected score
+    per row breaking ties, and refits the model of the variables in by
+    :data:`EM_MAPS` EM maps. Every posterior of ``U`` so comes from a model
+    that explains the variables in: a climb over all variables from the
+    witnesses' posteriors alone (which are weak, from ``2k`` variables) adds
+    every edge that the weak posteriors leave unexplained, and at large ``N``
+    EM cannot leave the dense graph again. This is the order of discovery of
+    the k-MixProd reduction of a mixture of networks (Gordon, Mazaheri,
+    Rabani & Schulman, "Identifying mixtures of Bayesian network
+    distributions", 2023: sources anchored on variables independent given
+    ``U``, then every other variable with its parents), used here as a start.
+    """
+    n = fam.n
+    parents = [tuple(sorted(a for a, b in required if b == i)) for i in range(n)]
+    inside = list(anchor)
+
+    def family(v: int) -> tuple[int, float, tuple[int, ...]]:
+        cur = parents[v]
+        best = fam.score(resp, v, cur)
+        while len(cur) < cap:
+            step = None
+            for p in inside:
+                if p in cur or not allowed[p, v] or _reaches(parents, p, v):
+                    continue
+                trial = tuple(sorted((*cur, p)))
+                if int(np.prod([fam.levels[q] for q in trial])) > MAX_CONFIGS:
+                    continue
+                score = fam.score(resp, v, trial)
+                if score > best + 1e-9 and (step is None or score > step[0]):
+                    step = (score, trial)
+            if step is None:
+                break
+            best, cur = step
+        return len(cur), -best / fam.total, cur
+
+    def refit(r: FloatArray) -> FloatArray:
+        for _ in range(EM_MAPS):
+            weights, cpts = fam.m_step(r, tuple(parents))
+            r = fam.e_step(weights, cpts, tuple(parents), only=inside)[0]
+        return r
+
+    resp = refit(resp)
+    rest = [v for v in range(n) if v not in inside]
+    while rest:
+        _, _, chosen, v = min((*family(v), v) for v in rest)
+        parents[v] = chosen
+        inside.append(v)
+        rest.remove(v)
+        resp = refit(resp)
+    return tuple(parents), resp
 
 
 def structural_em(
@@ -401,7 +476,9 @@ def structural_em(
     _, _, lca, _, _ = _best_of(fam, tuple(base), _random_posteriors(fam, rng, 1))
     plans.append((tuple(base), lca))
     plans += [(tuple(base), None) for _ in range(int(n_random))]
-    witnesses = [(tuple(base), r) for r in _witness_starts(fam, rng, WITNESS_STARTS)]
+    found = _witness_starts(fam, rng, WITNESS_STARTS)
+    witnesses = [(tuple(base), r) for _, r in found]
+    grown = [_grow(fam, r, cols, allowed, req, min(cap, GROW_PARENTS)) for cols, r in found]
     for s in starts:
         # forbidden edges leave the start, required ones join it
         g = [
@@ -413,13 +490,15 @@ def structural_em(
         plans.append((tuple(g), None))
     best: tuple[float, Parents, FloatArray, list[FloatArray], float, FloatArray] | None = None
     bics: list[float] = []
-    for parents, resp in [*plans, *witnesses]:
-        witness = any(resp is r for _, r in witnesses)
-        if witness:
+    for parents, resp in [*plans, *witnesses, *grown]:
+        if any(resp is r for _, r in witnesses):
             # the witnesses' posteriors go to the first climb as they are (EM on the
             # empty graph would pull U back to the latent class model of all variables)
             assert resp is not None
             parents = _climb(fam, resp, parents, allowed, req, cap)
+            weights, cpts = fam.m_step(resp, parents)
+        elif any(resp is r for _, r in grown):
+            assert resp is not None  # a graph grown around witnesses, with its posteriors
             weights, cpts = fam.m_step(resp, parents)
         else:
             # the start graph's own maximum first (the best of START_TRIES random
