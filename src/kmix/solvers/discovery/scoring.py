@@ -59,6 +59,8 @@ START_TRIES = 8
 WITNESS_SETS = 200
 WITNESS_STARTS = 3
 WITNESS_LEVEL = 0.001
+#: The best-fitting sets of 2k variables (passing the test or not) that a graph grows around
+GROW_STARTS = 8
 #: Parents per variable at most while a graph grows around witnesses (:func:`_grow`)
 GROW_PARENTS = 3
 #: Structure rounds at most per restart
@@ -306,7 +308,7 @@ def _random_posteriors(fam: _Families, rng: np.random.Generator, n: int) -> list
 
 def _witness_starts(
     fam: _Families, rng: np.random.Generator, n_sets: int
-) -> list[tuple[tuple[int, ...], FloatArray]]:
+) -> list[tuple[tuple[int, ...], FloatArray, bool]]:
     """Posteriors of ``U`` from sets of variables that a latent class model fits.
 
     Variables with no edge or observed path between them are independent given
@@ -315,11 +317,14 @@ def _witness_starts(
     decompositions", Linear Algebra and its Applications 18, 1977; the
     k-MixProd step of Mazaheri et al. 2023) and testable from ``2k``. Every set
     of ``2k`` variables (at most :data:`WITNESS_SETS`, drawn at random beyond)
-    is fitted by EM; the sets whose likelihood-ratio test keeps the model at
-    level :data:`WITNESS_LEVEL`, at most ``n_sets`` of the best fitting
-    (statistic per degree of freedom), are returned with ``P(U | set)`` on
-    every row (times the row's count); :func:`_grow` builds a graph around
-    each. The latent class model of all variables, the other start, is pulled
+    is fitted by EM; the ``n_sets`` best fitting (likelihood-ratio statistic
+    per degree of freedom) are returned with ``P(U | set)`` on every row (times
+    the row's count) and whether the test keeps the model at level
+    :data:`WITNESS_LEVEL` (witnesses of ``U``; their posteriors start a climb
+    as they are). :func:`_grow` builds a graph around any of them: at large
+    ``N`` the test also refuses sets joined by weak paths, which still anchor
+    ``U``, and a graph may have no four variables independent given ``U``.
+    The latent class model of all variables, the other start, is pulled
     towards a hub's dependence and can leave ``U`` standing for the hub while a
     witness of ``U`` turns into a parent of many variables.
     """
@@ -347,15 +352,15 @@ def _witness_starts(
         if df <= 0:
             continue
         g2 = 2.0 * float(cnt @ np.log(cnt / cnt.sum())) - 2.0 * top[3]
-        if chi2.sf(g2, df) < WITNESS_LEVEL:
-            continue  # the latent class model does not fit: not witnesses of U alone
-        scored.append((g2 / df, cols, top[0], top[1]))
+        # the latent class model fits: witnesses of U alone
+        fits = bool(chi2.sf(g2, df) >= WITNESS_LEVEL)
+        scored.append((g2 / df, cols, top[0], top[1], fits))
     scored.sort(key=lambda t: t[0])
     out = []
-    for _, cols, w, t in scored[:n_sets]:
+    for _, cols, w, t, fits in scored[:n_sets]:
         # P(U | the set's values) on every row, times the row's count
         rows = _Families(fam.values[:, cols], fam.counts, [fam.levels[j] for j in cols], k)
-        out.append((cols, rows.e_step(w, t, tuple(() for _ in cols))[0]))
+        out.append((cols, rows.e_step(w, t, tuple(() for _ in cols))[0], fits))
     return out
 
 
@@ -476,9 +481,12 @@ def structural_em(
     _, _, lca, _, _ = _best_of(fam, tuple(base), _random_posteriors(fam, rng, 1))
     plans.append((tuple(base), lca))
     plans += [(tuple(base), None) for _ in range(int(n_random))]
-    found = _witness_starts(fam, rng, WITNESS_STARTS)
-    witnesses = [(tuple(base), r) for _, r in found]
-    grown = [_grow(fam, r, cols, allowed, req, min(cap, GROW_PARENTS)) for cols, r in found]
+    found = _witness_starts(fam, rng, max(GROW_STARTS, WITNESS_STARTS))
+    witnesses = [(tuple(base), r) for _, r, fits in found if fits][:WITNESS_STARTS]
+    grown = [
+        _grow(fam, r, cols, allowed, req, min(cap, GROW_PARENTS))
+        for cols, r, _ in found[:GROW_STARTS]
+    ]
     for s in starts:
         # forbidden edges leave the start, required ones join it
         g = [
