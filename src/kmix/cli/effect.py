@@ -302,9 +302,25 @@ def discovered_effect(args: argparse.Namespace, table: Table, out: TextIO, err: 
         raise DataError("--treatment and --outcome name the same node")
     arms = _arms(table, args.treatment, args.treated, args.control)
     alpha = ALPHA if args.alpha is None else args.alpha
+    # the tests and the score read complete rows: rows with an empty cell sit out the
+    # discovery (--missing fiml: they still count in the fits over the class)
+    incomplete = missing_cells(table.values, infinite=False).any(axis=1)
+    complete = table.values[~incomplete]
+    if incomplete.any():
+        later = (
+            "and the fits"
+            if args.missing == "drop"
+            else "; the fits over the class use every observed cell (--missing fiml)"
+        )
+        err.write(
+            f"{int(incomplete.sum()):,} of {len(incomplete):,} rows have empty cells: left out "
+            f"of the discovery {later}\n"
+        )
+        if args.missing == "drop":
+            table = Table(complete, table.columns)
     err.write(f"discovering the graph (rank tests at level {alpha:g}, then a BIC search) ...\n")
     found = discover(
-        table.values, args.n_components, alpha=alpha, columns=names, random_state=args.seed
+        complete, args.n_components, alpha=alpha, columns=names, random_state=args.seed
     )
     out.write(
         section(
