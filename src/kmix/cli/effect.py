@@ -313,8 +313,8 @@ def discovered_effect(args: argparse.Namespace, table: Table, out: TextIO, err: 
             else "; the fits over the class use every observed cell (--missing fiml)"
         )
         err.write(
-            f"{int(incomplete.sum()):,} of {len(incomplete):,} rows have empty cells: left out "
-            f"of the discovery {later}\n"
+            f"{int(incomplete.sum()):,} of {table.values.shape[0]:,} rows have empty cells: "
+            f"left out of the discovery {later}\n"
         )
         if args.missing == "drop":
             table = Table(complete, table.columns)
