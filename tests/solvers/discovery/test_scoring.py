@@ -145,16 +145,17 @@ def test_witness_sets_are_the_variables_independent_given_u():
     (every four hold an edge or a path through the fifth), so no set passes the test; with
     A .. D joined only through U (and E a child of A), the witnesses' posterior is the exact
     P(U | the set) of one of the two valid sets, {A, B, C, D} or {B, C, D, E}."""
-    from kmix.solvers.discovery.scoring import _Families, _witness_starts
+    from kmix.solvers.discovery.families import Families
+    from kmix.solvers.discovery.starts import witness_starts
 
     rows, counts = population(GRAPH)
-    fam = _Families(rows, counts, [3] * 5, 2)
-    assert not any(fits for _, _, fits in _witness_starts(fam, np.random.default_rng(0), 3))
+    fam = Families(rows, counts, [3] * 5, 2)
+    assert not any(fits for _, _, fits in witness_starts(fam, np.random.default_rng(0), 3))
     star = DAG.from_edges(list("ABCDE"), [("A", "E")])
     _, truth = bayesnet_mixture(star, 2, 0, n_levels=2, separation=0.3, random_state=2)
     rows = np.array(list(itertools.product(range(2), repeat=5)), dtype=np.int64)
     counts = (np.exp(log_prob_rows(truth, rows)) @ truth.weights) * 1e9
-    got = _witness_starts(_Families(rows, counts, [2] * 5, 2), np.random.default_rng(0), 3)
+    got = witness_starts(Families(rows, counts, [2] * 5, 2), np.random.default_rng(0), 3)
     assert [fits for _, _, fits in got] == [True, True, False]
     cols0, resp0, _ = got[0]
     assert cols0 in ((0, 1, 2, 3), (1, 2, 3, 4))
@@ -184,23 +185,45 @@ def test_grown_graph_keeps_the_witnesses_and_the_true_parents():
     too: P(U | A .. D) lacks E's and F's own evidence about U, so under those posteriors
     the other witnesses still tell about E (the start is for the rounds of structural EM,
     which refit U). A forbidden edge never enters, and the graph is acyclic."""
-    from kmix.solvers.discovery.scoring import _Families, _grow
+    from kmix.solvers.discovery.families import Families
+    from kmix.solvers.discovery.starts import grow
 
     dag = DAG.from_edges(list("ABCDEF"), [("A", "E"), ("A", "F"), ("B", "F")])
     assert dag.nodes == tuple("ABCDEF")  # columns of the rows below
     _, truth = bayesnet_mixture(dag, 2, 0, n_levels=2, separation=0.3, random_state=3)
     rows = np.array(list(itertools.product(range(2), repeat=6)), dtype=np.int64)
     counts = (np.exp(log_prob_rows(truth, rows)) @ truth.weights) * 1e9
-    fam = _Families(rows, counts, [2] * 6, 2)
+    fam = Families(rows, counts, [2] * 6, 2)
     joint = np.tile(np.log(truth.weights), (rows.shape[0], 1))
     for j in range(4):
         joint += np.log(np.asarray(truth.cpts[j])[:, rows[:, j]]).T
     post = np.exp(joint - joint.max(axis=1, keepdims=True))
     resp = post / post.sum(axis=1, keepdims=True) * counts[:, None]
     allowed = ~np.eye(6, dtype=bool)
-    got, _ = _grow(fam, resp, (0, 1, 2, 3), allowed, frozenset(), 3)
+    got, _ = grow(fam, resp, (0, 1, 2, 3), allowed, frozenset(), 3)
     assert got[:4] == ((), (), (), ()) and acyclic(got)
     assert {0} <= set(got[4]) and {0, 1} <= set(got[5])
     allowed[1, 5] = allowed[3, 4] = False
-    got, _ = _grow(fam, resp, (0, 1, 2, 3), allowed, frozenset(), 3)
+    got, _ = grow(fam, resp, (0, 1, 2, 3), allowed, frozenset(), 3)
     assert 1 not in got[5] and 3 not in got[4] and {0} <= set(got[4]) & set(got[5])
+
+
+def test_prune_returns_a_supergraph_to_the_generating_dag():
+    """Population table (exact) of GRAPH, fitted on GRAPH plus one extra edge (A -> D, or
+    B -> E): deletions scored by the observed BIC with U refit remove it (it costs its
+    penalty and gains no likelihood) and the BIC rises; a required extra edge stays."""
+    from kmix.solvers.discovery.families import Families, best_of, random_posteriors
+    from kmix.solvers.discovery.scoring import _prune
+
+    rows, counts = population(GRAPH)
+    fam = Families(rows, counts, [3] * 5, 2)
+    true = tuple(tuple(p) for p in parents_of(GRAPH))
+    assert true == ((), (), (0, 1), (2,), (3,))
+    allowed = ~np.eye(5, dtype=bool)
+    for extra in (((), (), (0, 1), (0, 2), (3,)), ((), (), (0, 1), (2,), (1, 3))):
+        w, t, resp, ll, _ = best_of(fam, extra, random_posteriors(fam, np.random.default_rng(0), 4))
+        bic0 = ll - fam.penalty * fam.n_params(extra)
+        got, _, _, _, ll1 = _prune(fam, w, t, extra, resp, ll, allowed, frozenset(), 4)
+        assert got == true and ll1 - fam.penalty * fam.n_params(got) > bic0
+    kept, *_ = _prune(fam, w, t, extra, resp, ll, allowed, frozenset({(1, 4)}), 4)
+    assert kept == extra

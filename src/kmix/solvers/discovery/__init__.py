@@ -5,6 +5,10 @@
 * :mod:`~kmix.solvers.discovery.skeleton`: PC-stable search with those tests;
 * :mod:`~kmix.solvers.discovery.orient`: background knowledge, colliders from
   separating sets, Meek's rules;
+* :mod:`~kmix.solvers.discovery.families`: the mixture of networks on unique
+  rows (expected family counts and scores, EM);
+* :mod:`~kmix.solvers.discovery.starts`: starts that anchor ``U`` (witness
+  sets, graphs grown around them);
 * :mod:`~kmix.solvers.discovery.scoring`: structural EM over DAGs with the
   hidden ``U``, by the BIC of the mixture of networks;
 * :mod:`~kmix.solvers.discovery.search`: :func:`discover_graph`, the whole
