@@ -235,15 +235,18 @@ def structural_em(
         allowed[int(a), int(b)] = False
     cap = n - 1 if max_parents is None else int(max_parents)
     base = [tuple(sorted(a for a, b in req if b == i)) for i in range(n)]
-    plans: list[tuple[Parents, FloatArray | None]] = []
+    # each start: how it begins ("fit": EM on the graph from the posteriors, or from
+    # START_TRIES random ones when None; "climb": the posteriors as they are; "grown":
+    # a grown graph with its posteriors), the graph, the posteriors
+    plans: list[tuple[str, Parents, FloatArray | None]] = []
     # the latent class model's posteriors (EM on the graph of the required edges)
     _, _, lca, _, _ = best_of(fam, tuple(base), random_posteriors(fam, rng, 1))
-    plans.append((tuple(base), lca))
-    plans += [(tuple(base), None) for _ in range(int(n_random))]
+    plans.append(("fit", tuple(base), lca))
+    plans += [("fit", tuple(base), None) for _ in range(int(n_random))]
     found = witness_starts(fam, rng, max(GROW_STARTS, WITNESS_STARTS))
-    witnesses = [(tuple(base), r) for _, r, fits in found if fits][:WITNESS_STARTS]
+    witnesses = [("climb", tuple(base), r) for _, r, fits in found if fits][:WITNESS_STARTS]
     grown = [
-        grow(fam, r, cols, allowed, req, min(cap, GROW_PARENTS))
+        ("grown", *grow(fam, r, cols, allowed, req, min(cap, GROW_PARENTS)))
         for cols, r, _ in found[:GROW_STARTS]
     ]
     for s in starts:
@@ -254,17 +257,17 @@ def structural_em(
         ]
         if any(reaches(g, p, i) for i in range(n) for p in g[i]):
             continue  # not acyclic once the required edges join: skipped
-        plans.append((tuple(g), None))
+        plans.append(("fit", tuple(g), None))
     best: tuple[float, Parents, FloatArray, list[FloatArray], float, FloatArray] | None = None
     bics: list[float] = []
-    for parents, resp in [*plans, *witnesses, *grown]:
-        if any(resp is r for _, r in witnesses):
+    for kind, parents, resp in [*plans, *witnesses, *grown]:
+        if kind == "climb":
             # the witnesses' posteriors go to the first climb as they are (EM on the
             # empty graph would pull U back to the latent class model of all variables)
             assert resp is not None
             parents = _climb(fam, resp, parents, allowed, req, cap)
             weights, cpts = fam.m_step(resp, parents)
-        elif any(resp is r for _, r in grown):
+        elif kind == "grown":
             assert resp is not None  # a graph grown around witnesses, with its posteriors
             weights, cpts = fam.m_step(resp, parents)
         else:
