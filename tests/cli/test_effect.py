@@ -254,3 +254,4 @@ def test_discovered_graph_from_a_file_with_empty_cells(capsys, tmp_path):
         assert want in out
         rows = "19,500 rows" if missing == "drop" else "20,000 rows"
         assert rows in out
+        assert ("rows left out: 500" in out) == (missing == "drop")

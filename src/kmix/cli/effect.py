@@ -303,7 +303,7 @@ def discovered_effect(args: argparse.Namespace, table: Table, out: TextIO, err: 
     arms = _arms(table, args.treatment, args.treated, args.control)
     alpha = ALPHA if args.alpha is None else args.alpha
     # the tests and the score read complete rows: rows with an empty cell sit out the
-    # discovery (--missing fiml: they still count in the fits over the class)
+    # discovery (the fits over the class apply --missing themselves)
     incomplete = missing_cells(table.values, infinite=False).any(axis=1)
     complete = table.values[~incomplete]
     if incomplete.any():
@@ -316,8 +316,6 @@ def discovered_effect(args: argparse.Namespace, table: Table, out: TextIO, err: 
             f"{int(incomplete.sum()):,} of {table.values.shape[0]:,} rows have empty cells: "
             f"left out of the discovery {later}\n"
         )
-        if args.missing == "drop":
-            table = Table(complete, table.columns)
     err.write(f"discovering the graph (rank tests at level {alpha:g}, then a BIC search) ...\n")
     found = discover(
         complete, args.n_components, alpha=alpha, columns=names, random_state=args.seed
