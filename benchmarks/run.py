@@ -34,6 +34,7 @@ BENCHMARKS = {
     "missing": "bench_missing",
     "select": "bench_select",
     "bnlearn": "bench_bnlearn",
+    "data": "bench_data",
     "discovery": "bench_discovery",
     "discovery_effects": "bench_discovery_effects",
     "discovery_scale": "bench_discovery_scale",

@@ -43,6 +43,8 @@ ALLOWED_INTERNAL: dict[str, set[str]] = {
         "solvers",
         "components",
         "causal",
+        # files, Arrow tables and Dask frames are read by data's streamed tally
+        "data",
     },
     "data": {"exceptions", "stats"},
     "datasets": {"exceptions", "params", "components", "solvers"},
@@ -69,9 +71,12 @@ ALLOWED_EXTERNAL: dict[str, set[str]] = {layer: {"numpy", "scipy"} for layer in 
 ALLOWED_EXTERNAL["exceptions"] |= {"sklearn"}
 # threadpoolctl (a scikit-learn dependency) keeps BLAS single-threaded on tiny problems
 ALLOWED_EXTERNAL["solvers"] |= {"threadpoolctl"}
+# (and the statistics' blocked counting pass, whose matrix-vector products are tiny)
+ALLOWED_EXTERNAL["stats"] |= {"threadpoolctl"}
 # pgmpy: BayesNetMixture.to_pgmpy only, imported inside it (the optional extra kmix[pgmpy])
 ALLOWED_EXTERNAL["estimators"] |= {"sklearn", "threadpoolctl", "pgmpy"}
-ALLOWED_EXTERNAL["data"] |= {"pandas"}
+# pyarrow reads every table; pandas, polars and Dask only when such an object is passed
+ALLOWED_EXTERNAL["data"] |= {"pandas", "pyarrow", "polars", "dask"}
 ALLOWED_EXTERNAL["plotting"] |= {"matplotlib"}
 # networkx: graphs in and out; pgmpy: DiscoveryResult.to_pgmpy only, imported inside it
 ALLOWED_EXTERNAL["causal"] |= {"networkx", "pgmpy"}

@@ -48,6 +48,9 @@ def test_the_class_under_the_columns_names(table):
     assert gone.max_p >= 0.01 and gone.n_tests >= 1
     assert gone.score_margin < 0 < res.evidence[("A", "C")].score_margin
     assert res.method == "score" and res.bic < res.log_likelihood < 0
+    # dimension: the free parameters, 1 weight + per source 2 (A) + 2 (B) + 9 x 2 (C) + 3 x 2
+    # (D) + 3 x 2 (E), as the mixture on this DAG is identified; the table has 3^5 - 1 cells
+    assert (res.dimension, res.table_dimension, res.saturated) == (1 + 2 * 34, 242, False)
     # the tests alone reach the same class here
     ranked = run(table, method="rank")
     assert set(ranked.directed) == set(GRAPH.edges) and ranked.bic is None
@@ -87,6 +90,25 @@ def test_one_dag_of_an_open_class_is_a_member():
     dag = res.to_dag()
     assert {frozenset(e) for e in dag.edges} == {frozenset("AB"), frozenset("BC")}
     assert set(dag.edges) != {("A", "B"), ("C", "B")}
+
+
+def test_a_graph_whose_mixture_fills_the_table_is_said_not_identified():
+    """Two classes on three binary variables: 2 x 3 + 1 = 7 free parameters, identified
+    (McHugh, "Efficient estimation and local identification in latent class analysis",
+    Psychometrika 1956), so the latent class model alone has the table's dimension 2^3 - 1:
+    every DAG's mixture fits every table and the data exclude no edge."""
+    rows = np.array(list(itertools.product(range(2), repeat=3)), dtype=np.int64)
+    theta = np.array([[0.2, 0.3, 0.1], [0.8, 0.6, 0.9]])
+    per = np.prod(np.where(rows[None] == 1, theta[:, None], 1 - theta[:, None]), axis=2)
+    weights = (np.array([0.4, 0.6]) @ per) * 1e9
+    with pytest.warns(
+        UserWarning, match="dimension 7, that of the whole table.*every pair is left joined"
+    ):
+        res = discover(rows, 2, columns=list("ABC"), sample_weight=weights, random_state=0)
+    assert (res.dimension, res.table_dimension, res.saturated) == (7, 7, True)
+    # every pair stays joined, none oriented (a complete graph has no collider)
+    assert set(res.undirected) == {("A", "B"), ("A", "C"), ("B", "C")} and res.directed == ()
+    assert {e.decided_by for e in res.evidence.values()} <= {"score", "not identified"}
 
 
 def test_bad_input_is_named():

@@ -29,11 +29,19 @@ the BIC of the mixture of networks (consistent for the equivalence class;
 Schwarz 1978), and returns the class of the best DAG found. Each pair's
 evidence then holds both the tests and the score margin (the BIC gained by
 the pair's edge). ``method="rank"`` is the test-only search.
+
+Fit and identification. The best graph then faces a goodness-of-fit test
+against the saturated table (edges join while it rejects the graph at
+``fit_level``), and its mixture's dimension is compared with the table's:
+when they are equal the mixture fits every table, the data exclude no edge,
+and every pair is left joined (:attr:`DiscoveryResult.saturated`, with a
+warning). Both are in :mod:`kmix.solvers.discovery.fitcheck`.
 """
 
 from __future__ import annotations
 
 import itertools
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,7 +51,9 @@ import numpy as np
 from ..exceptions import DataError, IdentifiabilityError
 from ..params import DAG
 from ..solvers.discovery import discover_graph
+from ..solvers.discovery.fitcheck import FIT_LEVEL
 from ..solvers.discovery.skeleton import MAX_GROUPINGS
+from .background import Background, as_background
 
 __all__ = [
     "ALPHA",
@@ -58,72 +68,6 @@ __all__ = [
 ALPHA = 0.05
 #: DiscoveryResult.dags enumerates classes with at most this many undirected edges
 MAX_OPEN_EDGES = 16
-
-
-@dataclass(frozen=True)
-class Background:
-    """Knowledge that the search respects.
-
-    Parameters
-    ----------
-    forbidden : iterable of (a, b)
-        Directed edges ``a -> b`` that do not exist. A pair forbidden both
-        ways is removed before any test; one forbidden one way, if adjacent,
-        points the other way.
-    required : iterable of (a, b)
-        Directed edges ``a -> b`` that exist: kept whatever the tests say,
-        and oriented.
-    tiers : sequence of sequences of names
-        Temporal tiers, earliest first: no edge points from a later tier to
-        an earlier one (edges within a tier are allowed).
-    """
-
-    forbidden: tuple[tuple[str, str], ...] = ()
-    required: tuple[tuple[str, str], ...] = ()
-    tiers: tuple[tuple[str, ...], ...] = ()
-
-    def pairs(self, names: Sequence[str]) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
-        """``(required, forbidden)`` as index pairs over ``names``; names checked."""
-        idx = {v: i for i, v in enumerate(names)}
-
-        def index(a: str, b: str, what: str) -> tuple[int, int]:
-            for v in (a, b):
-                if v not in idx:
-                    raise DataError(f"background {what} edge ({a!r}, {b!r}): no column {v!r}")
-            return idx[a], idx[b]
-
-        required = [index(a, b, "required") for a, b in self.required]
-        forbidden = [index(a, b, "forbidden") for a, b in self.forbidden]
-        for t, tier in enumerate(self.tiers):
-            for later in self.tiers[t + 1 :]:
-                forbidden += [index(b, a, "tier") for a in tier for b in later]
-        clash = set(required) & set(forbidden)
-        if clash:
-            a, b = sorted(clash)[0]
-            raise DataError(
-                f"background knowledge both requires and forbids {names[a]} -> {names[b]}"
-            )
-        return required, forbidden
-
-
-def as_background(obj: Background | Mapping[str, Any] | None) -> Background:
-    """A :class:`Background` from itself, a mapping with its fields, or None."""
-    if obj is None:
-        return Background()
-    if isinstance(obj, Background):
-        return obj
-    if isinstance(obj, Mapping):
-        unknown = set(obj) - {"forbidden", "required", "tiers"}
-        if unknown:
-            raise DataError(
-                f"background keys must be forbidden, required and tiers; got {sorted(unknown)}"
-            )
-        return Background(
-            tuple((str(a), str(b)) for a, b in obj.get("forbidden", ())),
-            tuple((str(a), str(b)) for a, b in obj.get("required", ())),
-            tuple(tuple(str(v) for v in tier) for tier in obj.get("tiers", ())),
-        )
-    raise DataError(f"background must be a Background, a mapping or None; got {obj!r}")
 
 
 @dataclass(frozen=True)
@@ -142,7 +86,10 @@ class EdgeEvidence:
         Why it points so: ``"background"``, ``"collider"``, ``"R1"`` .. ``"R4"``.
     decided_by : str
         ``"test"`` (a test removed it), ``"background"``, ``"kept"`` (no
-        test removed it), or ``"score"`` (the score search decided).
+        test removed it), ``"score"`` (the score search decided), ``"fit"``
+        (joined because the goodness-of-fit test rejected the graph without
+        it) or ``"not identified"`` (joined because the best graph's mixture
+        fills the table, so the data cannot exclude it).
     removed_by : dict or None
         The test that removed the pair (of its super-variable choices given
         that conditioning set, the one of smallest p-value): sides,
@@ -189,6 +136,26 @@ class DiscoveryResult:
         ``"score"`` or ``"rank"`` (see :func:`discover`).
     bic, log_likelihood : float or None
         Of the mixture of networks on the best DAG (``method="score"``).
+    dimension : int or None
+        ``method="score"``: the dimension of the mixture of networks on the
+        best DAG, the rank of the Jacobian from its free parameters to the
+        joint table at a random point (Geiger, Heckerman & Meek,
+        "Asymptotic model selection for directed networks with hidden
+        variables", UAI 1996); None when the joint table has more than
+        :data:`kmix.solvers.bayesnet.certificate.MAX_CELLS` cells.
+    table_dimension : int
+        The joint table's free cells, ``prod(levels) - 1``. Where
+        ``dimension`` reaches it (:attr:`saturated`) the mixture on the graph
+        fits every table: a supergraph fits no better, so the data exclude
+        none of the edges the graph lacks, and every pair stays joined (the
+        class of a complete DAG; those pairs' evidence says ``"not
+        identified"``).
+    fit_p_value : float or None
+        ``method="score"``: the goodness-of-fit test of the final graph
+        against the saturated table (None when the table has fewer than 5
+        rows per cell, or is too large for its dimension); edges whose
+        evidence says ``"fit"`` joined while the test rejected the graph
+        (:mod:`kmix.solvers.discovery.fitcheck`).
     """
 
     nodes: tuple[str, ...]
@@ -202,6 +169,14 @@ class DiscoveryResult:
     method: str = "rank"
     bic: float | None = None
     log_likelihood: float | None = None
+    dimension: int | None = None
+    table_dimension: int | None = None
+    fit_p_value: float | None = None
+
+    @property
+    def saturated(self) -> bool:
+        """The mixture on the best DAG has the joint table's dimension (see ``dimension``)."""
+        return self.dimension is not None and self.dimension == self.table_dimension
 
     def to_text(self) -> str:
         """One edge per line: ``A -> B`` or ``A -- B``; isolated nodes alone."""
@@ -375,6 +350,7 @@ def discover(
     sample_weight: Any = None,
     method: str = "score",
     random_state: Any = None,
+    fit_level: float = FIT_LEVEL,
 ) -> DiscoveryResult:
     """The equivalence class of the DAG over ``data``'s columns under a hidden ``U``.
 
@@ -403,6 +379,13 @@ def discover(
         rank tests alone (see the module notes).
     random_state : int, Generator or None
         The score search's restarts.
+    fit_level : float
+        ``method="score"``: level of the goodness-of-fit test of the best
+        graph against the saturated table; while it rejects the graph, the
+        edge of largest likelihood-ratio evidence joins (``0``: never). The
+        default 0.01 asks for strong evidence of misfit: the BIC already
+        weighs each edge, and the test only restores the weak edges it drops
+        at small samples.
 
     Returns
     -------
@@ -429,8 +412,18 @@ def discover(
         max_groupings=max_groupings,
         method=method,
         rng=np.random.default_rng(random_state),
+        fit_level=fit_level,
     )
-    return _result(found, names, required, forbidden)
+    result = _result(found, names, required, forbidden, levels)
+    if result.saturated:
+        warnings.warn(
+            f"the mixture of networks on the best graph has dimension {result.dimension}, "
+            f"that of the whole table of {len(names)} variables: it fits any table, so the "
+            "data exclude no edge; every pair is left joined (the graph is not identified: "
+            "more rows do not change that, background knowledge or fewer variables may)",
+            stacklevel=2,
+        )
+    return result
 
 
 def _result(
@@ -438,6 +431,7 @@ def _result(
     names: Sequence[str],
     required: Iterable[tuple[int, int]],
     forbidden: Iterable[tuple[int, int]],
+    levels: Sequence[int],
 ) -> DiscoveryResult:
     """Names, edges and per-pair evidence of a search."""
     skel, orient = found.skeleton, found.orientation
@@ -447,6 +441,11 @@ def _result(
     both = {(a, b) for a, b in forbidden} & {(b, a) for a, b in forbidden}
     kept = {(min(a, b), max(a, b)) for a, b in required}
     directed, undirected, evidence = [], [], {}
+    grown: set[tuple[int, int]] = set()
+    in_best: set[tuple[int, int]] = set()
+    if scored is not None:
+        grown = {(min(a, b), max(a, b)) for a, b in scored.check.added}
+        in_best = {(min(a, b), max(a, b)) for a, b in scored.edges()}
     for i, j in itertools.combinations(range(n), 2):
         tests = skel.tests.get((i, j), [])
         ps = [t.p_value for t in tests if t.conclusive]
@@ -463,15 +462,14 @@ def _result(
                 orientation, rule = "<-", orient.rule.get((j, i))
                 directed.append((names[j], names[i]))
         removed = skel.removed_by.get((i, j))
-        decided = (
-            "background"
-            if (i, j) in both or (i, j) in kept
-            else "score"
-            if scored is not None
-            else "test"
-            if removed is not None
-            else "kept"
-        )
+        if (i, j) in both or (i, j) in kept:
+            decided = "background"
+        elif scored is None:
+            decided = "test" if removed is not None else "kept"
+        elif adjacent and (i, j) not in in_best:
+            decided = "not identified"  # joined because the best graph fills the table
+        else:
+            decided = "fit" if (i, j) in grown else "score"
         evidence[(names[i], names[j])] = EdgeEvidence(
             (names[i], names[j]),
             adjacent,
@@ -505,6 +503,9 @@ def _result(
         found.method,
         None if scored is None else float(scored.bic),
         None if scored is None else float(scored.log_likelihood),
+        None if scored is None else scored.check.dimension,
+        int(np.prod([float(t) for t in levels])) - 1,
+        None if scored is None else scored.check.p_value,
     )
 
 

@@ -21,6 +21,7 @@ from typing import Any, NoReturn, Protocol, TextIO
 from ..exceptions import KmixError
 from .applicable import given_options
 from .columns import add_columns_option
+from .streamed import add_engine_options
 
 __all__ = ["build_parser", "main"]
 
@@ -189,6 +190,7 @@ def _add_fit(sub: _Subcommands) -> None:
     p.add_argument("--alpha", type=float, default=1.0, help="Dirichlet smoothing, >= 1")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress display")
     _header_options(p)
+    add_engine_options(p)
     p.set_defaults(handler=fit)
 
 

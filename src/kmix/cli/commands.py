@@ -26,6 +26,7 @@ from .demo import run_demo
 from .display import ProgressLine, format_pairs, format_table, parameter_rows
 from .guess import guess_select_model
 from .product import fit_product, select_k_product
+from .streamed import streams
 
 __all__ = ["demo", "fit", "predict", "select_k", "simulate"]
 
@@ -205,6 +206,11 @@ def fit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         check_output(args.out, option="--out", inputs=[("data file", args.data)])
     if args.model == "product":
         return fit_product(args, out, err)
+    if streams(args):
+        raise DataError(
+            f"{os.fspath(args.data)}: Parquet files, globs and directories are read by "
+            "--model product (streamed); the other models read one CSV file"
+        )
     if args.model == "coins":
         return _fit_coins(args, out, err)
     if args.family.strip().lower() == "binomial" and args.n_trials is None:

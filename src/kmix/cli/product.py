@@ -24,9 +24,11 @@ from ..estimators import ProductMixture, select_k_classes
 from ..estimators._checks import check_level_counts, missing_cells
 from ..estimators.fitstats import FitStatistics, fit_statistics
 from ..estimators.product import MISFIT_Z
+from ..exceptions import DataError
 from ..io import save
 from .columns import read_data, refuse_empty_cells
 from .display import format_pairs, format_table, level_name
+from .streamed import counted_rows, streams
 
 __all__ = ["MANY_LEVELS", "fit_product", "select_k_product"]
 
@@ -189,7 +191,24 @@ def fit_product(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         Exit status 0 (failures raise).
     """
     mode = args.missing or "fiml"
-    table = _read_survey(args, allow_missing=mode != "error")
+    weights: NDArray[np.float64] | None = None
+    gap_counts = None
+    if streams(args):
+        table, weights, rows = counted_rows(args, err)
+        n_rows, dropped, gap_counts = rows.n_rows, 0, rows.missing_per_column()
+        if mode == "error" and rows.first_missing is not None:
+            row, column = rows.first_missing
+            raise DataError(
+                f"{os.fspath(args.data)} has empty cells in {rows.n_missing_rows:,} row(s) "
+                f"(first in data row {row + 1}, column {column!r}); pass --missing fiml to fit "
+                "every observed answer, --missing drop to leave those rows out, or fill them in"
+            )
+        if mode != "error":
+            rows, dropped = rows.dropping("gappy" if mode == "drop" else "empty")
+            table, weights = Table(rows.values, table.columns), rows.counts
+    else:
+        table = _read_survey(args, allow_missing=mode != "error")
+        n_rows, dropped = table.values.shape[0], 0
     model = ProductMixture(
         args.n_components,
         init="moments" if args.init == "auto" else args.init,
@@ -199,21 +218,23 @@ def fit_product(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         tol=args.tol,
         max_iter=args.max_iter,
         random_state=args.seed,
-    ).fit(table.values)
-    n_rows, n_cols = table.values.shape
+    ).fit(table.values, sample_weight=weights)
+    n_cols = table.values.shape[1]
+    dropped += model.n_rows_dropped_
     k = int(model.weights_.shape[0])
     what = "with empty cells" if mode == "drop" else "without any answer"
-    used = f"{n_rows - model.n_rows_dropped_:,} rows" + (
-        f" of {n_rows:,}, {model.n_rows_dropped_:,} {what} dropped" if model.n_rows_dropped_ else ""
+    used = f"{n_rows - dropped:,} rows" + (
+        f" of {n_rows:,}, {dropped:,} {what} dropped" if dropped else ""
     )
     _say(
         out,
         f"ProductMixture: k={k}, fitted to {os.fspath(args.data)} ({used} x {n_cols} columns)",
     )
-    n_gaps = int(model.n_missing_.sum())
+    per_column = model.n_missing_ if gap_counts is None else gap_counts
+    n_gaps = int(per_column.sum())
     if mode == "fiml" and n_gaps:
         gaps = ", ".join(
-            f"{name} {int(c)}" for name, c in zip(table.columns, model.n_missing_, strict=True) if c
+            f"{name} {int(c)}" for name, c in zip(table.columns, per_column, strict=True) if c
         )
         _say(
             out,
@@ -226,9 +247,9 @@ def fit_product(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     _say(out)
     # the statistics of the rows fitted (listwise deletion fits the complete rows only)
     fitted = table.values
-    if mode == "drop":
+    if mode == "drop" and weights is None:
         fitted = fitted[~missing_cells(fitted, infinite=False).any(axis=1)]
-    stats = fit_statistics(model, fitted)
+    stats = fit_statistics(model, fitted, sample_weight=weights)
     _say(out, format_pairs(_diagnostics(model, table.columns, stats)))
     if args.out is not None:
         path = save(

@@ -1,5 +1,7 @@
 """Delimited text tables (CSV, TSV) to numpy arrays and back.
 
+Files are parsed by pyarrow (:mod:`kmix.data.csvread`); the rules below are kmix's.
+
 :func:`read_table` returns a float array when every column is numeric and an
 object array otherwise, numeric columns holding floats and the others strings
 (the levels of categorical data). Empty cells are missing values: ``nan`` in a
@@ -25,6 +27,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from ..exceptions import DataError
+from .csvread import read_csv_values
 from .files import atomic_write
 
 __all__ = ["Table", "read_table", "write_table"]
@@ -72,106 +75,12 @@ def _import_pandas() -> Any:
         ) from None
 
 
-def _is_number(cell: str) -> bool:
-    try:
-        float(cell)
-    except ValueError:
-        return False
-    return True
-
-
 def _delimiter(path: Path, delimiter: str | None) -> str:
     if delimiter is not None:
         if len(delimiter) != 1:
             raise DataError(f"delimiter must be one character; got {delimiter!r}")
         return delimiter
     return "\t" if path.suffix.lower() in (".tsv", ".tab") else ","
-
-
-def _read_rows(path: Path, delimiter: str) -> list[tuple[int, list[str]]]:
-    """Non-blank rows with their line numbers, cells stripped."""
-    try:
-        with path.open(encoding="utf-8-sig", newline="") as handle:
-            reader = csv.reader(handle, delimiter=delimiter, strict=True)
-            # a blank line (or one of spaces) is no row; a line of empty fields (",," or a
-            # quoted "") is a row of missing values, unless it only trails the data
-            rows = [
-                (reader.line_num, [c.strip() for c in row])
-                for row in reader
-                if len(row) > 1 or (row and (row[0] == "" or row[0].strip()))
-            ]
-    except FileNotFoundError:
-        raise DataError(f"data file {path} does not exist") from None
-    except IsADirectoryError:
-        raise DataError(f"{path} is a directory, not a data file") from None
-    except UnicodeDecodeError as exc:
-        raise DataError(
-            f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start}); save it as UTF-8 CSV"
-        ) from None
-    except csv.Error as exc:
-        raise DataError(f"{path} is not valid CSV: {exc}") from None
-    while rows and not any(rows[-1][1]):
-        rows.pop()  # empty rows at the end of a spreadsheet's export are no data rows
-    return rows
-
-
-def _columns(body: NDArray[np.str_]) -> NDArray[Any]:
-    """Convert each column to float if every non-empty cell is a number."""
-    n, d = body.shape
-    empty = body == ""
-    numeric = np.full((n, d), np.nan)
-    text_cols: list[int] = []
-    for j in range(d):  # loop over columns, rows vectorised
-        present = ~empty[:, j]
-        try:
-            numeric[present, j] = body[present, j].astype(np.float64)
-        except ValueError:
-            text_cols.append(j)
-    if not text_cols:
-        return numeric
-    out = numeric.astype(object)
-    for j in text_cols:
-        col = body[:, j].astype(object)
-        col[empty[:, j]] = None
-        out[:, j] = col
-    return out
-
-
-def _as_int64(cells: NDArray[np.str_]) -> NDArray[np.int64] | None:
-    """The cells as int64 when each is the canonical text of its value, else None.
-
-    Canonical means that the value, written back, is the cell itself: ``"01"``,
-    ``"+1"``, ``"-0"``, ``"1_0"`` and non-ASCII digits read as numbers but do
-    not write back, and text beyond int64 does not parse.
-    """
-    try:
-        ints = cells.astype(np.int64)
-    except (ValueError, OverflowError):
-        return None
-    return ints if bool(np.all(ints.astype(np.str_) == cells)) else None
-
-
-def _label_columns(body: NDArray[np.str_]) -> NDArray[Any]:
-    """Levels exactly as written: text, or int64 where every cell is a canonical integer.
-
-    A column converts to integers only when no two cells could name one level
-    (``"1"`` and ``"01"``, or ``"1"`` and ``"1.0"``, stay text) and every value
-    fits in int64 exactly; empty cells are missing (``None``).
-    """
-    d = body.shape[1]
-    empty = body == ""
-    out = body.astype(object)
-    out[empty] = None
-    all_int = True
-    for j in range(d):  # loop over columns, rows vectorised
-        present = ~empty[:, j]
-        ints = _as_int64(body[present, j]) if present.any() else None
-        if ints is not None:
-            out[present, j] = ints.astype(object)  # Python ints, exact
-            all_int &= bool(present.all())
-            continue
-        all_int = False
-    return out.astype(np.int64) if all_int and d else out
 
 
 def read_table(
@@ -223,29 +132,10 @@ def read_table(
     (['colour', 'count'], [['red', 3.0], ['blue', nan]])
     """
     source = Path(path)
-    rows = _read_rows(source, _delimiter(source, delimiter))
-    if not rows:
-        raise DataError(f"{source} is empty; expected rows of comma-separated values")
-    first_line, first = rows[0]
-    widths = np.array([len(row) for _, row in rows])
-    ragged = np.flatnonzero(widths != widths[0])
-    if ragged.size:
-        line, row = rows[int(ragged[0])]
-        raise DataError(
-            f"{source}, line {line}: {len(row)} fields, but line {first_line} has "
-            f"{len(first)}; every row needs the same number of columns"
-        )
-    if header is None:
-        header = not all(cell == "" or _is_number(cell) for cell in first)
-    if header:
-        columns = [name or f"x{j}" for j, name in enumerate(first)]
-        rows = rows[1:]
-        if not rows:
-            raise DataError(f"{source} has a header row but no data rows")
-    else:
-        columns = [f"x{j}" for j in range(len(first))]
-    body = np.array([row for _, row in rows], dtype=np.str_).reshape(len(rows), len(columns))
-    return Table(_label_columns(body) if labels else _columns(body), columns)
+    values, columns = read_csv_values(
+        source, _delimiter(source, delimiter), header=header, labels=labels
+    )
+    return Table(values, columns)
 
 
 _is_missing = np.frompyfunc(lambda v: v is None or (isinstance(v, float) and v != v), 1, 1)

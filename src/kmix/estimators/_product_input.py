@@ -23,7 +23,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..exceptions import DataError
-from ..stats import compress_rows
+from ..stats import compress_rows, count_rows
 from ._checks import (
     check_level_counts,
     encode_categories,
@@ -155,7 +155,7 @@ def unique_rows(
     """
     arr = rows.arr
     if rows.missing is None and arr.dtype.kind in "biuf":
-        raw, counts, _ = compress_rows(arr, weights)
+        raw, counts = count_rows(arr, weights)
         used = counts > 0
         raw, counts = raw[used].astype(arr.dtype), counts[used]
         values, cats = _codes_already(raw) or encode_categories(raw, None)

@@ -22,6 +22,7 @@ from ._base import MixtureEstimator
 from ._bayesnet_input import code_nodes, read_table
 from ._bootstrap import BayesNetBootstrap, bootstrap_bayesnet
 from ._checks import check_fitted, check_int, check_real, check_sample_weight, rng_from
+from ._sources import source_rows
 
 __all__ = ["BayesNetMixture"]
 
@@ -226,18 +227,12 @@ class BayesNetMixture(MixtureEstimator):
                     f"X has {arr.shape[0]} sample (n_samples={arr.shape[0]}); a mixture needs "
                     "at least 2 rows"
                 )
-            if names is None:
-                # scikit-learn's names for unnamed features: a DAG over x0, x1, ... reads arrays
-                names = [f"x{j}" for j in range(arr.shape[1])]
-                named = False
-            else:
-                named = True
+            # scikit-learn's names for unnamed features: a DAG over x0, x1, ... reads arrays
+            named = names is not None
+            names = names if names is not None else [f"x{j}" for j in range(arr.shape[1])]
             # a DAG given as a function of the column names is built from X's names
-            dag = as_dag(
-                self.dag,
-                latent_name=self.latent_name,
-                columns=names if callable(self.dag) else None,
-            )
+            columns = names if callable(self.dag) else None
+            dag = as_dag(self.dag, latent_name=self.latent_name, columns=columns)
             if not named and not callable(self.dag) and not set(dag.nodes) <= set(names):
                 raise DataError(
                     "X has no column names: pass a DataFrame, a mapping {name: column}, or "
@@ -281,12 +276,12 @@ class BayesNetMixture(MixtureEstimator):
 
         Parameters
         ----------
-        X : DataFrame, mapping {name: column} or 2-d array
-            One column per DAG node (integer codes or labels); an array's
-            columns are named by ``columns``, or ``x0, x1, ...``.
+        X : DataFrame, mapping {name: column}, 2-d array, path or source
+            One column per DAG node (codes or labels; files and Dask frames are streamed,
+            :func:`kmix.data.as_source`); an array's columns are ``columns`` or ``x0, x1, ...``.
         y : ignored
         sample_weight : array-like of shape (n_samples,), optional
-            Frequency weights.
+            Frequency weights (in-memory data only).
         columns : sequence of str, optional
             Column names of an array ``X``.
         """
@@ -301,16 +296,20 @@ class BayesNetMixture(MixtureEstimator):
             check_real(self.min_run_size, "min_run_size", low=0.0)
         missing = str(choose(self.missing, "BayesNetMixture.missing"))
         rng = rng_from(self.random_state)
+        if (streamed := source_rows(X, sample_weight, missing=missing)) is not None:
+            X, sample_weight, columns = streamed.values, streamed.counts, streamed.columns
         arr = self._nodes(X, columns, reset=True)
         w = check_sample_weight(sample_weight, arr.shape[0])
         coded = code_nodes(arr, self.columns_, None, missing=missing, weights=w)
         self.categories_ = dict(zip(self.columns_, coded.categories, strict=True))
-        self.n_missing_, self.n_rows_dropped_ = coded.n_missing, coded.n_dropped
+        dropped = coded.n_dropped if streamed is None else streamed.n_dropped  # rows read
+        self.n_missing_, self.n_rows_dropped_ = coded.n_missing, dropped
         w = None if w is None else w[coded.keep]
         values, counts = compress_coded(coded.codes, w)
         keep = counts > 0
         self._values, self._counts = values[keep], counts[keep]
         self.n_rows_ = int(coded.codes.shape[0] if w is None else np.count_nonzero(w > 0))
+        self.n_rows_ = self.n_rows_ if streamed is None else int(streamed.counts.sum())
         fit = fit_bayesnet_mixture(
             self._values,
             self._counts,

@@ -29,6 +29,7 @@ from ..solvers.em.loop import log_mixture, run_em
 from ..stats.coins import CoinCounts, CoinMoments, as_counts
 from ._base import MixtureEstimator
 from ._checks import check_fitted, check_int, check_real, plain, rng_from
+from ._sources import source_rows
 
 __all__ = ["CoinMixture", "KSelection", "hankel_evidence", "select_k_coins"]
 
@@ -275,9 +276,11 @@ class CoinMixture(MixtureEstimator):
 
         Parameters
         ----------
-        X : array-like, kmix.stats.CoinCounts or kmix.stats.CoinMoments
+        X : array-like, path, source, kmix.stats.CoinCounts or kmix.stats.CoinMoments
             Head counts of shape (n_trials,) together with ``n_trials``; or a
-            two-column table ``(heads, trials)`` with ``n_trials=None``; or a
+            two-column table ``(heads, trials)`` with ``n_trials=None``, in
+            memory or read in one streamed pass from a file, glob, pyarrow
+            Table, polars or Dask DataFrame (:func:`kmix.data.as_source`); or a
             precomputed histogram (e.g. from :meth:`CoinCounts.from_flips` or
             merged chunks); or moments alone (no EM refinement is possible
             then, and no likelihood).
@@ -299,6 +302,9 @@ class CoinMixture(MixtureEstimator):
         if init == "random" and refine != "em":
             raise DataError("init='random' starts EM, so it needs refine='em'")
         rng = rng_from(self.random_state)
+        streamed = source_rows(X, sample_weight, missing=None)
+        if streamed is not None:  # the distinct (heads[, trials]) rows, counted as read
+            X, sample_weight = streamed.values, streamed.counts
         stat = self._statistic(X, n_trials, sample_weight)
         if isinstance(stat, CoinCounts):
             if stat.n_samples <= 0:

@@ -29,6 +29,7 @@ from ._checks import (
     rng_from,
 )
 from ._product_input import MISSING, Rows, check_columns, read_rows, unique_rows
+from ._sources import source_rows
 
 __all__ = ["MISFIT_Z", "ProductMixture"]
 
@@ -246,11 +247,17 @@ class ProductMixture(MixtureEstimator):
 
         Parameters
         ----------
-        X : array-like or DataFrame of shape (n_samples, n_features)
-            Integer codes or labels (strings, integers) per column.
+        X : array-like, DataFrame, path or source
+            Integer codes or labels (strings, integers) per column, shape
+            (n_samples, n_features); or rows read in one streamed pass: a CSV
+            or Parquet file, a glob or directory of them, a pyarrow Table, a
+            polars or Dask DataFrame, a :class:`kmix.data.Source` (see
+            :func:`kmix.data.as_source`). Such data never sit in memory: their
+            distinct rows are counted as they are read (on the cluster, for
+            Dask), and the fit is that of the raw rows.
         y : ignored
         sample_weight : array-like of shape (n_samples,), optional
-            Frequency weights.
+            Frequency weights (in-memory data only).
         """
         self._check_y(y)
         k = check_int(self.n_components, "n_components", low=1)
@@ -265,8 +272,17 @@ class ProductMixture(MixtureEstimator):
         if init == "random" and refine is None:
             raise DataError("init='random' starts EM, so it needs refine='em'")
         rng = rng_from(self.random_state)
+        streamed = source_rows(
+            X, sample_weight, missing=str(choose(self.missing, "ProductMixture.missing"))
+        )
+        if streamed is not None:
+            X, sample_weight = streamed.values, streamed.counts
         values, counts, keep = self._statistic(X, sample_weight)
         self.n_rows_dropped_ = int((~keep).sum())
+        if streamed is not None:
+            self.feature_names_in_ = np.asarray(streamed.columns, dtype=object)
+            self.n_rows_dropped_ = streamed.n_dropped
+            self.n_missing_ = streamed.n_missing
         check_columns(self.categories_, values, counts, self._columns_name)
         n_levels = [len(c) for c in self.categories_]
         # every product here is skinny (k or k * starts columns): BLAS threads cost more

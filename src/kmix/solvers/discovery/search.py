@@ -21,6 +21,7 @@ from numpy.typing import NDArray
 from threadpoolctl import threadpool_limits
 
 from ...exceptions import DataError
+from .fitcheck import FIT_LEVEL, complete_dag
 from .orient import Orientation, equivalence_class, orient
 from .ranktests import RankTester
 from .scoring import ScoredDAG, structural_em
@@ -105,6 +106,7 @@ def discover_graph(
     covariance: str = "auto",
     method: str = "rank",
     rng: np.random.Generator | None = None,
+    fit_level: float = FIT_LEVEL,
 ) -> DiscoveredGraph:
     """Equivalence class of the DAG over the columns, ``U`` with ``n_components`` states hidden.
 
@@ -136,6 +138,11 @@ def discover_graph(
         tests stay as evidence).
     rng : numpy Generator, optional
         The score search's restarts (``method="score"``; required there).
+    fit_level : float
+        ``method="score"``: the goodness-of-fit test's level after the search
+        (:mod:`~kmix.solvers.discovery.fitcheck`). When the best graph's
+        mixture has the table's dimension, every pair stays joined (the data
+        exclude no edge) and the class is that of a complete DAG.
     """
     if method not in ("rank", "score"):
         raise DataError(f"method must be 'rank' or 'score'; got {method!r}")
@@ -146,6 +153,8 @@ def discover_graph(
         raise DataError(f"n_components must be >= 1; got {n_components!r}")
     if not 0.0 < float(alpha) < 1.0:
         raise DataError(f"alpha must be in (0, 1); got {alpha!r}")
+    if not 0.0 <= float(fit_level) < 1.0:
+        raise DataError(f"fit_level must be in [0, 1) (0: no fit test); got {fit_level!r}")
     n = len(n_levels)
     required = [(int(a), int(b)) for a, b in required]
     forbidden = [(int(a), int(b)) for a, b in forbidden]
@@ -182,6 +191,10 @@ def discover_graph(
         starts=[extension(orientation.graph)],
         required=required,
         forbidden=forbidden,
+        fit_level=fit_level,
     )
-    best = equivalence_class(scored.parents, required=required, forbidden=forbidden)
+    parents = scored.parents
+    if scored.check.saturated:
+        parents = complete_dag(n, scored.parents, required, forbidden) or parents
+    best = equivalence_class(parents, required=required, forbidden=forbidden)
     return DiscoveredGraph(skeleton, best, k, float(alpha), "score", scored)

@@ -1,0 +1,61 @@
+"""Fits over a Dask cluster: a ``LocalCluster`` of two worker processes.
+
+Reference: the statistic of the same rows counted in memory (identity, exactly) and the
+estimator fitted to them in memory (parameters to 1e-10).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from kmix import ProductMixture
+from kmix.data import tally
+from kmix.data.distributed import connect
+from kmix.exceptions import DataError
+
+dd = pytest.importorskip("dask.dataframe")
+distributed = pytest.importorskip("dask.distributed")
+pd = pytest.importorskip("pandas")
+
+
+@pytest.fixture(scope="module")
+def client():
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as c,
+    ):
+        yield c
+
+
+def _frame(n: int = 4000) -> pd.DataFrame:
+    rng = np.random.default_rng(7)
+    u = rng.random(n) < 0.4
+    X = (rng.random((n, 6)) < np.where(u[:, None], 0.75, 0.2)).astype(np.int64)
+    frame = pd.DataFrame(X, columns=[f"v{j}" for j in range(6)])
+    frame["site"] = np.where(rng.random(n) < 0.5, "north", "south")  # a text column
+    frame.loc[::97, "v3"] = None  # gaps, as a float column with NaN
+    return frame
+
+
+def test_statistics_and_fit_on_a_local_cluster(client) -> None:
+    frame = _frame()
+    ddf = dd.from_pandas(frame, npartitions=5)
+    here, there = tally(frame).labelled(), tally(ddf).labelled()
+    np.testing.assert_array_equal(there.values, here.values)  # object rows: None == None
+    np.testing.assert_array_equal(there.counts, here.counts)
+    assert there.first_missing == here.first_missing == (0, "v3")
+    assert there.n_rows == 4000
+    ref = ProductMixture(2, random_state=0).fit(frame)
+    got = ProductMixture(2, random_state=0).fit(ddf)
+    assert got.log_likelihood_ == pytest.approx(ref.log_likelihood_, abs=1e-10, rel=0)
+    np.testing.assert_allclose(got.weights_, ref.weights_, rtol=0, atol=1e-10)
+    for a, b in zip(got.probs_, ref.probs_, strict=True):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-10)
+
+
+def test_an_unreachable_scheduler_is_named() -> None:
+    with pytest.raises(DataError, match=r"no Dask scheduler answers at 'tcp://127.0.0.1:9'"):
+        connect("tcp://127.0.0.1:9", timeout=1.0)
