@@ -19,7 +19,8 @@ and their counts):
    ``BayesNetMixture`` (k = 2) on 32 binary nodes x 1e7 rows from Parquet (target < 4 GiB).
 
 ``--quick``: 1e6 rows for part 1, 5e6 for the Parquet fit, 1e6 for the network; the targets
-are judged on the full sizes only.
+are judged on the full sizes only. Each fit's process may take 8 GiB of address space at most;
+beyond that its allocation fails and the table says so.
 """
 
 from __future__ import annotations
@@ -174,11 +175,33 @@ _CHILD = textwrap.dedent(
 )
 
 
+#: Address space a child may take (beyond it, its allocations fail instead of the machine's)
+CHILD_LIMIT = 8 * GIB
+
+
+def _limit() -> None:
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_AS, (CHILD_LIMIT, CHILD_LIMIT))
+
+
 def _child(*args: str) -> dict[str, Any]:
+    """One fit in a fresh process; a failure (e.g. out of its memory) is recorded, not raised."""
     out = subprocess.run(
-        [sys.executable, "-c", _CHILD, *args], capture_output=True, text=True, check=True
+        [sys.executable, "-c", _CHILD, *args], capture_output=True, text=True, preexec_fn=_limit
     )
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    if out.returncode != 0:
+        last = (out.stderr.strip().splitlines() or ["?"])[-1]
+        log(f"child {args[0]} failed: {last}")
+        return {
+            "seconds": float("nan"),
+            "rows": float("nan"),
+            "peak_bytes": float("inf"),
+            "error": last,
+        }
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    log(f"child {args[0]}: {result}")
+    return result
 
 
 def _network_file(n_rows: int, folder: Path) -> tuple[Path, list[tuple[str, str]]]:
@@ -223,8 +246,10 @@ def run(quick: bool) -> BenchResult:
         folder = Path(tmp)
         log("part 1: throughput")
         thru = _throughput(n_thru, folder)
+        log(f"throughput: {thru}")
         log("part 2: CSV reading")
         csv = _csv(folder)
+        log(f"CSV: {csv}")
         log("part 3: memory")
         big = folder / "big.parquet"
         _write_parquet(big, _binary_chunks(n_big, SEED + 3), [f"x{j}" for j in range(N_COLS)])
@@ -263,26 +288,22 @@ def run(quick: bool) -> BenchResult:
             f"{thru['cluster_rows_per_s'] / thru['bound_rows_per_s']:.3f}",
         ],
     ]
+
+    def fit_row(what: str, res: dict[str, Any]) -> list[str]:
+        if "error" in res:
+            return [what, f"failed: {res['error'][:80]}", "-", "-"]
+        return [
+            what,
+            f"{res['peak_bytes'] / 2**20:,.0f}",
+            f"{res['seconds']:.2f}",
+            f"{res['rows'] / res['seconds'] / 1e6:,.2f}",
+        ]
+
+    n_mem = 10_000_000 if not quick else 1_000_000
     fits = [
-        [
-            f"ProductMixture, Parquet, {n_big:,} x 15",
-            f"{product_file['peak_bytes'] / 2**20:,.0f}",
-            f"{product_file['seconds']:.1f}",
-            f"{product_file['rows'] / product_file['seconds'] / 1e6:,.2f}",
-        ],
-        [
-            "ProductMixture, uint8 array in memory, "
-            f"{10_000_000 if not quick else 1_000_000:,} x 15",
-            f"{product_mem['peak_bytes'] / 2**20:,.0f}",
-            f"{product_mem['seconds']:.2f}",
-            f"{product_mem['rows'] / product_mem['seconds'] / 1e6:,.2f}",
-        ],
-        [
-            f"BayesNetMixture, Parquet, {n_net:,} x 32",
-            f"{network['peak_bytes'] / 2**20:,.0f}",
-            f"{network['seconds']:.1f}",
-            f"{network['rows'] / network['seconds'] / 1e6:,.2f}",
-        ],
+        fit_row(f"ProductMixture, Parquet, {n_big:,} x 15", product_file),
+        fit_row(f"ProductMixture, uint8 array in memory, {n_mem:,} x 15", product_mem),
+        fit_row(f"BayesNetMixture, Parquet, {n_net:,} x 32", network),
     ]
     md = [
         f"# Data at any size{' (quick)' if quick else ''}",

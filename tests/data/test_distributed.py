@@ -59,3 +59,27 @@ def test_statistics_and_fit_on_a_local_cluster(client) -> None:
 def test_an_unreachable_scheduler_is_named() -> None:
     with pytest.raises(DataError, match=r"no Dask scheduler answers at 'tcp://127.0.0.1:9'"):
         connect("tcp://127.0.0.1:9", timeout=1.0)
+
+
+def test_every_discrete_model_fits_on_the_cluster(client) -> None:
+    """Reference: each model fitted in memory to the same rows."""
+    from kmix import BayesNetMixture, CoinMixture, FiniteMixture
+    from kmix.datasets import bayesnet_mixture
+    from kmix.params import DAG
+
+    dag = DAG.from_edges(["A", "B", "C", "D"], [("A", "B"), ("B", "C")])
+    X, _ = bayesnet_mixture(dag, 2, 3000, random_state=5)
+    frame = pd.DataFrame(X, columns=list(dag.nodes))
+    ddf = dd.from_pandas(frame, npartitions=3)
+    ref = BayesNetMixture(dag, 2, random_state=0).fit(frame)
+    got = BayesNetMixture(dag, 2, random_state=0).fit(ddf)
+    assert got.log_likelihood_ == pytest.approx(ref.log_likelihood_, abs=1e-10, rel=0)
+    ref_f = FiniteMixture(2, family="bernoulli", random_state=0).fit(frame)
+    got_f = FiniteMixture(2, family="bernoulli", random_state=0).fit(ddf)
+    np.testing.assert_allclose(got_f.weights_, ref_f.weights_, rtol=0, atol=1e-10)
+    rng = np.random.default_rng(1)
+    heads = rng.binomial(7, np.where(rng.random(2000) < 0.5, 0.25, 0.75))
+    coins = pd.DataFrame({"heads": heads, "trials": np.full(2000, 7)})
+    ref_c = CoinMixture(2, random_state=0).fit(coins.to_numpy())
+    got_c = CoinMixture(2, random_state=0).fit(dd.from_pandas(coins, npartitions=4))
+    np.testing.assert_allclose(got_c.biases_, ref_c.biases_, rtol=0, atol=1e-10)

@@ -58,6 +58,9 @@ def test_bad_sources_are_named(tmp_path: Path) -> None:
         as_source(tmp_path / "c.csv", columns=["q"])
     with pytest.raises(DataError, match="batch_rows must be a positive"):
         as_source(tmp_path / "c.csv", batch_rows=0)
+    (tmp_path / "n.csv").write_text("0,1\n1,1\n")
+    with pytest.raises(DataError, match="needs a header row naming its columns"):
+        as_source(tmp_path / "n.csv")
     with pytest.raises(DataError, match="holds no rows"):
         (tmp_path / "h.csv").write_text("x,y\n")
         tally(tmp_path / "h.csv")

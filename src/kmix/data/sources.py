@@ -182,6 +182,14 @@ def _csv_header(path: Path, delimiter: str) -> list[str]:
     return [str(name) for name in reader.schema.names]
 
 
+def _number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _file_columns(
     paths: Sequence[Path], fmt: str, delimiter: str
 ) -> tuple[list[str], dict[str, str]]:
@@ -201,6 +209,12 @@ def _file_columns(
             )
     else:
         per_file = [(p, dict.fromkeys(_csv_header(p, delimiter), "string")) for p in paths]
+        for path, cols in per_file:
+            if all(_number(name) for name in cols):
+                raise DataError(
+                    f"{path}: its first row holds numbers only ({', '.join(list(cols)[:4])}, "
+                    "...); a CSV file read in batches needs a header row naming its columns"
+                )
     first_path, first = per_file[0]
     for path, cols in per_file[1:]:
         for name, kind in first.items():

@@ -17,6 +17,7 @@ from ..solvers.em.loop import EMProgress, ZeroWeightRowError, log_mixture, run_e
 from ._base import MixtureEstimator
 from ._checks import check_fitted, check_int, check_real, enforce_identifiability, rng_from
 from ._finite_input import FiniteRows, read_rows, starting_values, unique_rows
+from ._sources import source_rows
 from ._starts import identifiability, latent_class_start, takes_latent_start
 
 __all__ = ["FiniteMixture"]
@@ -313,9 +314,12 @@ class FiniteMixture(MixtureEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like of shape (n_samples, n_features), path or source
             Missing cells (NaN, None, pandas' ``NA``) as the ``missing``
-            option says.
+            option says. Files, globs, Arrow, polars and Dask data are read in
+            one streamed pass counting their distinct rows
+            (:func:`kmix.data.as_source`): memory bounded for discrete
+            families, every row kept for continuous ones.
         y : ignored
         sample_weight : array-like of shape (n_samples,), optional
             Non-negative frequency weights (a weight of 2 counts a row twice).
@@ -337,9 +341,13 @@ class FiniteMixture(MixtureEstimator):
         init = str(choose(self.init, "FiniteMixture.init"))
         missing = str(choose(self.missing, "FiniteMixture.missing"))
         family = self._family()
+        if (streamed := source_rows(X, sample_weight, missing=None)) is not None:
+            X, sample_weight = streamed.values, streamed.counts
         table, ctx, got = self._table(
             X, n_trials, reset=True, family=family, missing=missing, sample_weight=sample_weight
         )
+        if streamed is not None:
+            self.feature_names_in_ = np.asarray(streamed.columns, dtype=object)
         weights, rows, blank = got.weights, got.rows, 0.0
         if got.blank.any():  # rows without an observed cell: likelihood 1, nothing to learn
             blank = float(got.blank.sum() if weights is None else weights[got.blank].sum())

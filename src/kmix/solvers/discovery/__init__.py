@@ -10,7 +10,10 @@
 * :mod:`~kmix.solvers.discovery.starts`: starts that anchor ``U`` (witness
   sets, graphs grown around them);
 * :mod:`~kmix.solvers.discovery.scoring`: structural EM over DAGs with the
-  hidden ``U``, by the BIC of the mixture of networks;
+  hidden ``U``, by the BIC of the mixture of networks, then iterated local
+  search from the best model;
+* :mod:`~kmix.solvers.discovery.fitcheck`: the best graph's dimension (is it
+  identified at all?) and its goodness of fit (edges join while it is rejected);
 * :mod:`~kmix.solvers.discovery.search`: :func:`discover_graph`, the whole
   search from counts.
 
