@@ -135,3 +135,12 @@ def test_finite_mixture_streams_too(tmp_path: Path) -> None:
     assert got.lower_bound_ == pytest.approx(ref.lower_bound_, abs=1e-9, rel=0)
     np.testing.assert_allclose(got.weights_, ref.weights_, rtol=0, atol=1e-10)
     assert list(got.feature_names_in_) == list(frame.columns)
+
+
+def test_predictions_from_a_file_are_refused_with_the_way_out(tmp_path: Path) -> None:
+    frame = _survey(500)
+    frame.to_csv(tmp_path / "s.csv", index=False)
+    model = ProductMixture(2, random_state=0).fit(tmp_path / "s.csv")
+    with pytest.raises(DataError, match="predictions and scores read rows in memory"):
+        model.predict_proba(str(tmp_path / "s.csv"))
+    assert model.predict_proba(frame).shape == (500, 2)

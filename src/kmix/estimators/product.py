@@ -10,6 +10,7 @@ from numpy.typing import ArrayLike, NDArray
 from sklearn.utils.validation import validate_data
 from threadpoolctl import threadpool_limits
 
+from ..data import is_source
 from ..exceptions import ConvergenceWarning, DataError
 from ..options import choose
 from ..params import CategoricalParams, check_weights, item_view
@@ -191,6 +192,11 @@ class ProductMixture(MixtureEstimator):
 
     # ---------------------------------------------------------------- input
     def _array(self, X: Any, *, reset: bool) -> NDArray[Any]:
+        if not reset and is_source(X):
+            raise DataError(
+                "predictions and scores read rows in memory, one per row of the answer; load "
+                "the file (pandas.read_parquet, kmix.data.read_table) or pass it in batches"
+            )
         try:
             arr = validate_data(
                 self, X, reset=reset, dtype=None, ensure_all_finite=False, ensure_min_samples=1
