@@ -235,8 +235,12 @@ class LabelTally:
             out.first_missing = (self.n_rows + other.first_missing[0], other.first_missing[1])
         return out
 
-    def labelled(self) -> Labelled:
-        """Distinct rows of labels, canonical order; text integers as integers."""
+    def labelled(self, *, narrow: bool = False) -> Labelled:
+        """Distinct rows of labels, canonical order; text integers as integers.
+
+        ``narrow``: integer labels in the narrowest integer type that holds them
+        (int8 for codes such as 0/1: a byte a cell for millions of distinct rows).
+        """
         m, d = self.codes.shape
         cols: list[NDArray[Any]] = []
         ranks = np.empty((m, d), dtype=np.int64)
@@ -256,7 +260,16 @@ class LabelTally:
         gaps = ranks == 0
         numeric = all(c.dtype.kind in "biuf" for c in cols)
         if numeric and not gaps.any() and all(c.dtype.kind in "biu" for c in cols):
-            values: NDArray[Any] = np.empty((ranks.shape[0], d), dtype=np.int64)
+            kind: Any = np.int64
+            if narrow and d and any(c.size for c in cols):
+                lo = min(int(c.min()) for c in cols if c.size)
+                hi = max(int(c.max()) for c in cols if c.size)
+                kind = next(
+                    t
+                    for t in (np.int8, np.int16, np.int32, np.int64)
+                    if np.iinfo(t).min <= lo and hi <= np.iinfo(t).max
+                )
+            values: NDArray[Any] = np.empty((ranks.shape[0], d), dtype=kind)
         elif numeric:
             values = np.full((ranks.shape[0], d), np.nan)
         else:

@@ -143,6 +143,18 @@ def _check_cells(arr: NDArray[Any], inf: NDArray[np.bool_], nodes: Sequence[str]
         )
 
 
+def _code_type(arr: NDArray[Any], categories: list[NDArray[Any]] | None) -> Any:
+    """int8 when no column can hold more than 127 levels, else int16 or int32 (levels are at
+    most the rows, or one more than the largest of non-negative integer labels)."""
+    if categories is not None:
+        most = max((len(c) for c in categories), default=0)
+    elif arr.dtype.kind in "biu" and arr.size and arr.min() >= 0:
+        most = int(arr.max()) + 1
+    else:
+        most = arr.shape[0]
+    return np.int8 if most <= 127 else np.int16 if most <= 32767 else np.int32
+
+
 def code_nodes(
     arr: NDArray[Any],
     nodes: Sequence[str],
@@ -214,8 +226,9 @@ def code_nodes(
             filled[gap[:, j], j] = (
                 arr[seen[0], j] if seen.size else categories[j][0]  # type: ignore[index]
             )
-    codes_f, learned = encode_categories(filled, categories)
-    codes = codes_f.astype(np.int64)
+    # the narrowest integer codes that hold every level (a table of millions of distinct
+    # rows stays a byte a cell), MISSING included
+    codes, learned = encode_categories(filled, categories, dtype=_code_type(filled, categories))
     codes[gap] = MISSING
     if fit:
         for v, levels in zip(nodes, learned, strict=True):

@@ -302,7 +302,8 @@ def encode_categories(
     *,
     rows: NDArray[np.intp] | None = None,
     missing_code: float | None = None,
-) -> tuple[NDArray[np.float64], list[NDArray[Any]]]:
+    dtype: Any = np.float64,
+) -> tuple[NDArray[Any], list[NDArray[Any]]]:
     """Integer codes of each column's labels.
 
     With ``categories=None`` the levels of each column are learned (sorted
@@ -311,10 +312,11 @@ def encode_categories(
     rows of positive sample weight) only those rows are coded and define the
     levels; every row is still checked for missing values. A missing cell is an
     error, or with ``missing_code`` is coded so (e.g. ``-1``) and takes no part
-    in the levels.
+    in the levels. ``dtype``: of the codes (float64 by default; a narrow integer
+    type keeps a table of millions of rows small).
     """
     n_out = arr.shape[0] if rows is None else rows.shape[0]
-    codes = np.empty((n_out, arr.shape[1]), dtype=np.float64)
+    codes = np.empty((n_out, arr.shape[1]), dtype=dtype)
     learned: list[NDArray[Any]] = []
     for j in range(arr.shape[1]):  # loop over columns; rows are vectorised
         col = arr[:, j]

@@ -55,7 +55,7 @@ def source_rows(
             f"sample_weight cannot be given with {source.describe()}: its rows are counted as "
             "they are read; pass an array to weight rows"
         )
-    rows = tally(source).labelled()
+    rows = tally(source).labelled(narrow=True)
     values, counts = rows.values, rows.counts
     n_missing = rows.missing_per_column()
     if missing is None or rows.first_missing is None:

@@ -9,6 +9,7 @@ With 15 binary features ``m <= 2**15`` however large ``N`` is.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -134,8 +135,8 @@ def _blas() -> ThreadpoolController:
 
 
 def count_rows(
-    X: ArrayLike, weights: ArrayLike | None = None
-) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    X: ArrayLike, weights: ArrayLike | None = None, *, dtype: Any = np.float64
+) -> tuple[NDArray[Any], NDArray[np.float64]]:
     """Distinct rows and their (weighted) counts, in lexicographic order, in one blocked pass.
 
     The statistic of :func:`compress_rows` without the row-to-unique map, at
@@ -150,6 +151,9 @@ def count_rows(
     ----------
     X : array-like of shape (n_samples, n_features)
     weights : array-like of shape (n_samples,), optional
+    dtype : numpy dtype
+        Of ``values`` (decoded one column at a time, so an integer type keeps
+        millions of distinct rows small).
 
     Returns
     -------
@@ -171,7 +175,7 @@ def count_rows(
     integer = arr.dtype.kind in "biu"
     if not integer or arr.shape[0] == 0 or arr.shape[1] == 0 or arr.min() < 0:
         values, counts, _ = compress_rows(arr, w)
-        return values, counts
+        return values.astype(dtype, copy=False), counts
     # one radix for every column (a single fast reduction); per-column maxima (a slow
     # strided reduction) only when the shared radix would overflow the float code
     d = arr.shape[1]
@@ -181,7 +185,7 @@ def count_rows(
     total = float(np.prod(sizes.astype(np.float64)))
     if total >= 2.0**53:
         values, counts, _ = compress_rows(arr, w)
-        return values, counts
+        return values.astype(dtype, copy=False), counts
     ftype = np.float32 if total < 2.0**24 else np.float64
     radix = np.ones(arr.shape[1], dtype=np.int64)
     for j in range(arr.shape[1] - 2, -1, -1):
@@ -211,7 +215,9 @@ def count_rows(
         uniq = np.flatnonzero(tally > 0).astype(np.int64)
         counts = tally[uniq]
     sizes_hi = np.concatenate([[np.iinfo(np.int64).max], radix[:-1] // radix[1:]])
-    values = ((uniq[:, None] // radix[None, :]) % sizes_hi[None, :]).astype(np.float64)
+    values = np.empty((uniq.shape[0], d), dtype=dtype)
+    for j in range(d):  # column by column: no (m, d) int64 temporaries
+        values[:, j] = (uniq // radix[j]) % sizes_hi[j]
     return values, counts
 
 

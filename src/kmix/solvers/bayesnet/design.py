@@ -55,7 +55,7 @@ from numpy.typing import ArrayLike, NDArray
 from ...exceptions import DataError
 from ...params.bayesnet import BayesNetMixtureParams
 from ...params.dag import DAG
-from ...stats.rows import compress_rows
+from ...stats.rows import count_rows
 from .inference import Factor, eliminate, log_prob_rows
 
 __all__ = [
@@ -480,9 +480,11 @@ def compress_coded(
     missing values take the same one-``bincount`` path of
     :func:`kmix.stats.compress_rows` as complete ones.
     """
-    x = np.asarray(codes, dtype=np.int64)
+    x = np.asarray(codes)
+    if x.dtype.kind not in "iu":
+        x = x.astype(np.int64)
     if not np.any(x == MISSING):
-        values, counts, _ = compress_rows(x, weights)
-        return values.astype(np.int64), counts
-    values, counts, _ = compress_rows(x + 1, weights)
-    return values.astype(np.int64) - 1, counts
+        values, counts = count_rows(x, weights, dtype=np.int64)
+        return values, counts
+    values, counts = count_rows(x + 1, weights, dtype=np.int64)
+    return values - 1, counts
