@@ -28,16 +28,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..exceptions import DataError
+from .sources import is_number
 
 __all__ = ["read_csv_values"]
-
-
-def _is_number(cell: str) -> bool:
-    try:
-        float(cell)
-    except ValueError:
-        return False
-    return True
 
 
 def _problem(path: Path, delimiter: str, detail: str) -> DataError:
@@ -141,7 +134,7 @@ def read_csv_values(
         raise DataError(f"{path} is empty; expected rows of comma-separated values")
     first = [c.strip() for c in _first_row(table)]
     if header is None:
-        header = not all(cell == "" or _is_number(cell) for cell in first)
+        header = not all(cell == "" or is_number(cell) for cell in first)
     names = (
         [name or f"x{j}" for j, name in enumerate(first)]
         if header

@@ -29,7 +29,7 @@ import numpy as np
 
 from ..exceptions import DataError
 
-__all__ = ["BATCH_ROWS", "Source", "as_source", "is_dask", "is_source"]
+__all__ = ["BATCH_ROWS", "Source", "as_source", "is_dask", "is_number", "is_source"]
 
 #: Rows per batch when a source is streamed
 BATCH_ROWS = 1 << 18
@@ -155,7 +155,8 @@ class Source:
         import pyarrow.csv as csv
         import pyarrow.dataset as ds
 
-        names = _csv_header(path, self.delimiter)
+        # every file holds the columns checked when the source was made: all read as text
+        names = self.schema_types or dict.fromkeys(_csv_header(path, self.delimiter))
         return ds.CsvFileFormat(
             parse_options=csv.ParseOptions(delimiter=self.delimiter),
             convert_options=csv.ConvertOptions(
@@ -182,7 +183,8 @@ def _csv_header(path: Path, delimiter: str) -> list[str]:
     return [str(name) for name in reader.schema.names]
 
 
-def _number(text: str) -> bool:
+def is_number(text: str) -> bool:
+    """Whether ``text`` reads as a number (``float`` accepts it)."""
     try:
         float(text)
     except ValueError:
@@ -210,7 +212,7 @@ def _file_columns(
     else:
         per_file = [(p, dict.fromkeys(_csv_header(p, delimiter), "string")) for p in paths]
         for path, cols in per_file:
-            if all(_number(name) for name in cols):
+            if all(is_number(name) for name in cols):
                 raise DataError(
                     f"{path}: its first row holds numbers only ({', '.join(list(cols)[:4])}, "
                     "...); a CSV file read in batches needs a header row naming its columns"

@@ -191,8 +191,7 @@ class LabelTally:
         codes = np.empty((n, len(self.columns)), dtype=np.int64, order="F")
         for j, name in enumerate(self.columns):
             codes[:, j] = self._column(j, batch.column(names.index(name)))
-        holes = [batch.column(names.index(c)).null_count for c in self.columns]
-        gappy = (codes == 0).any(axis=1) if any(holes) or codes.min() == 0 else None
+        gappy = (codes == 0).any(axis=1) if codes.min() == 0 else None  # 0: a missing cell
         if gappy is not None and gappy.any():
             if self.first_missing is None:
                 i = int(np.argmax(gappy))
