@@ -7,6 +7,7 @@ that hold the same cells.
 
 from __future__ import annotations
 
+import importlib
 from collections import Counter
 from pathlib import Path
 
@@ -30,14 +31,28 @@ def _counter(labelled) -> Counter:
     return out
 
 
+tally_module = importlib.import_module("kmix.data.tally")  # the module, not the function
 cells = st.one_of(st.none(), st.sampled_from(["a", "b", "c"]))
 tables = st.lists(st.tuples(cells, st.sampled_from([0, 1, 2]), cells), min_size=1, max_size=40)
 
 
 @settings(max_examples=60, deadline=None)
-@given(rows=tables, sizes=st.lists(st.integers(1, 7), min_size=1, max_size=10))
-def test_chunks_and_merges_give_the_counts_of_the_rows(rows, sizes) -> None:
-    """Reference: Counter over the raw rows; any chunking, and any merge order, agree."""
+@given(
+    rows=tables,
+    sizes=st.lists(st.integers(1, 7), min_size=1, max_size=10),
+    merge_rows=st.sampled_from([1, tally_module.MERGE_ROWS]),
+)
+def test_chunks_and_merges_give_the_counts_of_the_rows(rows, sizes, merge_rows) -> None:
+    """Reference: Counter over the raw rows; any chunking, and any merge order, agree
+    (queued rows merged after every batch, or only at the end)."""
+    default, tally_module.MERGE_ROWS = tally_module.MERGE_ROWS, merge_rows
+    try:
+        _check_chunks_and_merges(rows, sizes)
+    finally:
+        tally_module.MERGE_ROWS = default
+
+
+def _check_chunks_and_merges(rows, sizes) -> None:
     table = pa.table(
         {"p": [r[0] for r in rows], "q": [r[1] for r in rows], "r": [r[2] for r in rows]}
     )

@@ -27,7 +27,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..exceptions import DataError
-from ..stats import compress_rows, count_rows
+from ..stats import code_dtype, count_rows
 
 __all__ = ["LabelTally", "Labelled"]
 
@@ -69,7 +69,9 @@ class Labelled:
 
     def missing_per_column(self) -> NDArray[np.int64]:
         """Missing cells of each column among the rows read."""
-        return np.rint((self.gaps() * self.counts[:, None]).sum(axis=0)).astype(np.int64)
+        gaps = self.gaps()  # column by column: no (m, d) float temporary
+        sums = [float(self.counts[gaps[:, j]].sum()) for j in range(gaps.shape[1])]
+        return np.rint(np.asarray(sums, dtype=np.float64)).astype(np.int64)
 
     def dropping(self, rows: str) -> tuple[Labelled, int]:
         """Without the rows that have a gap (``rows="gappy"``) or nothing but gaps
@@ -88,6 +90,10 @@ class Labelled:
             self.n_missing_rows,
         )
         return kept, dropped
+
+
+#: Queued distinct rows below this many are not merged yet (small batches merge together).
+MERGE_ROWS = 1 << 16
 
 
 @dataclass
@@ -109,12 +115,15 @@ class LabelTally:
 
     columns: list[str]
     labels: list[list[Any]]
-    codes: NDArray[np.int64]
+    codes: NDArray[np.integer[Any]]
     counts: NDArray[np.float64]
     n_rows: int = 0
     first_missing: tuple[int, str] | None = None
     n_missing_rows: int = 0
     _index: list[dict[Any, int]] = field(default_factory=list, repr=False)
+    _pending: list[tuple[NDArray[np.integer[Any]], NDArray[np.float64]]] = field(
+        default_factory=list, repr=False
+    )
 
     @classmethod
     def empty(cls, columns: Sequence[str]) -> LabelTally:
@@ -131,6 +140,7 @@ class LabelTally:
     @property
     def n_unique(self) -> int:
         """Distinct rows seen."""
+        self._flush()
         return int(self.codes.shape[0])
 
     def _register(self, j: int, values: list[Any]) -> NDArray[np.int64]:
@@ -187,44 +197,63 @@ class LabelTally:
         missing = [c for c in self.columns if c not in names]
         if missing:
             raise DataError(f"column {missing[0]!r} is not in the batch; it has {names}")
-        # column-major: each column's codes written in one contiguous run
-        codes = np.empty((n, len(self.columns)), dtype=np.int64, order="F")
-        for j, name in enumerate(self.columns):
-            codes[:, j] = self._column(j, batch.column(names.index(name)))
+        # column-major: each column's codes written in one contiguous run, in the narrowest
+        # type that holds every column's labels (one byte a cell up to 126 labels)
+        parts = [self._column(j, batch.column(names.index(c))) for j, c in enumerate(self.columns)]
+        codes = np.empty((n, len(self.columns)), dtype=self._code_type(), order="F")
+        for j, part in enumerate(parts):
+            codes[:, j] = part
+        del parts
         gappy = (codes == 0).any(axis=1) if codes.min() == 0 else None  # 0: a missing cell
         if gappy is not None and gappy.any():
             if self.first_missing is None:
                 i = int(np.argmax(gappy))
                 self.first_missing = (self.n_rows + i, self.columns[int(np.argmax(codes[i] == 0))])
             self.n_missing_rows += int(gappy.sum())
-            values, counts = count_rows(codes)
+            values, counts = count_rows(codes, dtype=codes.dtype)
         else:  # no gap: codes from 0, a smaller code range (counted faster)
             codes -= 1
-            values, counts = count_rows(codes)
+            values, counts = count_rows(codes, dtype=codes.dtype)
             values += 1
         self.n_rows += n
-        self._add(values.astype(np.int64), counts)
+        self._add(values, counts)
         return self
 
-    def _add(self, codes: NDArray[np.int64], weights: NDArray[np.float64]) -> None:
-        both = np.concatenate([self.codes, codes]) if self.n_unique else codes
-        w = np.concatenate([self.counts, weights]) if self.n_unique else weights
-        values, counts = count_rows(both, w)
-        self.codes, self.counts = values.astype(np.int64), counts
+    def _code_type(self) -> np.dtype[Any]:
+        """The narrowest type of the codes ``0 .. labels`` of every column."""
+        return code_dtype(max((len(lab) for lab in self.labels), default=0) + 1)
+
+    def _add(self, codes: NDArray[np.integer[Any]], weights: NDArray[np.float64]) -> None:
+        """Queue distinct rows with counts; they are merged into ``codes`` once the queue
+        holds as many rows as ``codes`` (so each row is re-counted O(log n) times, not once
+        per batch, when most rows are distinct)."""
+        self._pending.append((codes, weights))
+        if sum(c.shape[0] for c, _ in self._pending) >= max(self.codes.shape[0], MERGE_ROWS):
+            self._flush()
+
+    def _flush(self) -> None:
+        """Merge the queued rows into ``codes`` and ``counts``."""
+        if not self._pending:
+            return
+        parts = ([(self.codes, self.counts)] if self.codes.shape[0] else []) + self._pending
+        both = np.concatenate([c for c, _ in parts])
+        w = np.concatenate([c for _, c in parts])
+        self.codes, self.counts = count_rows(both, w, dtype=self._code_type())
+        self._pending = []
 
     def merge(self, other: LabelTally) -> LabelTally:
         """The statistic of both row sets, ``self``'s rows first (a new object)."""
         if other.columns != self.columns:
             raise DataError(f"cannot merge tallies of columns {self.columns} and {other.columns}")
-        out = LabelTally.empty(self.columns)
-        for j in range(len(self.columns)):
+        out, d = LabelTally.empty(self.columns), len(self.columns)
+        for j in range(d):
             out._register(j, self.labels[j])
         if self.n_unique:
             out._add(self.codes, self.counts)
         if other.n_unique:
-            remap = np.empty_like(other.codes)
-            for j in range(len(self.columns)):
-                lut = np.concatenate([[0], out._register(j, other.labels[j])])
+            luts = [np.concatenate([[0], out._register(j, other.labels[j])]) for j in range(d)]
+            remap = np.empty(other.codes.shape, dtype=out._code_type())
+            for j, lut in enumerate(luts):
                 remap[:, j] = lut[other.codes[:, j]]
             out._add(remap, other.counts)
         out.n_rows = self.n_rows + other.n_rows
@@ -240,9 +269,10 @@ class LabelTally:
         ``narrow``: integer labels in the narrowest integer type that holds them
         (int8 for codes such as 0/1: a byte a cell for millions of distinct rows).
         """
+        self._flush()
         m, d = self.codes.shape
         cols: list[NDArray[Any]] = []
-        ranks = np.empty((m, d), dtype=np.int64)
+        ranks = np.empty((m, d), dtype=self.codes.dtype)
         for j in range(d):
             labels = _typed(self.labels[j])
             order = np.argsort(labels, kind="stable") if labels.size else np.empty(0, np.int64)
@@ -252,8 +282,7 @@ class LabelTally:
             ranks[:, j] = rank[self.codes[:, j]]
             cols.append(labels[order])
         if m:
-            ranks_u, counts, _ = compress_rows(ranks, self.counts)
-            ranks, cnt = ranks_u.astype(np.int64), counts
+            ranks, cnt = count_rows(ranks, self.counts, dtype=ranks.dtype)
         else:
             cnt = self.counts
         gaps = ranks == 0

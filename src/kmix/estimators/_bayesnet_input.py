@@ -24,6 +24,7 @@ from sklearn.utils.validation import check_array
 
 from ..exceptions import DataError
 from ..solvers.bayesnet.design import MISSING
+from ..stats import code_dtype
 from ._checks import (
     check_level_counts,
     encode_categories,
@@ -144,15 +145,15 @@ def _check_cells(arr: NDArray[Any], inf: NDArray[np.bool_], nodes: Sequence[str]
 
 
 def _code_type(arr: NDArray[Any], categories: list[NDArray[Any]] | None) -> Any:
-    """int8 when no column can hold more than 127 levels, else int16 or int32 (levels are at
-    most the rows, or one more than the largest of non-negative integer labels)."""
+    """The narrowest code type for the most levels a column can hold (at most the rows, or one
+    more than the largest of non-negative integer labels)."""
     if categories is not None:
         most = max((len(c) for c in categories), default=0)
     elif arr.dtype.kind in "biu" and arr.size and arr.min() >= 0:
         most = int(arr.max()) + 1
     else:
         most = arr.shape[0]
-    return np.int8 if most <= 127 else np.int16 if most <= 32767 else np.int32
+    return code_dtype(most)
 
 
 def code_nodes(

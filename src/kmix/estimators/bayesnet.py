@@ -306,8 +306,9 @@ class BayesNetMixture(MixtureEstimator):
         self.n_missing_, self.n_rows_dropped_ = coded.n_missing, dropped
         w = None if w is None else w[coded.keep]
         values, counts = compress_coded(coded.codes, w)
-        keep = counts > 0
-        self._values, self._counts = values[keep], counts[keep]
+        if not np.all(keep := counts > 0):
+            values, counts = values[keep], counts[keep]
+        self._values, self._counts = values, counts
         self.n_rows_ = int(coded.codes.shape[0] if w is None else np.count_nonzero(w > 0))
         self.n_rows_ = self.n_rows_ if streamed is None else int(streamed.counts.sum())
         fit = fit_bayesnet_mixture(

@@ -17,7 +17,7 @@ from threadpoolctl import ThreadpoolController
 
 from ..exceptions import DataError
 
-__all__ = ["COUNT_BLOCK", "UniqueRows", "compress_rows", "count_rows"]
+__all__ = ["COUNT_BLOCK", "UniqueRows", "code_dtype", "compress_rows", "count_rows"]
 
 # Row codes are formed in int64; stay well inside its range.
 _MAX_CODE = 2**62
@@ -25,6 +25,23 @@ _MAX_CODE = 2**62
 # the number of rows (and small outright: the table costs 8 bytes per code).
 _BINCOUNT_FLOOR = 1 << 16
 _BINCOUNT_CAP = 1 << 26
+
+
+def code_dtype(n_codes: int) -> np.dtype[Any]:
+    """The narrowest signed integer type holding the codes ``-1 .. n_codes - 1``.
+
+    Level codes of discrete data (``-1`` marking a missing value) kept in it
+    take one byte per cell for up to 127 levels instead of eight.
+
+    Examples
+    --------
+    >>> code_dtype(2), code_dtype(128), code_dtype(40000)
+    (dtype('int8'), dtype('int16'), dtype('int32'))
+    """
+    for t in (np.int8, np.int16, np.int32):
+        if n_codes - 1 <= np.iinfo(t).max:
+            return np.dtype(t)
+    return np.dtype(np.int64)
 
 
 def _integer_codes(X: NDArray[np.generic]) -> tuple[NDArray[np.int64], NDArray[np.int64]] | None:

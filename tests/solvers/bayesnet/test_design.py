@@ -121,4 +121,5 @@ def test_compress_coded_keeps_missing_as_its_own_code():
     uniq, inverse = np.unique(rows, axis=0, return_inverse=True)
     np.testing.assert_array_equal(values, uniq)
     np.testing.assert_allclose(counts, np.bincount(inverse.reshape(-1), weights=w), rtol=1e-12)
-    assert values.dtype == np.int64 and values.min() == MISSING
+    # the narrowest signed type that holds -1 .. max level: one byte per cell here
+    assert values.dtype == np.int8 and values.min() == MISSING

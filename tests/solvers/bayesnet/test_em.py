@@ -23,13 +23,14 @@ from kmix.datasets import bayesnet_mixture, random_sparse_dag
 from kmix.exceptions import DataError
 from kmix.params.bayesnet import BayesNetMixtureParams
 from kmix.params.dag import DAG
+from kmix.solvers.bayesnet import em as em_module
 from kmix.solvers.bayesnet.em import (
     BNRowDesign,
     em_bayesnet_mixture,
     loglik_bayesnet_mixture,
     random_bn_starts,
 )
-from kmix.solvers.bayesnet.inference import log_prob_rows
+from kmix.solvers.bayesnet.inference import log_prob_rows, sample
 from kmix.solvers.latent_class.em import em_latent_class
 from kmix.solvers.linalg import best_permutation
 from kmix.stats import compress_rows
@@ -263,6 +264,28 @@ def test_batched_starts_equal_separate_runs(sampled):
         assert t.n_iter == alone.n_iter
         assert t.log_likelihood == pytest.approx(alone.log_likelihood, rel=1e-12)
         assert max_error(alone.params, t.params) < 1e-10
+
+
+def test_row_blocked_e_step_equals_one_block(monkeypatch):
+    """Reference: the same E-step with every row in one block (it sums over rows, so
+    splitting them into blocks may only reorder the additions). 12 binary nodes, 2e4 rows:
+    several thousand distinct rows, so blocks of 1,024 rows split them; three starts."""
+    rng = np.random.default_rng(8)
+    dag = random_sparse_dag(12, 2, random_state=rng)
+    _, truth = bayesnet_mixture(dag, 2, 3, random_state=rng)
+    values, counts, _ = compress_rows(sample(truth, 20_000, rng=rng)[0])
+    assert values.shape[0] > 3 * 1024
+    design = BNRowDesign(values, dag, 2)
+    assert all(index.dtype == np.int32 for _, _, index in design.groups)
+    starts = random_bn_starts(dag, 2, 2, 3, np.random.default_rng(5))
+    W = np.stack([s.weights for s in starts])
+    P = np.stack([design.stack(s)[1] for s in starts])
+    whole = em_module._e_step(design, counts, W, P)
+    monkeypatch.setattr(em_module, "E_BLOCK", 1)  # the smallest block: 1,024 rows
+    assert len(em_module._row_blocks(design.m, 6)) > 3
+    blocked = em_module._e_step(design, counts, W, P)
+    for a, b in zip(whole, blocked, strict=True):
+        np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-9)
 
 
 def test_bad_input_is_refused():

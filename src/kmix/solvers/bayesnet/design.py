@@ -55,7 +55,7 @@ from numpy.typing import ArrayLike, NDArray
 from ...exceptions import DataError
 from ...params.bayesnet import BayesNetMixtureParams
 from ...params.dag import DAG
-from ...stats.rows import count_rows
+from ...stats.rows import code_dtype, count_rows
 from .inference import Factor, eliminate, log_prob_rows
 
 __all__ = [
@@ -71,6 +71,7 @@ __all__ = [
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.intp]
+CodeArray = NDArray[np.signedinteger[Any]]
 #: Largest joint table of CPT cells one node group may span (the E-step gathers from it).
 GROUP_CELLS = 4096
 #: The code of a missing value (a float array may mark it NaN instead).
@@ -96,8 +97,9 @@ def check_levels(dag: DAG, n_levels: int | Sequence[int]) -> tuple[int, ...]:
     return levels
 
 
-def coded_values(values: ArrayLike, dag: DAG, n_levels: Sequence[int]) -> IntArray:
-    """Integer level codes with :data:`MISSING` for a missing cell (``-1``, or NaN in floats).
+def coded_values(values: ArrayLike, dag: DAG, n_levels: Sequence[int]) -> CodeArray:
+    """Integer level codes with :data:`MISSING` for a missing cell (``-1``, or NaN in floats),
+    in the narrowest signed type that holds them (:func:`kmix.stats.code_dtype`).
 
     Raises a :class:`DataError` naming the first cell that is neither.
     """
@@ -115,16 +117,15 @@ def coded_values(values: ArrayLike, dag: DAG, n_levels: Sequence[int]) -> IntArr
         x = np.where(gap, MISSING, rest)
     elif x.dtype.kind not in "iub":
         raise DataError("values must be integer level codes 0 .. n_levels - 1")
-    out = x.astype(np.intp)
     lv = np.asarray(n_levels)
-    bad = ((out < 0) & (out != MISSING)) | (out >= lv[None, :])
+    bad = ((x < 0) & (x != MISSING)) | (x >= lv[None, :])
     if np.any(bad):
         r, c = (int(i) for i in np.argwhere(bad)[0])
         raise DataError(
-            f"row {r}, column {dag.nodes[c]!r} has value {int(out[r, c])}; levels of "
+            f"row {r}, column {dag.nodes[c]!r} has value {int(x[r, c])}; levels of "
             f"that node are 0 .. {n_levels[c] - 1} ({MISSING} marks a missing value)"
         )
-    return out
+    return x.astype(code_dtype(max(n_levels, default=1)), copy=False)
 
 
 class _Elimination:
@@ -268,21 +269,16 @@ class BNRowDesign:
         if keep is not None:
             self.absent = np.asarray(~keep.all(axis=0), dtype=bool)
         self.dims = self.sizes + self.absent
-        cells: list[IntArray] = []
-        for j, v in enumerate(dag.nodes):
-            fam = tuple(np.maximum(x[:, i], 0) for i in (*(col[p] for p in dag.parents[v]), j))
-            cell = np.ravel_multi_index(fam, self.shapes[j]).astype(np.intp)
-            cells.append(cell if keep is None else np.where(keep[:, j], cell, self.sizes[j]))
         self.n_completions = int(x.shape[0])
-        self.groups: list[tuple[list[int], list[int], IntArray]] = []
+        self.groups: list[tuple[list[int], list[int], NDArray[np.signedinteger[Any]]]] = []
         members: list[int] = []
         for j in range(dag.n_nodes):
             if members and int(np.prod(self.dims[[*members, j]])) > GROUP_CELLS:
-                self._add_group(members, cells)
+                self._add_group(members, x, keep)
                 members = []
             members.append(j)
         if members:
-            self._add_group(members, cells)
+            self._add_group(members, x, keep)
 
     def _complete(self, x: IntArray, cap: int) -> tuple[IntArray, NDArray[np.bool_]]:
         """Completions of the rows (sorted by row) and which nodes each keeps (its ``A``).
@@ -326,23 +322,39 @@ class BNRowDesign:
             completed[at, c] = (local[at] // stride[self.position[at], c]) % lv[c]
         return completed, keep[self.owner]
 
-    def _add_group(self, members: list[int], cells: list[IntArray]) -> None:
+    def _add_group(self, members: list[int], x: CodeArray, keep: NDArray[np.bool_] | None) -> None:
+        """The flat index of every completion's cell in the joint table of ``members``.
+
+        Held in int32 while the table allows (a quarter of the memory of
+        ``intp`` on millions of rows); each member's cells are formed and
+        folded in one node at a time.
+        """
         dims = [int(self.dims[j]) for j in members]
-        index = np.zeros(cells[0].shape[0], dtype=np.intp)
+        col = {v: j for j, v in enumerate(self.dag.nodes)}
+        kind = np.int32 if math.prod(dims) <= np.iinfo(np.int32).max else np.intp
+        index: NDArray[np.signedinteger[Any]] = np.zeros(x.shape[0], dtype=kind)
         for j, d in zip(members, dims, strict=True):
+            family = (*(col[p] for p in self.dag.parents[self.dag.nodes[j]]), j)
+            fam = tuple(np.maximum(x[:, i], 0) for i in family)
+            cell = np.ravel_multi_index(fam, self.shapes[j])
+            if keep is not None:
+                cell = np.where(keep[:, j], cell, self.sizes[j])
             index *= d
-            index += cells[j]
+            index += cell.astype(kind, copy=False)
         self.groups.append((list(members), dims, index))
 
     def block(self, P: FloatArray, j: int) -> FloatArray:
         """Node ``j``'s block of ``P`` (..., width)."""
         return P[..., self.offsets[j] : self.offsets[j] + self.sizes[j]]
 
-    def gather(self, logP: FloatArray) -> FloatArray:
-        """``(R, n_completions)`` log densities of every completion under ``R`` classes."""
+    def gather(self, logP: FloatArray, rows: slice | None = None) -> FloatArray:
+        """``(R, n)`` log densities of the completions ``rows`` (all: ``n_completions``) under
+        ``R`` classes."""
         R = logP.shape[0]
-        out = np.zeros((R, self.n_completions))
-        for members, _, index in self.groups:
+        rows = slice(None) if rows is None else rows
+        out = np.zeros((R, len(range(*rows.indices(self.n_completions)))))
+        for members, _, full in self.groups:
+            index = full[rows]
             table = np.zeros((R, 1))
             for j in members:
                 blk = self.block(logP, j)
@@ -391,11 +403,13 @@ class BNRowDesign:
             part.add_counts(cache, np.exp(log_w[:, part.rows] + cache[0]), out, self)
         return out
 
-    def cell_counts(self, resp: FloatArray) -> FloatArray:
-        """``(R, width)`` expected counts of every CPT cell from completion weights ``(R, n)``."""
+    def cell_counts(self, resp: FloatArray, rows: slice | None = None) -> FloatArray:
+        """``(R, width)`` expected counts of every CPT cell from the weights ``(R, n)`` of the
+        completions ``rows`` (all by default)."""
         R = resp.shape[0]
         out = np.empty((R, self.width))
-        for members, dims, index in self.groups:
+        for members, dims, full in self.groups:
+            index = full if rows is None else full[rows]
             size = int(np.prod(dims))
             joint = np.stack([np.bincount(index, weights=w, minlength=size) for w in resp])
             joint = joint.reshape(R, *dims)
@@ -473,18 +487,23 @@ def log_prob_observed(
 
 def compress_coded(
     codes: NDArray[np.integer[Any]], weights: ArrayLike | None = None
-) -> tuple[NDArray[np.int64], FloatArray]:
+) -> tuple[CodeArray, FloatArray]:
     """Unique rows of level codes and their counts, :data:`MISSING` kept as its own code.
 
     The codes are shifted by one while they are counted, so rows with
     missing values take the same one-``bincount`` path of
-    :func:`kmix.stats.compress_rows` as complete ones.
+    :func:`kmix.stats.count_rows` as complete ones. The unique rows come back
+    in the narrowest signed type that holds them (one byte per cell for up
+    to 126 levels).
     """
     x = np.asarray(codes)
     if x.dtype.kind not in "iu":
         x = x.astype(np.int64)
+    top = int(x.max()) + 2 if x.size else 1
+    kind = code_dtype(top)
     if not np.any(x == MISSING):
-        values, counts = count_rows(x, weights, dtype=np.int64)
+        values, counts = count_rows(x, weights, dtype=kind)
         return values, counts
-    values, counts = count_rows(x + 1, weights, dtype=np.int64)
-    return values - 1, counts
+    values, counts = count_rows(x.astype(kind, copy=False) + kind.type(1), weights, dtype=kind)
+    values -= kind.type(1)
+    return values, counts

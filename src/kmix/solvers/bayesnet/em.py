@@ -67,6 +67,9 @@ __all__ = [
 ]
 
 FloatArray = NDArray[np.float64]
+#: Entries of one ``(C k, rows)`` array of the E-step over complete rows: rows are taken
+#: in blocks of this many entries, so many starts over millions of rows stay in memory.
+E_BLOCK = 1 << 22
 
 
 @dataclass(frozen=True)
@@ -102,18 +105,26 @@ class BayesNetEMFit:
     history: tuple[float, ...] = ()
 
 
-def _responsibilities(
-    design: BNRowDesign, counts: FloatArray, W: FloatArray, P: FloatArray
-) -> tuple[FloatArray, FloatArray]:
-    """``c_s r_su`` of shape (C, k, m) and the log-likelihoods (C,) of ``C`` stacked starts.
+def _row_blocks(m: int, n_classes: int) -> list[slice]:
+    """Row blocks whose ``(C k, rows)`` arrays hold about :data:`E_BLOCK` entries each."""
+    size = max(1024, E_BLOCK // max(n_classes, 1))
+    return [slice(lo, min(lo + size, m)) for lo in range(0, m, size)] or [slice(0, 0)]
 
+
+def _responsibilities(
+    design: BNRowDesign, counts: FloatArray, W: FloatArray, logP: FloatArray, rows: slice
+) -> tuple[FloatArray, FloatArray]:
+    """``c_s r_su`` of shape (C, k, rows) and the rows' log-likelihoods (C,) of ``C`` starts.
+
+    ``logP`` (C k, width) holds the log CPT entries of the stacked starts.
     ``r_su = exp(log pi_u + log P_u(x_s) - logsumexp_v(...))``, computed with
     the row maximum subtracted; a row impossible under every class gets
     ``r = 0`` and log-likelihood ``-inf`` (unless its count is zero).
     """
-    C, k, width = P.shape
+    C, k = W.shape
+    c = counts[rows]
     with np.errstate(divide="ignore"):
-        joint = design.log_f(np.log(P.reshape(C * k, width))).reshape(C, k, -1)
+        joint = design.gather(logP, rows).reshape(C, k, -1)
         joint += np.log(W)[:, :, None]
     top = joint.max(axis=1)
     top[~np.isfinite(top)] = 0.0
@@ -122,11 +133,31 @@ def _responsibilities(
     total = joint.sum(axis=1)
     with np.errstate(divide="ignore"):
         log_p = np.log(total) + top
-    if not np.all(counts > 0):
-        log_p[:, counts == 0] = 0.0  # 0 * log 0 = 0: a zero-count row never matters
-    ll = log_p @ counts
-    joint *= (counts[None, :] / np.maximum(total, 1e-300))[:, None, :]
+    if not np.all(c > 0):
+        log_p[:, c == 0] = 0.0  # 0 * log 0 = 0: a zero-count row never matters
+    ll = log_p @ c
+    joint *= (c[None, :] / np.maximum(total, 1e-300))[:, None, :]
     return joint, ll
+
+
+def _complete_pass(
+    design: BNRowDesign, counts: FloatArray, W: FloatArray, P: FloatArray, cells: bool
+) -> tuple[FloatArray, FloatArray | None, FloatArray]:
+    """Complete rows, one row block at a time: expected class totals (C, k), CPT cell counts
+    (C k, width; with ``cells``) and log-likelihoods (C,). Memory stays at a few blocks
+    however many rows and starts there are."""
+    C, k, width = P.shape
+    with np.errstate(divide="ignore"):
+        logP = np.log(P.reshape(C * k, width))
+    totals, ll = np.zeros((C, k)), np.zeros(C)
+    stats = np.zeros((C * k, width)) if cells else None
+    for rows in _row_blocks(design.m, C * k):
+        resp, part = _responsibilities(design, counts, W, logP, rows)
+        totals += resp.sum(axis=2)
+        ll += part
+        if stats is not None:
+            stats += design.cell_counts(resp.reshape(C * k, -1), rows)
+    return totals, stats, ll
 
 
 def _observed(
@@ -158,8 +189,9 @@ def _e_step(
     """
     C, k, _ = P.shape
     if not design.has_missing:
-        resp, ll = _responsibilities(design, counts, W, P)
-        return resp.sum(axis=2), design.cell_counts(resp.reshape(C * k, -1)), ll
+        totals, stats, ll = _complete_pass(design, counts, W, P, cells=True)
+        assert stats is not None
+        return totals, stats, ll
     joint, log_p, ll, state = _observed(design, counts, W, P)
     ok = np.isfinite(log_p) & (counts > 0)[None, :]
     with np.errstate(divide="ignore"):
@@ -191,7 +223,7 @@ def _em_map(
 def _loglik(design: BNRowDesign, counts: FloatArray, W: FloatArray, P: FloatArray) -> FloatArray:
     """Log-likelihoods (C,) of the observed data at ``C`` stacked points."""
     if not design.has_missing:
-        return _responsibilities(design, counts, W, P)[1]
+        return _complete_pass(design, counts, W, P, cells=False)[2]
     return _observed(design, counts, W, P)[2]
 
 

@@ -35,6 +35,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from ...exceptions import DataError
 from ...params import BayesNetMixtureParams
+from ...stats import code_dtype
 
 __all__ = [
     "MAX_FACTOR_ENTRIES",
@@ -54,7 +55,7 @@ Factor = tuple[tuple[str, ...], FloatArray]  # (labels after the component axis,
 
 
 # ---------------------------------------------------------------------- rows
-def _check_rows(params: BayesNetMixtureParams, values: ArrayLike) -> IntArray:
+def _check_rows(params: BayesNetMixtureParams, values: ArrayLike) -> NDArray[np.signedinteger[Any]]:
     arr = np.asarray(values)
     if arr.ndim != 2 or arr.shape[1] != params.n_nodes:
         raise DataError(
@@ -66,7 +67,7 @@ def _check_rows(params: BayesNetMixtureParams, values: ArrayLike) -> IntArray:
     )
     if not integral:
         raise DataError("values must be integer level codes 0 .. n_levels - 1")
-    out = arr.astype(np.int64)
+    out = arr if arr.dtype.kind in "iu" else arr.astype(np.int64)
     bad = (out < 0) | (out >= np.asarray(params.n_levels)[None, :])
     if np.any(bad):
         r, c = (int(i) for i in np.argwhere(bad)[0])
@@ -80,7 +81,7 @@ def _check_rows(params: BayesNetMixtureParams, values: ArrayLike) -> IntArray:
             f"row {r}, column {params.columns[c]!r} has value {int(out[r, c])}; "
             f"levels of that node are 0 .. {params.n_levels[c] - 1}{gap}"
         )
-    return out
+    return out.astype(code_dtype(max(params.n_levels)), copy=False)
 
 
 def log_prob_rows(params: BayesNetMixtureParams, values: ArrayLike) -> FloatArray:

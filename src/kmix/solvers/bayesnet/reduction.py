@@ -140,9 +140,13 @@ def _check_inputs(
         raise DataError(f"values must have shape (n_rows, {n}), columns {list(dag.nodes)}")
     if arr.dtype.kind == "f":
         arr = np.where(np.isnan(arr), MISSING, arr)
-    if arr.dtype.kind not in "iubf" or not np.all(np.isfinite(arr) & (arr == np.round(arr))):
+        if not np.all(np.isfinite(arr) & (arr == np.round(arr))):
+            raise DataError(
+                "values must be integer level codes 0 .. n_levels - 1 (NaN or -1: missing)"
+            )
+    elif arr.dtype.kind not in "iub":
         raise DataError("values must be integer level codes 0 .. n_levels - 1 (NaN or -1: missing)")
-    codes = arr.astype(np.int64)
+    codes = arr if arr.dtype.kind in "iu" else arr.astype(np.int64)
     bad = ((codes < 0) & (codes != MISSING)) | (codes >= np.asarray(levels)[None, :])
     if np.any(bad):
         r, c = (int(i) for i in np.argwhere(bad)[0])
@@ -303,7 +307,7 @@ def fit_bayesnet_reduction(
     codes_in, w_in, levels, k = _check_inputs(values, counts, dag, n_levels, n_components)
     uniq, cnt = compress_coded(codes_in, w_in)
     keep = cnt > 0
-    codes, cnt = uniq[keep], cnt[keep]
+    codes, cnt = (uniq, cnt) if keep.all() else (uniq[keep], cnt[keep])
     # rows with missing values: the completions are laid out once for both passes' weights
     design = BNRowDesign(codes, dag, levels) if np.any(codes == MISSING) else None
     if k == 1:  # nothing to balance or align
