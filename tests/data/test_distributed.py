@@ -83,3 +83,32 @@ def test_every_discrete_model_fits_on_the_cluster(client) -> None:
     ref_c = CoinMixture(2, random_state=0).fit(coins.to_numpy())
     got_c = CoinMixture(2, random_state=0).fit(dd.from_pandas(coins, npartitions=4))
     np.testing.assert_allclose(got_c.biases_, ref_c.biases_, rtol=0, atol=1e-10)
+
+
+def test_gaussian_em_by_passes_on_the_cluster(client) -> None:
+    """Reference: the same passes over a pyarrow Table in memory (the systematic sample, so
+    the start, does not depend on partitions), and EM over the array in memory from the
+    passes' start: parameters to 1e-10."""
+    import pyarrow as pa
+
+    from kmix import FiniteMixture
+
+    rng = np.random.default_rng(2)
+    z = rng.random(3000) < 0.35
+    X = np.where(z[:, None], [2.0, -1.0], [-1.0, 1.5]) + rng.normal(size=(3000, 2))
+    frame = pd.DataFrame(X, columns=["a", "b"])
+    here = FiniteMixture(2, family="gaussian", random_state=0, tol=1e-12).fit(
+        pa.Table.from_pandas(frame, preserve_index=False)
+    )
+    there = FiniteMixture(2, family="gaussian", random_state=0, tol=1e-12).fit(
+        dd.from_pandas(frame, npartitions=4)
+    )
+    assert there.n_iter_ == here.n_iter_
+    np.testing.assert_allclose(there.weights_, here.weights_, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(there.params_.means, here.params_.means, rtol=0, atol=1e-10)
+    start = {"means": here.params_.means, "covariances": here.params_.covariances}
+    opts = {"family": "gaussian", "n_init": 1, "tol": 1e-13, "weights_init": here.weights_}
+    ref = FiniteMixture(2, params_init=start, **opts).fit(X)
+    got = FiniteMixture(2, params_init=start, **opts).fit(dd.from_pandas(frame, npartitions=3))
+    assert got.log_likelihood_ == pytest.approx(ref.log_likelihood_, rel=1e-13)
+    np.testing.assert_allclose(got.params_.covariances, ref.params_.covariances, atol=1e-10)

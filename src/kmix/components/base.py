@@ -172,6 +172,28 @@ class Family(ABC):
         """Log of the (unnormalised) Dirichlet prior; 0 without smoothing."""
         return 0.0
 
+    # --- EM by passes over rows read again each iteration --------------------
+    def pass_sums(
+        self, prepared: Any, resp_w: FloatArray, current: ComponentParams
+    ) -> tuple[FloatArray, ...]:
+        """Sums over one chunk's rows, additive across chunks, from which
+        :meth:`m_step_from_sums` takes the M-step (``current``: the E-step's parameters).
+
+        Families whose rows compress into distinct rows are fitted from those
+        and do not need it.
+        """
+        raise DataError(
+            f"the {self.name} family is fitted from its distinct rows, not by passes over the rows"
+        )
+
+    def m_step_from_sums(
+        self, sums: tuple[FloatArray, ...], nk: FloatArray, current: ComponentParams
+    ) -> ComponentParams:
+        """The M-step from the chunks' :meth:`pass_sums` added up."""
+        raise DataError(
+            f"the {self.name} family is fitted from its distinct rows, not by passes over the rows"
+        )
+
     # --- bookkeeping --------------------------------------------------------
     @abstractmethod
     def n_free_parameters(self, params: ComponentParams) -> int:

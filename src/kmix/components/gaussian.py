@@ -188,6 +188,48 @@ class Gaussian(Family):
             covs[u] = self._floor(cov)
         return GaussianParams(means, covs, "full")
 
+    def pass_sums(
+        self, prepared: FloatArray | Patterns, resp_w: FloatArray, current: ComponentParams
+    ) -> tuple[FloatArray, FloatArray]:
+        """Per component, sums about the E-step's means ``mu_u``: ``s1 = sum_s r_su (x_s -
+        mu_u)`` (k, d) and ``s2 = sum_s r_su (x_s - mu_u)(x_s - mu_u)^T`` (k, d, d; the
+        squares only, (k, d), for diagonal covariances). Complete rows only.
+        """
+        assert isinstance(current, GaussianParams)
+        if isinstance(prepared, Patterns):
+            raise DataError(
+                "rows with missing cells cannot be fitted by passes over the rows; drop them "
+                "(missing='drop') or fit the rows in memory"
+            )
+        X, means = prepared, current.means
+        k, d = means.shape
+        s1 = np.empty((k, d))
+        s2 = np.empty((k, d)) if self.covariance_type == "diag" else np.empty((k, d, d))
+        for u in range(k):  # centred at the E-step's mean: no cancellation far from 0
+            diff = X - means[u]
+            s1[u] = resp_w[:, u] @ diff
+            s2[u] = resp_w[:, u] @ (diff * diff) if s2.ndim == 2 else (resp_w[:, u] * diff.T) @ diff
+        return s1, s2
+
+    def m_step_from_sums(
+        self, sums: tuple[FloatArray, ...], nk: FloatArray, current: ComponentParams
+    ) -> GaussianParams:
+        """Means ``mu_u + s1 / n_u`` and covariances ``s2 / n_u - delta delta^T`` with
+        ``delta = s1 / n_u``: the weighted mean and covariance of :meth:`m_step`, from sums
+        centred at the E-step's means (Dempster, Laird & Rubin 1977)."""
+        assert isinstance(current, GaussianParams)
+        s1, s2 = sums
+        nk_safe = np.maximum(nk, 10.0 * np.finfo(np.float64).eps)
+        delta = s1 / nk_safe[:, None]
+        means = current.means + delta
+        if self.covariance_type == "diag":
+            var = s2 / nk_safe[:, None] - delta * delta
+            return GaussianParams(means, np.maximum(var, max(self.var_floor, 1e-300)), "diag")
+        covs = s2 / nk_safe[:, None, None] - delta[:, :, None] * delta[:, None, :]
+        for u in range(covs.shape[0]):
+            covs[u] = self._floor(0.5 * (covs[u] + covs[u].T))
+        return GaussianParams(means, covs, "full")
+
     def _observed_diag_m_step(self, prepared: Patterns, resp_w: FloatArray) -> GaussianParams:
         """Means and variances of each coordinate over the rows that observe it."""
         X, seen = prepared.values, prepared.observed

@@ -10,6 +10,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from ..components import Family, Gaussian, get_family
+from ..data import is_source
 from ..exceptions import DataError, ImpossibleRowError
 from ..options import choose
 from ..params import GaussianParams
@@ -17,6 +18,7 @@ from ..solvers.em.loop import EMProgress, ZeroWeightRowError, log_mixture, run_e
 from ._base import MixtureEstimator
 from ._checks import check_fitted, check_int, check_real, enforce_identifiability, rng_from
 from ._finite_input import FiniteRows, read_rows, starting_values, unique_rows
+from ._passes import fit_by_passes
 from ._sources import source_rows
 from ._starts import identifiability, latent_class_start, takes_latent_start
 
@@ -341,6 +343,17 @@ class FiniteMixture(MixtureEstimator):
         init = str(choose(self.init, "FiniteMixture.init"))
         missing = str(choose(self.missing, "FiniteMixture.missing"))
         family = self._family()
+        if not family.discrete and is_source(X):  # rows that do not compress: EM by passes
+            fit_by_passes(
+                self,
+                X,
+                family=family,
+                missing=missing,
+                sample_weight=sample_weight,
+                n_trials=n_trials,
+            )
+            self._warn_if_floor_binds()
+            return self
         if (streamed := source_rows(X, sample_weight, missing=None)) is not None:
             X, sample_weight = streamed.values, streamed.counts
         table, ctx, got = self._table(
