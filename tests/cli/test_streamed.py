@@ -89,9 +89,9 @@ def test_gaps_and_bad_options_are_named(files: Path, capsys) -> None:
     )
     assert status == 0 and "116 rows of 118, 2 with empty cells dropped" in out
     assert_one_error_line(
-        run(capsys, "fit", str(files / "parts"), "-k", "2"),
+        run(capsys, "fit", str(files / "parts"), "--family", "bernoulli", "-k", "2"),
         1,
-        "are read by --model product",
+        r"are read by --model product \(counted as read\) and --family gaussian",
     )
     assert_one_error_line(
         run(capsys, "fit", gaps, "--model", "product", "--scheduler", "tcp://127.0.0.1:9"),
@@ -102,4 +102,37 @@ def test_gaps_and_bad_options_are_named(files: Path, capsys) -> None:
         run(capsys, "fit", str(files / "nope" / "*.parquet"), "--model", "product"),
         1,
         r"no file matches",
+    )
+
+
+def test_gaussian_rows_are_fitted_by_passes(tmp_path: Path, capsys) -> None:
+    """Reference: the model's own BIC on the rows in memory (``FiniteMixture.bic``), the
+    in-memory fit's log-likelihood, and the same command on a Dask frame."""
+    from kmix import FiniteMixture
+    from kmix.io import load
+
+    pd = pytest.importorskip("pandas")
+
+    rng = np.random.default_rng(4)
+    z = rng.random(6000) < 0.3
+    X = np.where(z[:, None], [3.0, -1.0], [-1.0, 2.0]) + rng.normal(size=(6000, 2))
+    for i, part in enumerate(np.array_split(X, 3)):
+        pq.write_table(pa.table({"a": part[:, 0], "b": part[:, 1]}), tmp_path / f"g{i}.parquet")
+    spec = str(tmp_path / "g*.parquet")
+    args = ("--family", "gaussian", "-k", "2", "--seed", "0", "--tol", "1e-12")
+    status, out, err = run(capsys, "fit", spec, *args, "--out", str(tmp_path / "g.json"))
+    assert status == 0, err
+    assert "EM pass 1: log-likelihood" in err and "6,000 rows x 2 columns" in out
+    model = load(tmp_path / "g.json")
+    frame = pd.DataFrame(X, columns=["a", "b"])  # the model's column names
+    assert number(out, "BIC") == pytest.approx(model.bic(frame), abs=1e-3)
+    ref = FiniteMixture(2, family="gaussian", random_state=0, tol=1e-12).fit(X)
+    assert number(out, "log-likelihood") == pytest.approx(ref.log_likelihood_, abs=1e-3)
+    status, dask_out, err = run(capsys, "fit", spec, *args, "--engine", "dask")
+    assert status == 0, err
+    assert dask_out.splitlines()[1:] == out.splitlines()[1:-1]  # but the saved-model line
+    assert_one_error_line(
+        run(capsys, "fit", spec, "--family", "poisson", "--engine", "dask"),
+        1,
+        r"--engine applies only to --family gaussian or --model product",
     )

@@ -27,8 +27,8 @@ FIT: dict[str, set[tuple[str, str | None]]] = {
     "--alpha": {("mixture", f) for f in DISCRETE},
     "--n-trials": {("coins", None), ("mixture", "binomial")},
     "--missing": {("product", None)},
-    "--engine": {("product", None)},
-    "--scheduler": {("product", None)},
+    "--engine": {("product", None), ("mixture", "gaussian")},
+    "--scheduler": {("product", None), ("mixture", "gaussian")},
     "--allow-unidentified": {("product", None)}
     | {("mixture", f) for f in ("bernoulli", "categorical", "binomial")},
 }

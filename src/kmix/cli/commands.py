@@ -25,6 +25,7 @@ from .columns import read_data
 from .demo import run_demo
 from .display import ProgressLine, format_pairs, format_table, parameter_rows
 from .guess import guess_select_model
+from .passes import fit_by_passes
 from .product import fit_product, select_k_product
 from .streamed import streams
 
@@ -207,9 +208,12 @@ def fit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.model == "product":
         return fit_product(args, out, err)
     if streams(args):
+        if args.model == "mixture" and args.family.strip().lower() == "gaussian":
+            return fit_by_passes(args, out, err)
         raise DataError(
             f"{os.fspath(args.data)}: Parquet files, globs and directories are read by "
-            "--model product (streamed); the other models read one CSV file"
+            "--model product (counted as read) and --family gaussian (EM by passes); the "
+            "other models read one CSV file"
         )
     if args.model == "coins":
         return _fit_coins(args, out, err)

@@ -21,12 +21,12 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from sklearn.base import clone
 
 from ..components import Family
 from ..data import as_source
 from ..data.passes import map_reduce, systematic_sample
 from ..exceptions import DataError
+from ..solvers.em.loop import EMProgress
 from ..solvers.em.streamed import PassSums, em_by_passes
 from ._finite_input import starting_values
 
@@ -92,8 +92,8 @@ def fit_by_passes(
         f"{n_rows:,}",
         sample.shape[0],
     )
-    starter = clone(model)
-    starter.set_params(missing="drop")
+    # the same options, no callback (it may hold a stream) and gaps dropped in the sample
+    starter = type(model)(**{**model.get_params(deep=False), "callback": None, "missing": "drop"})
     with warnings.catch_warnings():  # about the sample only: the passes below judge the rows
         warnings.simplefilter("ignore")
         starter.fit(sample)
@@ -111,6 +111,10 @@ def fit_by_passes(
         out: PassSums = map_reduce(source, partial(_checked, fn, missing, columns), what="EM pass")
         return out
 
+    def report(iteration: int, log_likelihood: float, weights: FloatArray) -> None:
+        if model.callback is not None:  # the estimator's callback, one E-step a pass
+            model.callback(EMProgress(0, iteration, log_likelihood, weights.copy()))
+
     result = em_by_passes(
         family,  # type: ignore[arg-type]
         run,
@@ -118,6 +122,7 @@ def fit_by_passes(
         params,
         tol=float(model.tol),
         max_iter=int(model.max_iter),
+        callback=report,
     )
     weights, params = result.weights, result.params
     named = model.params_init is not None or model.weights_init is not None
