@@ -43,7 +43,11 @@ def _frame(n: int = 4000) -> pd.DataFrame:
 def test_statistics_and_fit_on_a_local_cluster(client) -> None:
     frame = _frame()
     ddf = dd.from_pandas(frame, npartitions=5)
-    here, there = tally(frame).labelled(), tally(ddf).labelled()
+    seen: list[int] = []
+    here, there = tally(frame).labelled(), tally(ddf, progress=lambda n, r: seen.append(n))
+    there = there.labelled()
+    # one report per partition as it finishes, rows done growing to every row
+    assert len(seen) == 5 and seen == sorted(seen) and seen[-1] == 4000
     np.testing.assert_array_equal(there.values, here.values)  # object rows: None == None
     np.testing.assert_array_equal(there.counts, here.counts)
     assert there.first_missing == here.first_missing == (0, "v3")

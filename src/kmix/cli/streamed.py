@@ -120,7 +120,7 @@ def counted_rows(
 
             client = connect(args.scheduler)
         try:
-            counted = tally(read_dask(source))
+            counted = tally(read_dask(source), progress=bar)
         finally:
             if client is not None:
                 client.close()

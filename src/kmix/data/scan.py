@@ -50,7 +50,7 @@ def tally(
     """
     source = as_source(data, columns=columns)
     if source.kind == "dask":
-        return tally_dask(source.frame, list(source.columns))
+        return tally_dask(source.frame, list(source.columns), progress)
     out = LabelTally.empty(source.columns)
     t0 = last = time.perf_counter()
     for batch in source.batches(batch_rows):
