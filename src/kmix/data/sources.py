@@ -33,6 +33,10 @@ __all__ = ["BATCH_ROWS", "Source", "as_source", "is_dask", "is_number", "is_sour
 
 #: Rows per batch when a source is streamed
 BATCH_ROWS = 1 << 18
+#: Batches pyarrow reads ahead of the one in use (its default, 16, with whole row groups
+#: pre-buffered, held 520 MiB for a 1e7 x 5 float file that this setting reads in 100 MiB at
+#: the same speed)
+READAHEAD = 4
 #: File suffixes read as each format
 SUFFIXES = {".csv": "csv", ".tsv": "csv", ".tab": "csv", ".txt": "csv", ".parquet": "parquet"}
 SUFFIXES[".pq"] = "parquet"
@@ -142,11 +146,26 @@ class Source:
         for path in self.paths:
             dataset = ds.dataset(str(path), format=self._file_format(path))
             try:
-                yield from dataset.to_batches(columns=list(self.columns), batch_size=batch_rows)
+                yield from dataset.to_batches(
+                    columns=list(self.columns),
+                    batch_size=batch_rows,
+                    batch_readahead=READAHEAD,
+                    fragment_readahead=1,
+                    fragment_scan_options=self._scan_options(),
+                )
             except OSError as exc:
                 raise DataError(f"{path}: {exc}") from None
             except Exception as exc:  # pyarrow's ArrowInvalid: a malformed file
                 raise DataError(f"{path} could not be read: {exc}") from None
+
+    def _scan_options(self) -> Any:
+        """Parquet: no pre-buffering of whole row groups (it serves remote stores, and on
+        local files only holds memory); None for other formats."""
+        import pyarrow.dataset as ds
+
+        if self.format != "parquet":
+            return None
+        return ds.ParquetFragmentScanOptions(pre_buffer=False)
 
     def _file_format(self, path: Path) -> Any:
         if self.format == "parquet":

@@ -4,7 +4,7 @@ Gaussian rows do not compress into distinct rows, so a source (files, globs,
 Dask frames, Arrow and polars tables) is fitted by EM with one pass over the
 rows per iteration (:func:`kmix.solvers.em.streamed.em_by_passes`): chunk by
 chunk on this machine, or partition by partition on the Dask cluster the frame
-lives on, with memory bounded by a chunk. The start is the in-memory fit of a
+lives on, with memory bounded by a few chunks. The start is the in-memory fit of a
 systematic sample of the rows (:func:`kmix.data.passes.systematic_sample`,
 :data:`SAMPLE_ROWS` rows, the estimator's own restarts), or the user's
 ``params_init`` and ``weights_init`` when both are given.

@@ -9,7 +9,7 @@ Rubin, "Maximum likelihood from incomplete data via the EM algorithm", JRSS-B
 Gaussian components the weighted first and second moments). So an iteration is
 a map over chunks (or over the partitions of a Dask frame) that returns a
 :class:`PassSums`, a reduction that adds them, and the M-step on the total:
-memory stays at one chunk however many rows there are, and the iterates are
+memory holds a few chunks however many rows there are, and the iterates are
 those of EM over all the rows at once (up to the order of the additions).
 
 The caller supplies the map and the reduction (``map_reduce``), so this module
