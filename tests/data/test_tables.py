@@ -201,3 +201,20 @@ def test_empty_rows_inside_are_missing_and_trailing_ones_are_dropped(tmp_path: P
     spreadsheet adds at the end are no data."""
     X, _ = read_table(_write(tmp_path, "a,b\n1,0\n,\n0,1\n,\n,\n"))
     assert X.shape == (3, 2) and np.isnan(X[1]).all()
+
+
+@pytest.mark.parametrize("parallel_cells", [1, 1 << 40])
+def test_large_numeric_tables_by_threads_or_not(tmp_path: Path, monkeypatch, parallel_cells):
+    """Reference: numpy.loadtxt of the same file; the columns copied into the array by
+    parallel threads (every table above the threshold) or one after another."""
+    from kmix.data import csvread
+
+    monkeypatch.setattr(csvread, "PARALLEL_CELLS", parallel_cells)
+    rng = np.random.default_rng(3)
+    X = np.round(rng.normal(size=(40_000, 7)), 3)
+    X[:, 2] = rng.integers(0, 5, 40_000)  # an integer column among floats
+    path = tmp_path / "big.csv"
+    np.savetxt(path, X, delimiter=",", fmt="%.3f", header="a,b,c,d,e,f,g", comments="")
+    got = read_table(path)
+    np.testing.assert_array_equal(got.values, np.loadtxt(path, delimiter=",", skiprows=1))
+    assert got.columns == list("abcdefg")
