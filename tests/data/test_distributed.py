@@ -78,9 +78,13 @@ def test_every_discrete_model_fits_on_the_cluster(client) -> None:
     ref = BayesNetMixture(dag, 2, random_state=0).fit(frame)
     got = BayesNetMixture(dag, 2, random_state=0).fit(ddf)
     assert got.log_likelihood_ == pytest.approx(ref.log_likelihood_, abs=1e-10, rel=0)
+    np.testing.assert_allclose(got.weights_, ref.weights_, rtol=0, atol=1e-10)
+    for a, b in zip(got.params_.cpts, ref.params_.cpts, strict=True):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-10)
     ref_f = FiniteMixture(2, family="bernoulli", random_state=0).fit(frame)
     got_f = FiniteMixture(2, family="bernoulli", random_state=0).fit(ddf)
     np.testing.assert_allclose(got_f.weights_, ref_f.weights_, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(got_f.params_.p, ref_f.params_.p, rtol=0, atol=1e-10)
     rng = np.random.default_rng(1)
     heads = rng.binomial(7, np.where(rng.random(2000) < 0.5, 0.25, 0.75))
     coins = pd.DataFrame({"heads": heads, "trials": np.full(2000, 7)})

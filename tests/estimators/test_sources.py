@@ -103,12 +103,15 @@ def test_bayesnet_and_coin_mixtures_stream_too(tmp_path: Path) -> None:
     frame = pd.DataFrame(X, columns=list(dag.nodes))
     pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), tmp_path / "bn.parquet")
     ref = BayesNetMixture(dag, 2, random_state=0).fit(frame)
-    got = BayesNetMixture(dag, 2, random_state=0).fit(
-        as_source(tmp_path / "bn.parquet", batch_rows=333)
-    )
-    assert got.log_likelihood_ == pytest.approx(ref.log_likelihood_, abs=1e-10, rel=0)
-    np.testing.assert_allclose(got.weights_, ref.weights_, rtol=0, atol=1e-10)
-    assert got.n_rows_ == 4000
+    for batch_rows in (1, 333):
+        got = BayesNetMixture(dag, 2, random_state=0).fit(
+            as_source(tmp_path / "bn.parquet", batch_rows=batch_rows)
+        )
+        assert got.log_likelihood_ == pytest.approx(ref.log_likelihood_, abs=1e-10, rel=0)
+        np.testing.assert_allclose(got.weights_, ref.weights_, rtol=0, atol=1e-10)
+        for a, b in zip(got.params_.cpts, ref.params_.cpts, strict=True):
+            np.testing.assert_allclose(a, b, rtol=0, atol=1e-10)
+        assert got.n_rows_ == 4000
     # coins: a table of (heads, trials) per trial
     rng = np.random.default_rng(0)
     bias = np.where(rng.random(5000) < 0.4, 0.2, 0.7)
@@ -116,9 +119,12 @@ def test_bayesnet_and_coin_mixtures_stream_too(tmp_path: Path) -> None:
     coins = pd.DataFrame({"heads": heads, "trials": np.full(5000, 9)})
     pq.write_table(pa.Table.from_pandas(coins, preserve_index=False), tmp_path / "coins.parquet")
     ref_c = CoinMixture(2, random_state=0).fit(coins.to_numpy())
-    got_c = CoinMixture(2, random_state=0).fit(as_source(tmp_path / "coins.parquet", batch_rows=1))
-    np.testing.assert_allclose(got_c.biases_, ref_c.biases_, rtol=0, atol=1e-10)
-    np.testing.assert_allclose(got_c.weights_, ref_c.weights_, rtol=0, atol=1e-10)
+    for batch_rows in (1, 7, 1000):
+        got_c = CoinMixture(2, random_state=0).fit(
+            as_source(tmp_path / "coins.parquet", batch_rows=batch_rows)
+        )
+        np.testing.assert_allclose(got_c.biases_, ref_c.biases_, rtol=0, atol=1e-10)
+        np.testing.assert_allclose(got_c.weights_, ref_c.weights_, rtol=0, atol=1e-10)
 
 
 def test_finite_mixture_streams_too(tmp_path: Path) -> None:
@@ -128,13 +134,15 @@ def test_finite_mixture_streams_too(tmp_path: Path) -> None:
     frame = _survey(2000, seed=4)
     pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), tmp_path / "s.parquet")
     ref = FiniteMixture(2, family="bernoulli", random_state=0).fit(frame)
-    got = FiniteMixture(2, family="bernoulli", random_state=0).fit(
-        as_source(tmp_path / "s.parquet", batch_rows=100)
-    )
-    # the same EM over distinct rows with counts: sums in another order, so equal to rounding
-    assert got.lower_bound_ == pytest.approx(ref.lower_bound_, abs=1e-9, rel=0)
-    np.testing.assert_allclose(got.weights_, ref.weights_, rtol=0, atol=1e-10)
-    assert list(got.feature_names_in_) == list(frame.columns)
+    for batch_rows in (1, 100):
+        got = FiniteMixture(2, family="bernoulli", random_state=0).fit(
+            as_source(tmp_path / "s.parquet", batch_rows=batch_rows)
+        )
+        # the same EM over distinct rows with counts: sums in another order, equal to rounding
+        assert got.lower_bound_ == pytest.approx(ref.lower_bound_, abs=1e-9, rel=0)
+        np.testing.assert_allclose(got.weights_, ref.weights_, rtol=0, atol=1e-10)
+        np.testing.assert_allclose(got.params_.p, ref.params_.p, rtol=0, atol=1e-10)
+        assert list(got.feature_names_in_) == list(frame.columns)
 
 
 def test_predictions_from_a_file_are_refused_with_the_way_out(tmp_path: Path) -> None:
