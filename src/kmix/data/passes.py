@@ -101,11 +101,23 @@ def _length(frame: Any) -> int:
     return len(frame)
 
 
+#: Row counts of the partitions of Dask frames already counted in this process, by the
+#: frame object (held, so its id is not reused): repeated passes count them once
+_LENGTHS: dict[int, tuple[Any, list[int]]] = {}
+
+
 def _partition_lengths(source: Source) -> list[int]:
     from dask import compute, delayed
 
-    parts = source.frame.to_delayed()
-    return [int(n) for n in compute(*[delayed(_length)(p) for p in parts])]
+    frame = source.frame
+    known = _LENGTHS.get(id(frame))
+    if known is not None and known[0] is frame:
+        return known[1]
+    lengths = [int(n) for n in compute(*[delayed(_length)(p) for p in frame.to_delayed()])]
+    if len(_LENGTHS) >= 16:
+        _LENGTHS.pop(next(iter(_LENGTHS)))
+    _LENGTHS[id(frame)] = (frame, lengths)
+    return lengths
 
 
 def map_reduce(
