@@ -80,7 +80,11 @@ class SurveyRows:
         ``k``-class model without covariates, fitted on :meth:`complete` rows.
     published_covariate_models : dict
         Right-hand side of the class-membership regression (``"PARTY"``,
-        ``"PARTY*AGE"``) ``-> {"n_components", "log_likelihood"}``: latent
+        ``"PARTY*AGE"``) ``-> {"n_components", "log_likelihood", "terms",
+        "coefficients", "std_errors"}`` (coefficients and standard errors of
+        classes 2 and 3 against class 1, one row each, classes ordered by
+        decreasing share, as R's poLCA prints them; its standard errors come
+        from the empirical information): latent
         class regressions (Bandeen-Roche, Miglioretti, Zeger and Rathouz,
         "Latent variable regression for multiple discrete outcomes", 1997)
         fitted on the complete rows whose covariates are recorded,
@@ -361,9 +365,29 @@ def election() -> SurveyRows:
         2: {"log_likelihood": -17344.92},
         3: {"log_likelihood": -16714.66},
     }
+    # coefficients and standard errors as printed in the poLCA user's manual v1.4 (classes by
+    # decreasing share: 1 neutral, the reference; 2 favours Bush; 3 favours Gore)
     covariate_models: dict[str, dict[str, Any]] = {
-        "PARTY": {"n_components": 3, "log_likelihood": -16222.32},
-        "PARTY*AGE": {"n_components": 3, "log_likelihood": -16135.39},
+        "PARTY": {
+            "n_components": 3,
+            "log_likelihood": -16222.32,
+            "terms": ["(Intercept)", "PARTY"],
+            "coefficients": [[-3.81813, 0.79327], [1.16155, -0.57436]],
+            "std_errors": [[0.31109, 0.06232], [0.17989, 0.06401]],
+        },
+        "PARTY*AGE": {
+            "n_components": 3,
+            "log_likelihood": -16135.39,
+            "terms": ["(Intercept)", "PARTY", "AGE", "PARTY:AGE"],
+            "coefficients": [
+                [-4.39452, 0.80682, 0.01314, -0.00020],
+                [-0.31445, -0.39923, 0.02967, -0.00310],
+            ],
+            "std_errors": [
+                [0.85423, 0.17614, 0.01772, 0.00363],
+                [0.56324, 0.19990, 0.01121, 0.00398],
+            ],
+        },
     }
     return SurveyRows(
         items=items,
