@@ -4,6 +4,7 @@ Every estimator keeps the contract of :mod:`kmix.estimators._base`.
 """
 
 from ._bootstrap import BayesNetBootstrap, ProductBootstrap
+from ._covariates import CovariateDesign
 from .bayesnet import BayesNetMixture
 from .coin import CoinMixture
 from .discovered import ClassMember, fit_over_class
@@ -18,6 +19,7 @@ __all__ = [
     "BayesNetMixture",
     "ClassMember",
     "CoinMixture",
+    "CovariateDesign",
     "FiniteMixture",
     "FitStatistics",
     "KSelection",

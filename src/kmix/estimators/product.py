@@ -29,6 +29,12 @@ from ._checks import (
     enforce_identifiability,
     rng_from,
 )
+from ._covariates import (
+    covariate_table,
+    fit_with_covariates,
+    log_class_shares,
+    log_mixture_rows,
+)
 from ._product_input import MISSING, Rows, check_columns, read_rows, unique_rows
 from ._sources import source_rows
 
@@ -89,6 +95,14 @@ class ProductMixture(MixtureEstimator):
     allow_unidentified : bool, default False
         Fit (by EM) even where no identifiability condition holds; the
         answer is then one maximiser of the likelihood among many.
+    covariate_missing : {"error", "drop"}, default "error"
+        With ``fit(X, covariates=Z)``: a missing covariate is refused, naming
+        its row and column, or (``"drop"``) its row is left out and counted in
+        ``n_covariate_rows_dropped_``.
+    covariate_se : {"observed", "empirical"}, default "observed"
+        Standard errors of the covariate coefficients: from the observed
+        information (Louis 1982), or the empirical information (the sum of
+        the rows' score outer products, as R's poLCA).
     tol, max_iter : float, int
         EM stopping rule.
     random_state : None, int or numpy Generator
@@ -129,6 +143,10 @@ class ProductMixture(MixtureEstimator):
         is too small. On large tables, where one EM run starts from the
         moment step, a value above 5 brings in the other starts of
         ``n_init``'s small-table rule.
+    coef_, coef_se_ : ndarray of shape (k - 1, p)
+        With ``covariates``: logit coefficients of classes 1 .. k-1 against
+        class 0 per term of ``covariate_terms_`` (from ``covariate_design_``),
+        and standard errors; ``coef_cov_`` their covariance, class by class.
     n_polish_iter_ : int
         Quasi-Newton steps after EM (0 when EM settled on its own on a large
         table, or the finish did not improve it).
@@ -167,6 +185,8 @@ class ProductMixture(MixtureEstimator):
         n_triples: int = 5,
         missing: str = "fiml",
         allow_unidentified: bool = False,
+        covariate_missing: str = "error",
+        covariate_se: str = "observed",
         tol: float = 1e-10,
         max_iter: int = 1000,
         random_state: Any = None,
@@ -178,6 +198,8 @@ class ProductMixture(MixtureEstimator):
         self.n_triples = n_triples
         self.missing = missing
         self.allow_unidentified = allow_unidentified
+        self.covariate_missing = covariate_missing
+        self.covariate_se = covariate_se
         self.tol = tol
         self.max_iter = max_iter
         self.random_state = random_state
@@ -246,8 +268,15 @@ class ProductMixture(MixtureEstimator):
         return values, counts, rows.keep
 
     # ------------------------------------------------------------------ fit
+    _data_keywords = ("covariates",)
+
     def fit(
-        self, X: Any, y: Any = None, *, sample_weight: ArrayLike | None = None
+        self,
+        X: Any,
+        y: Any = None,
+        *,
+        sample_weight: ArrayLike | None = None,
+        covariates: Any = None,
     ) -> ProductMixture:
         """Fit the latent class model.
 
@@ -264,8 +293,21 @@ class ProductMixture(MixtureEstimator):
         y : ignored
         sample_weight : array-like of shape (n_samples,), optional
             Frequency weights (in-memory data only).
+        covariates : DataFrame, mapping or array-like of shape (n_samples, q), optional
+            Covariates of each row: the class shares then follow a multinomial
+            logit in them (latent class regression, class 0 the reference),
+            fitted jointly with the items by maximum likelihood; see
+            ``coef_``, ``coef_se_`` and :meth:`covariate_table`. Text,
+            boolean and category columns become one indicator per level but
+            the first. In-memory data only.
         """
         self._check_y(y)
+        for name in ("coef_", "coef_se_", "coef_cov_", "covariate_terms_", "covariate_design_"):
+            if hasattr(self, name):  # a refit drops an earlier fit's regression
+                delattr(self, name)
+        if covariates is not None:
+            fit_with_covariates(self, X, covariates, sample_weight)
+            return self
         k = check_int(self.n_components, "n_components", low=1)
         if not (isinstance(self.n_init, str) and self.n_init == "auto"):
             check_int(self.n_init, "n_init", low=1)
@@ -499,6 +541,9 @@ class ProductMixture(MixtureEstimator):
     def _log_parts(self, X: Any, **data: Any) -> tuple[FloatArray, FloatArray]:
         check_fitted(self, "weights_")
         codes, _ = self._encode(X, reset=False)
+        log_pi = log_class_shares(self, data.get("covariates"))  # None without covariates
+        if log_pi is not None:  # per-row shares pi(z_s)
+            return log_mixture_rows(self._log_prob(codes), log_pi)
         with np.errstate(divide="ignore"):
             return log_mixture(self._log_prob(codes), np.log(self.weights_))
 
@@ -516,9 +561,17 @@ class ProductMixture(MixtureEstimator):
         return np.stack(cols, axis=1), labels.astype(np.intp)
 
     def n_parameters(self) -> int:
-        """``(k - 1) + k * sum_j (d_j - 1)``."""
+        """``(k - 1) + k * sum_j (d_j - 1)``; with covariates ``p (k - 1)`` coefficients
+        replace the ``k - 1`` shares."""
         k = int(self.weights_.shape[0])
-        return (k - 1) + k * sum(len(c) - 1 for c in self.categories_)
+        shares = int(self.coef_.size) if hasattr(self, "coef_") else k - 1
+        return shares + k * sum(len(c) - 1 for c in self.categories_)
+
+    def covariate_table(self) -> dict[str, NDArray[Any]]:
+        """Tidy columns ``class, term, coefficient, std_error, z, p_value``: each class
+        against class 0, per term of the logit (Wald z, two-sided normal p)."""
+        check_fitted(self, "coef_")
+        return covariate_table(self)
 
     def class_table(self) -> dict[str, NDArray[Any]]:
         """Tidy columns ``class, variable, level, probability`` (one row per cell).

@@ -24,6 +24,7 @@ from numpy.typing import NDArray
 from ..estimators import ProductMixture
 from ..exceptions import DataError
 from ..params import CategoricalParams, check_weights, item_view
+from ._covariates import dump_covariates, load_covariates
 from ._format import Codec, FieldReader, describe, register_codec, to_json_value
 from ._levels import levels_from_json, levels_to_json
 
@@ -47,6 +48,7 @@ _REQUIRED = (
     "n_rows_dropped_",
 )
 _OPTIONAL = (
+    "covariates_",
     "feature_names_in_",
     "moment_weights_",
     "moment_probs_",
@@ -127,6 +129,8 @@ def _dump_product_mixture(model: ProductMixture) -> dict[str, Any]:
     if hasattr(model, "signal_to_noise_"):
         snr = float(model.signal_to_noise_)
         fitted["signal_to_noise_"] = snr if math.isfinite(snr) else None  # exact tables: inf
+    if hasattr(model, "coef_"):
+        fitted["covariates_"] = dump_covariates(model)
     return fitted
 
 
@@ -344,6 +348,8 @@ def _load_product_mixture(model: ProductMixture, reader: FieldReader) -> None:
         model.n_polish_iter_ = n_polish
     if snr is not None:
         model.signal_to_noise_ = snr
+    if "covariates_" in data:
+        load_covariates(model, FieldReader(data["covariates_"], f"{reader.where}.covariates_"), k)
 
 
 #: The registered codec of :class:`~kmix.estimators.ProductMixture`.

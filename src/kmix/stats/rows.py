@@ -31,12 +31,12 @@ def code_dtype(n_codes: int) -> np.dtype[Any]:
     """The narrowest signed integer type holding the codes ``-1 .. n_codes - 1``.
 
     Level codes of discrete data (``-1`` marking a missing value) kept in it
-    take one byte per cell for up to 127 levels instead of eight.
+    take one byte per cell for up to 128 levels instead of eight.
 
     Examples
     --------
-    >>> code_dtype(2), code_dtype(128), code_dtype(40000)
-    (dtype('int8'), dtype('int16'), dtype('int32'))
+    >>> code_dtype(2), code_dtype(128), code_dtype(129), code_dtype(40000)
+    (dtype('int8'), dtype('int8'), dtype('int16'), dtype('int32'))
     """
     for t in (np.int8, np.int16, np.int32):
         if n_codes - 1 <= np.iinfo(t).max:

@@ -57,6 +57,7 @@ __all__ = [
     "class_shares",
     "em_lc_regression",
     "lc_regression_covariance",
+    "lc_regression_posteriors",
 ]
 
 FloatArray = NDArray[np.float64]
@@ -119,6 +120,19 @@ def _posteriors(
         log_p = np.log(total) + top
     joint /= np.maximum(total, 1e-300)[:, None]
     return joint, pi, log_p
+
+
+def lc_regression_posteriors(
+    values: NDArray[Any],
+    Z: FloatArray,
+    n_levels: Sequence[int],
+    probs: Sequence[FloatArray],
+    beta: FloatArray,
+) -> FloatArray:
+    """``P(U = u | x_s, z_s)`` (m, k) under item probabilities ``probs`` and ``beta``."""
+    design = RowDesign(np.asarray(values), n_levels)
+    P = np.concatenate([np.asarray(p, dtype=np.float64) for p in probs], axis=1)
+    return _posteriors(design, np.asarray(Z, dtype=np.float64), P, beta)[0]
 
 
 def _class_objective(Z: FloatArray, beta: FloatArray, W: FloatArray) -> float:
