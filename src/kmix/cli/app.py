@@ -105,6 +105,27 @@ def _product_options(parser: argparse.ArgumentParser, *, fit: bool = True) -> No
     )
     if fit:
         parser.add_argument(
+            "--covariates",
+            metavar="COLUMNS",
+            default=None,
+            help="product: class shares a multinomial logit in these columns (names, 1-based "
+            "positions or FIRST:LAST ranges); the items are --columns, default every other column",
+        )
+        parser.add_argument(
+            "--covariate-missing",
+            choices=("error", "drop"),
+            default="error",
+            help="product with --covariates: a row with an empty covariate is refused (default) "
+            "or dropped and counted",
+        )
+        parser.add_argument(
+            "--covariate-se",
+            choices=("observed", "empirical"),
+            default="observed",
+            help="product with --covariates: standard errors from the observed information "
+            "(default) or the empirical one (R poLCA's)",
+        )
+        parser.add_argument(
             "--allow-unidentified",
             action="store_true",
             help="product, and mixtures of bernoulli, categorical or binomial components: fit "

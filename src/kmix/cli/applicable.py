@@ -27,6 +27,9 @@ FIT: dict[str, set[tuple[str, str | None]]] = {
     "--alpha": {("mixture", f) for f in DISCRETE},
     "--n-trials": {("coins", None), ("mixture", "binomial")},
     "--missing": {("product", None)},
+    "--covariates": {("product", None)},
+    "--covariate-missing": {("product", None)},
+    "--covariate-se": {("product", None)},
     "--engine": {("product", None), ("mixture", "gaussian")},
     "--scheduler": {("product", None), ("mixture", "gaussian")},
     "--allow-unidentified": {("product", None)}

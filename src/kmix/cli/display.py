@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Sequence
 from typing import Any, TextIO
@@ -14,6 +15,7 @@ __all__ = [
     "format_pairs",
     "format_table",
     "level_name",
+    "likelihood_rows",
     "parameter_rows",
     "section",
 ]
@@ -63,6 +65,19 @@ def format_pairs(pairs: Sequence[Sequence[str]], *, indent: int = 2) -> str:
     """
     width = max(len(label) for label, _ in pairs)
     return "\n".join(f"{' ' * indent}{label.ljust(width)}  {value}" for label, value in pairs)
+
+
+def likelihood_rows(model: Any) -> list[list[str]]:
+    """Log-likelihood, BIC, AIC, free parameters and convergence of a fitted model, from its
+    ``log_likelihood_``, ``n_samples_`` and ``n_parameters()`` (no pass over the rows)."""
+    ll, p, n = float(model.log_likelihood_), model.n_parameters(), float(model.n_samples_)
+    return [
+        ["log-likelihood", f"{ll:.4f}"],
+        ["BIC", f"{-2.0 * ll + p * math.log(n):.4f}"],
+        ["AIC", f"{-2.0 * ll + 2.0 * p:.4f}"],
+        ["free parameters", str(p)],
+        ["converged", "yes" if model.converged_ else "no (raise --max-iter)"],
+    ]
 
 
 def section(title: str) -> str:

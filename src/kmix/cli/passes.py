@@ -10,7 +10,6 @@ reports the log-likelihood (a pass over many rows takes a while).
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import time
 from typing import Any, TextIO
@@ -20,7 +19,7 @@ from ..data.distributed import connect, read_dask
 from ..estimators import FiniteMixture
 from ..io import save
 from .columns import select_columns
-from .display import format_pairs, format_table, parameter_rows
+from .display import format_pairs, format_table, likelihood_rows, parameter_rows
 
 __all__ = ["fit_by_passes"]
 
@@ -85,15 +84,8 @@ def fit_by_passes(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     rows = [["weight", *(f"{w:.4f}" for w in model.weights_.tolist())]]
     rows += parameter_rows(model.params_, columns, None)
     out.write(format_table(header, rows) + "\n\n")
-    p, ll = model.n_parameters(), float(model.log_likelihood_)
-    stats = [
-        ["log-likelihood", f"{ll:.4f}"],
-        ["BIC", f"{-2.0 * ll + p * math.log(n):.4f}"],
-        ["AIC", f"{-2.0 * ll + 2.0 * p:.4f}"],
-        ["free parameters", str(p)],
-        ["converged", "yes" if model.converged_ else "no (raise --max-iter)"],
-        ["EM passes", f"{model.n_iter_ + 1} (start: the fit of a systematic sample)"],
-    ]
+    stats = likelihood_rows(model)
+    stats.append(["EM passes", f"{model.n_iter_ + 1} (start: the fit of a systematic sample)"])
     if model.n_rows_dropped_:
         stats.append(["rows dropped", f"{model.n_rows_dropped_:,}"])
     out.write(format_pairs(stats) + "\n")

@@ -19,15 +19,15 @@ from typing import Any, TextIO
 import numpy as np
 from numpy.typing import NDArray
 
-from ..data import Table
+from ..data import Table, read_table
 from ..estimators import ProductMixture, select_k_classes
 from ..estimators._checks import check_level_counts, missing_cells
 from ..estimators.fitstats import FitStatistics, fit_statistics
 from ..estimators.product import MISFIT_Z
 from ..exceptions import DataError
 from ..io import save
-from .columns import read_data, refuse_empty_cells
-from .display import format_pairs, format_table, level_name
+from .columns import read_data, refuse_empty_cells, select_columns
+from .display import format_pairs, format_table, level_name, likelihood_rows
 from .streamed import counted_rows, streams
 
 __all__ = ["MANY_LEVELS", "fit_product", "select_k_product"]
@@ -175,6 +175,21 @@ def _diagnostics(
     return rows
 
 
+def _model(args: argparse.Namespace, mode: str, **options: Any) -> ProductMixture:
+    """The ProductMixture the ``fit`` options describe."""
+    return ProductMixture(
+        args.n_components,
+        init="moments" if args.init == "auto" else args.init,
+        n_init="auto" if args.n_init is None else args.n_init,
+        missing=mode,
+        allow_unidentified=args.allow_unidentified,
+        tol=args.tol,
+        max_iter=args.max_iter,
+        random_state=args.seed,
+        **options,
+    )
+
+
 def fit_product(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """``kmix fit --model product``: a latent class model of a survey table.
 
@@ -191,6 +206,8 @@ def fit_product(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         Exit status 0 (failures raise).
     """
     mode = args.missing or "fiml"
+    if getattr(args, "covariates", None) is not None:
+        return _fit_regression(args, out, mode)
     weights: NDArray[np.float64] | None = None
     gap_counts = None
     if streams(args):
@@ -209,16 +226,7 @@ def fit_product(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     else:
         table = _read_survey(args, allow_missing=mode != "error")
         n_rows, dropped = table.values.shape[0], 0
-    model = ProductMixture(
-        args.n_components,
-        init="moments" if args.init == "auto" else args.init,
-        n_init="auto" if args.n_init is None else args.n_init,
-        missing=mode,
-        allow_unidentified=args.allow_unidentified,
-        tol=args.tol,
-        max_iter=args.max_iter,
-        random_state=args.seed,
-    ).fit(table.values, sample_weight=weights)
+    model = _model(args, mode).fit(table.values, sample_weight=weights)
     n_cols = table.values.shape[1]
     dropped += model.n_rows_dropped_
     k = int(model.weights_.shape[0])
@@ -255,6 +263,73 @@ def fit_product(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         path = save(
             model, args.out, metadata={"columns": table.columns, "data": os.fspath(args.data)}
         )
+        _say(out, f"model saved to {path}")
+    return 0
+
+
+def _fit_regression(args: argparse.Namespace, out: TextIO, mode: str) -> int:
+    """``kmix fit --model product --covariates COLS``: class shares a logit in covariates.
+
+    The items are ``--columns`` (default: every other column), read as labels;
+    the covariates are read as numbers where they are numbers, text otherwise.
+    """
+    if streams(args):
+        raise DataError(
+            "--covariates reads the file whole: give one CSV file (Parquet files, globs and "
+            "directories are counted as read, without per-row covariates)"
+        )
+    source = os.fspath(args.data)
+    labels = read_table(args.data, header=args.header, labels=True)
+    cov_at = select_columns(args.covariates, labels.columns, source)
+    item_at = (
+        select_columns(args.columns, labels.columns, source)
+        if args.columns is not None
+        else [j for j in range(len(labels.columns)) if j not in cov_at]
+    )
+    if set(cov_at) & set(item_at):
+        both = [labels.columns[j] for j in sorted(set(cov_at) & set(item_at))]
+        raise DataError(f"column(s) {both} are both items and covariates; give each one role")
+    numbers = read_table(args.data, header=args.header)
+    names = [labels.columns[j] for j in cov_at]
+    covariates = {name: numbers.values[:, j] for name, j in zip(names, cov_at, strict=True)}
+    items = Table(labels.values[:, item_at], [labels.columns[j] for j in item_at])
+    _check_levels(items, source)
+    model = _model(
+        args, mode, covariate_missing=args.covariate_missing, covariate_se=args.covariate_se
+    ).fit(items.values, covariates=covariates)
+    k, n = int(model.weights_.shape[0]), model.n_samples_
+    dropped = model.n_covariate_rows_dropped_ + model.n_rows_dropped_
+    note = f", {dropped:,} dropped" if dropped else ""
+    _say(
+        out,
+        f"ProductMixture with covariates: k={k}, fitted to {source} ({n:,.0f} rows{note} x "
+        f"{len(items.columns)} items; covariates {', '.join(names)})",
+    )
+    _say(out)
+    header = ["", *(f"class {u}" for u in range(k))]
+    _say(out, format_table(header, _class_rows(model, items.columns)))
+    _say(out)
+    table = model.covariate_table()
+    what = f"{args.covariate_se} information"
+    _say(out, f"Class membership: multinomial logit, each class against class 0 (SE: {what})")
+    rows = [
+        [f"class {c}", str(t), f"{b:.5f}", f"{e:.5f}", f"{z:.3f}", _p_text(float(pv))]
+        for c, t, b, e, z, pv in zip(
+            table["class"],
+            table["term"],
+            table["coefficient"],
+            table["std_error"],
+            table["z"],
+            table["p_value"],
+            strict=True,
+        )
+    ]
+    _say(out, format_table(["", "term", "coefficient", "std. error", "z", "p"], rows))
+    _say(out)
+    stats = [*likelihood_rows(model), ["EM iterations", str(model.n_iter_)]]
+    _say(out, format_pairs(stats))
+    if args.out is not None:
+        path = save(model, args.out, metadata={"columns": items.columns, "data": source})
         _say(out, f"model saved to {path}")
     return 0
 
