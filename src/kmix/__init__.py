@@ -22,6 +22,8 @@ _LAZY = {
     "blrt": "kmix.estimators",
     "fit_statistics": "kmix.estimators",
     "fit_over_class": "kmix.estimators",
+    "distal": "kmix.estimators",
+    "DistalResult": "kmix.estimators",
     "ConvergenceWarning": "kmix.exceptions",
     "DataError": "kmix.exceptions",
     "IdentifiabilityError": "kmix.exceptions",

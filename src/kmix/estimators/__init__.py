@@ -8,6 +8,7 @@ from ._covariates import CovariateDesign
 from .bayesnet import BayesNetMixture
 from .coin import CoinMixture
 from .discovered import ClassMember, fit_over_class
+from .distal import DistalResult, distal
 from .finite import FiniteMixture
 from .fitstats import BLRTResult, FitStatistics, blrt, fit_statistics
 from .product import ProductMixture
@@ -19,6 +20,7 @@ __all__ = [
     "BayesNetMixture",
     "ClassMember",
     "CoinMixture",
+    "DistalResult",
     "CovariateDesign",
     "FiniteMixture",
     "FitStatistics",
@@ -26,6 +28,7 @@ __all__ = [
     "ProductBootstrap",
     "ProductMixture",
     "blrt",
+    "distal",
     "fit_over_class",
     "fit_statistics",
     "select_k_classes",
