@@ -38,6 +38,7 @@ BENCHMARKS = {
     "discovery": "bench_discovery",
     "discovery_effects": "bench_discovery_effects",
     "discovery_scale": "bench_discovery_scale",
+    "covariates": "bench_covariates",
 }
 
 

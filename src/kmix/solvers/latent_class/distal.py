@@ -126,12 +126,16 @@ def distal_by_weights(
 
 def _ml_loglik(
     y: FloatArray, s: NDArray[np.intp], D: FloatArray, counts: FloatArray, theta: FloatArray,
-    categorical: bool, k: int,
+    categorical: bool, k: int, fixed_log_pi: FloatArray | None,
 ) -> float:  # fmt: skip
-    """Step-3 log-likelihood at ``theta = (log pi (k, free k-1), class parameters)``."""
-    logits = np.concatenate([[0.0], theta[: k - 1]])
-    log_pi = logits - np.logaddexp.reduce(logits)
-    rest = theta[k - 1 :]
+    """Step-3 log-likelihood at ``theta = (logits of pi (k - 1; absent when fixed), class
+    parameters)``."""
+    if fixed_log_pi is None:
+        logits = np.concatenate([[0.0], theta[: k - 1]])
+        log_pi = logits - np.logaddexp.reduce(logits)
+        rest = theta[k - 1 :]
+    else:
+        log_pi, rest = fixed_log_pi, theta
     if categorical:
         L = int(rest.size // k) + 1
         eta = np.concatenate([np.zeros((k, 1)), rest.reshape(k, L - 1)], axis=1)
@@ -152,6 +156,7 @@ def distal_ml(
     *,
     categorical: bool,
     n_levels: int = 0,
+    weights: FloatArray | None = None,
     tol: float = 1e-10,
     max_iter: int = 5000,
 ) -> DistalEstimate:
@@ -159,7 +164,9 @@ def distal_ml(
 
     ``y`` holds the outcome (level codes ``0 .. n_levels - 1`` when
     ``categorical``), ``modal`` the modal classes, ``D`` the classification
-    error matrix, ``counts`` the rows' frequencies.
+    error matrix, ``counts`` the rows' frequencies. ``pi`` is estimated with
+    the class distributions, or held at ``weights`` (the step-1 class shares,
+    as StepMix's ML correction holds them) when given.
     """
     k = D.shape[0]
     n = float(counts.sum())
@@ -171,10 +178,11 @@ def distal_ml(
     resp = hard
     pi = np.full(k, 1.0 / k)
     history: list[float] = []
+    fixed = None if weights is None else np.asarray(weights, dtype=np.float64)
     for _ in range(max_iter):
         w = resp * counts[:, None]
         nk = np.maximum(w.sum(axis=0), 1e-300)
-        pi = nk / n
+        pi = nk / n if fixed is None else fixed
         if categorical:
             onehot = np.zeros((len(y), n_levels))
             onehot[np.arange(len(y)), y.astype(np.intp)] = 1.0
@@ -191,26 +199,29 @@ def distal_ml(
         if len(history) > 1 and history[-1] - history[-2] <= tol * abs(history[-1]):
             break
     # observed information in (logits of pi, class parameters) by a numerical Hessian
+    free = [] if fixed is not None else [np.log(pi[1:] / pi[0])]
     if categorical:
         eta = np.log(probs[:, 1:]) - np.log(probs[:, :1])
-        theta = np.concatenate([np.log(pi[1:] / pi[0]), eta.reshape(-1)])
+        theta = np.concatenate([*free, eta.reshape(-1)])
     else:
-        theta = np.concatenate([np.log(pi[1:] / pi[0]), mu, np.log(var)])
+        theta = np.concatenate([*free, mu, np.log(var)])
+    fixed_log_pi = None if fixed is None else np.log(fixed)
 
     def f(t: FloatArray) -> float:
-        return _ml_loglik(y, modal, D, counts, t, categorical, k)
+        return _ml_loglik(y, modal, D, counts, t, categorical, k, fixed_log_pi)
 
     H = _hessian(f, theta)
     cov_theta = np.linalg.pinv(-H, hermitian=True)
+    at = 0 if fixed is not None else k - 1  # where the class parameters start
     if categorical:
         est = probs
         J = _categorical_jacobian(probs)  # d probs / d eta, block per class
-        idx = slice(k - 1, None)
+        idx = slice(at, None)
         cov: FloatArray = np.asarray(J @ cov_theta[idx, idx] @ J.T, dtype=np.float64)
         se = np.sqrt(np.maximum(np.diag(cov), 0.0)).reshape(k, n_levels)
     else:
         est = mu
-        cov = np.asarray(cov_theta[k - 1 : 2 * k - 1, k - 1 : 2 * k - 1], dtype=np.float64)
+        cov = np.asarray(cov_theta[at : at + k, at : at + k], dtype=np.float64)
         se = np.sqrt(np.maximum(np.diag(cov), 0.0))
     return DistalEstimate(est, se, cov, "ml", history[-1])
 
