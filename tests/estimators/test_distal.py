@@ -34,12 +34,13 @@ def simulated():
 
 def test_corrections_remove_most_of_the_modal_bias(simulated):
     """The classes overlap (entropy well below 1): modal assignment pulls the two means
-    together; BCH and ML stay within a third of its error, and within 4 standard errors."""
+    together; BCH, ML and the one-step joint model stay within a third of its error, and
+    within 4 standard errors."""
     model, X, y, levels, _, order = simulated
     truth = {"mean": np.array([0.0, 1.0]), "share": np.array([0.2, 0.7])}
     modal = kmix.distal(model, X, y, method="modal")
     modal_c = kmix.distal(model, X, levels, method="modal")
-    for method in ("bch", "ml"):
+    for method in ("bch", "ml", "one-step"):
         got = kmix.distal(model, X, y, method=method)
         err = np.abs(got.estimates[order] - truth["mean"])
         assert np.all(err <= np.abs(modal.estimates[order] - truth["mean"]) / 3)
@@ -84,4 +85,6 @@ def test_bad_outcomes_are_named(simulated):
     with pytest.raises(DataError, match="y has 10 rows but X has"):
         kmix.distal(model, X, y[:10])
     with pytest.raises(DataError, match="method must be one of"):
-        kmix.distal(model, X, y, method="one-step")
+        kmix.distal(model, X, y, method="two-step")
+    with pytest.raises(DataError, match="one-step' refits a ProductMixture"):
+        kmix.distal(model, X, y, method="one-step", n_trials=3)

@@ -21,13 +21,14 @@ from ..solvers.latent_class.distal import (
     classification_matrix,
     distal_by_weights,
     distal_ml,
+    distal_one_step,
     equality_test,
 )
 
 __all__ = ["DistalResult", "distal"]
 
 FloatArray = NDArray[np.float64]
-METHODS = ("bch", "ml", "modal")
+METHODS = ("bch", "ml", "modal", "one-step")
 #: A numeric outcome with at most this many distinct integer values is read as categorical
 CATEGORICAL_LEVELS = 10
 
@@ -123,9 +124,11 @@ def distal(
         The outcome. ``kind="auto"`` reads numbers with more than
         :data:`CATEGORICAL_LEVELS` distinct values (or fractions) as
         continuous, anything else as categorical.
-    method : {"bch", "ml", "modal"}
+    method : {"bch", "ml", "modal", "one-step"}
         The correction for misclassification (see
-        :mod:`kmix.solvers.latent_class.distal`), or none.
+        :mod:`kmix.solvers.latent_class.distal`), none, or the one-step joint
+        model (a ProductMixture without covariates: the outcome joins the
+        items and the model is refitted from the fitted one).
     sample_weight : array-like, optional
         Frequency weights of the rows.
     **data
@@ -137,8 +140,10 @@ def distal(
     """
     if method not in METHODS:
         raise DataError(f"method must be one of {METHODS}; got {method!r}")
-    post = np.asarray(model.predict_proba(X, **data), dtype=np.float64)
     values, levels = _outcome(y, kind)
+    if method == "one-step":
+        return _one_step(model, X, values, levels, sample_weight, data)
+    post = np.asarray(model.predict_proba(X, **data), dtype=np.float64)
     n, k = post.shape
     if values.shape[0] != n:
         raise DataError(f"y has {values.shape[0]} rows but X has {n}")
@@ -165,3 +170,37 @@ def distal(
         est.estimates, est.std_errors, levels, method, chi2, df, p,
         None if method == "modal" else D,
     )  # fmt: skip
+
+
+def _one_step(
+    model: Any,
+    X: Any,
+    values: FloatArray,
+    levels: list[Any] | None,
+    sample_weight: ArrayLike | None,
+    data: dict[str, Any],
+) -> DistalResult:
+    """The one-step joint model from a fitted ProductMixture's items and shares."""
+    if not hasattr(model, "categories_") or not hasattr(model, "encode") or data:
+        raise DataError(
+            "method='one-step' refits a ProductMixture without covariates with the outcome "
+            "as one more indicator; use 'bch' or 'ml' for other models"
+        )
+    if hasattr(model, "coef_"):
+        raise DataError("method='one-step' needs a ProductMixture fitted without covariates")
+    codes, kept = model.encode(X)
+    if values.shape[0] != kept.shape[0]:
+        raise DataError(f"y has {values.shape[0]} rows but X has {kept.shape[0]}")
+    counts = np.ones(kept.shape[0]) if sample_weight is None else np.asarray(sample_weight, float)
+    est, _, _ = distal_one_step(
+        np.asarray(codes, dtype=np.int64),
+        counts[kept],
+        values[kept],
+        [len(c) for c in model.categories_],
+        list(model.params_.probs),
+        model.weights_,
+        categorical=levels is not None,
+        n_y_levels=0 if levels is None else len(levels),
+    )
+    chi2, df, p = equality_test(est)
+    return DistalResult(est.estimates, est.std_errors, levels, "one-step", chi2, df, p)

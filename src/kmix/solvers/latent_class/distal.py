@@ -28,6 +28,10 @@ bias-adjusted three-step approaches", Sociological Methodology 43, 2013):
   distributions of ``y`` (Gaussian with a variance per class, or categorical);
   standard errors from the observed information (numerical Hessian).
 * ``"modal"``: the means of the modal classes, the naive estimate.
+* ``"one-step"``: the outcome joins the items as one more indicator and the
+  whole model is refitted by EM (the reference the three-step estimators
+  approximate; the classes may move, since the outcome now shapes them);
+  standard errors from the empirical information of the per-row scores.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from numpy.typing import NDArray
 from scipy import stats
 
 from ...exceptions import DataError
+from .design import RowDesign
 
 __all__ = [
     "DistalEstimate",
@@ -47,6 +52,7 @@ __all__ = [
     "classification_matrix",
     "distal_by_weights",
     "distal_ml",
+    "distal_one_step",
     "equality_test",
 ]
 
@@ -273,3 +279,99 @@ def equality_test(estimate: DistalEstimate) -> tuple[float, int, float]:
     chi2 = float(diff @ np.linalg.pinv(V, hermitian=True) @ diff)
     df = (k - 1) * q
     return chi2, df, float(stats.chi2.sf(chi2, df))
+
+
+def _y_log_f(y: FloatArray, categorical: bool, params: tuple[FloatArray, ...]) -> FloatArray:
+    """``log f(y_i | u)`` (n, k): Gaussian (means, variances) or categorical (probs)."""
+    if categorical:
+        return np.log(np.maximum(params[0], 1e-300))[:, y.astype(np.intp)].T
+    mu, var = params
+    out: FloatArray = stats.norm.logpdf(y[:, None], mu[None, :], np.sqrt(var)[None, :])
+    return out
+
+
+def distal_one_step(
+    values: NDArray[np.integer],
+    counts: FloatArray,
+    y: FloatArray,
+    n_levels: list[int],
+    probs_start: list[FloatArray],
+    weights_start: FloatArray,
+    *,
+    categorical: bool,
+    n_y_levels: int = 0,
+    tol: float = 1e-10,
+    max_iter: int = 5000,
+) -> tuple[DistalEstimate, list[FloatArray], FloatArray]:
+    """The one-step estimate: EM for ``sum_u pi_u prod_j P(x_j | u) f(y | u)``.
+
+    ``values`` are the items' codes (``-1`` missing), started at the
+    measurement model ``probs_start`` and ``weights_start``. Returns the
+    outcome's estimate and the refitted item probabilities and class shares.
+    """
+    design = RowDesign(values, n_levels, counts)
+    P = np.concatenate(probs_start, axis=1)
+    k = P.shape[0]
+    pi = np.asarray(weights_start, dtype=np.float64)
+    n = float(counts.sum())
+    with np.errstate(divide="ignore"):
+        items = design.log_f(P).T + np.log(pi)[None, :]
+    r = np.exp(items - np.logaddexp.reduce(items, axis=1, keepdims=True))
+    onehot = np.zeros((len(y), max(n_y_levels, 1)))
+    if categorical:
+        onehot[np.arange(len(y)), y.astype(np.intp)] = 1.0
+    history: list[float] = []
+    params: tuple[FloatArray, ...] = ()
+    for _ in range(max_iter):
+        W = r * counts[:, None]
+        nk = np.maximum(W.sum(axis=0), 1e-300)
+        pi = nk / n
+        P = design.normalise(design.level_counts(W.T))
+        if categorical:
+            params = (np.maximum((W.T @ onehot) / nk[:, None], 1e-300),)
+        else:
+            mu = (W.T @ y) / nk
+            params = (mu, np.maximum((W * (y[:, None] - mu) ** 2).sum(axis=0) / nk, 1e-12))
+        with np.errstate(divide="ignore"):
+            joint = design.log_f(P).T + np.log(pi)[None, :] + _y_log_f(y, categorical, params)
+        lse = np.logaddexp.reduce(joint, axis=1)
+        history.append(float(lse @ counts))
+        r = np.exp(joint - lse[:, None])
+        if len(history) > 1 and history[-1] - history[-2] <= tol * abs(history[-1]):
+            break
+    # per-row scores of the free parameters (Fisher's identity), then the empirical
+    # information; the outcome's block of its inverse
+    parts = [r[:, 1:] - pi[None, 1:]]
+    seen = design.observed()
+    for j, (o, d) in enumerate(zip(design.offsets, design.n_levels, strict=True)):
+        theta = P[:, o : o + d]
+        hot = np.zeros((len(y), d))
+        ok = seen[:, j]
+        hot[np.flatnonzero(ok), design.codes[ok, j]] = 1.0
+        g = r[:, :, None] * (hot[:, None, 1:] - theta[None, :, 1:]) * ok[:, None, None]
+        parts.append(g.reshape(len(y), -1))
+    if categorical:
+        probs = params[0]
+        g_y = r[:, :, None] * (onehot[:, None, 1:] - probs[None, :, 1:])
+        parts.append(g_y.reshape(len(y), -1))
+    else:
+        mu, var = params
+        z = (y[:, None] - mu[None, :]) / var[None, :]
+        parts += [r * z, r * 0.5 * (z * (y[:, None] - mu[None, :]) - 1.0)]
+    G = np.concatenate(parts, axis=1)
+    cov_all = np.linalg.pinv((G * counts[:, None]).T @ G, hermitian=True)
+    n_y = k * (n_y_levels - 1) if categorical else 2 * k
+    block = cov_all[-n_y:, -n_y:]
+    if categorical:
+        J = _categorical_jacobian(params[0])
+        cov = np.asarray(J @ block @ J.T, dtype=np.float64)
+        est = params[0]
+        se = np.sqrt(np.maximum(np.diag(cov), 0.0)).reshape(k, n_y_levels)
+    else:
+        cov = np.asarray(block[:k, :k], dtype=np.float64)
+        est = params[0]
+        se = np.sqrt(np.maximum(np.diag(cov), 0.0))
+    items_out = [
+        P[:, o : o + d].copy() for o, d in zip(design.offsets, design.n_levels, strict=True)
+    ]
+    return DistalEstimate(est, se, cov, "one-step", history[-1]), items_out, pi
