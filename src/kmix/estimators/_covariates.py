@@ -14,6 +14,7 @@ with ``covariate_missing="drop"``, its row is left out and counted.
 from __future__ import annotations
 
 import numbers
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +23,7 @@ from numpy.typing import NDArray
 from scipy import stats
 
 from ..data import is_source
-from ..exceptions import DataError
+from ..exceptions import ConvergenceWarning, DataError
 from ..params import CategoricalParams, item_view
 from ..solvers.latent_class.regression import (
     LCRegressionFit,
@@ -273,6 +274,17 @@ def fit_with_covariates(model: Any, X: Any, covariates: Any, sample_weight: Any)
     model.converged_, model.n_iter_ = bool(fit.converged), int(fit.n_iter)
     model.n_samples_ = float(counts.sum())
     model.n_covariate_rows_dropped_ = int(gaps.sum())
+    model.restart_log_likelihoods_ = [float(fit.log_likelihood)]
+    for stale in ("misfit_", "n_polish_iter_"):  # statistics of the fit without covariates
+        if hasattr(model, stale):
+            delattr(model, stale)
+    if not fit.converged:
+        warnings.warn(
+            f"EM stopped at max_iter={model.max_iter} before the log-likelihood of the "
+            "regression settled; raise max_iter",
+            ConvergenceWarning,
+            stacklevel=3,
+        )
 
 
 def covariate_table(model: Any) -> dict[str, NDArray[Any]]:
