@@ -45,6 +45,8 @@ def test_the_published_regression_through_the_estimator(anes, fitted):
     assert fitted.n_parameters() == 112  # poLCA's npar: 3 * 12 * 3 item + 2 * 2 coefficients
     table = fitted.covariate_table()
     assert table["term"].tolist() == ["(Intercept)", "PARTY"] * 2
+    with pytest.raises(DataError, match="bootstrap refits the model without covariates"):
+        fitted.bootstrap(anes[0], 2)
     np.testing.assert_allclose(table["z"], table["coefficient"] / table["std_error"])
 
 

@@ -459,6 +459,8 @@ class ProductMixture(MixtureEstimator):
             Seed of the resampling (default: the model's ``random_state``).
         """
         check_fitted(self, "weights_")
+        if hasattr(self, "coef_"):  # the replicates would drop the covariates
+            raise DataError("bootstrap refits the model without covariates; see coef_se_")
         n_boot = check_int(n_boot, "n_boot", low=2)
         codes, keep = self.encode(X)
         w_in = None
