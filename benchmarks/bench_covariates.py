@@ -324,7 +324,9 @@ def run(quick: bool) -> BenchResult:
         ),
         "",
         markdown_table(
-            ["simulation", "correction", "largest difference from StepMix (class means)"], peer_rows, "llr"
+            ["simulation", "correction", "largest difference from StepMix (class means)"],
+            peer_rows,
+            "llr",
         ),
         "",
         f"- part 1 (coverage, SE): {'PASS' if ok1 else 'FAIL'}",
