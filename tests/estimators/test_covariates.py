@@ -86,8 +86,11 @@ def test_missing_covariates_and_misuse_are_named(anes):
     items, party, _ = anes
     with pytest.raises(DataError, match=r"covariate 'PARTY' is missing at row \d+ \(11 row"):
         ProductMixture(3, random_state=0).fit(items, covariates=party)
-    with pytest.raises(DataError, match="covariates have 5 rows but X has"):
+    with pytest.raises(DataError, match="covariates have 5 rows but X has 1311"):
         ProductMixture(2, random_state=0).fit(items, covariates=party.iloc[:5])
+    columns = {c: items[c].to_numpy() for c in items.columns}  # a mapping of columns
+    with pytest.raises(DataError, match="covariates have 5 rows but X has 1311"):
+        ProductMixture(2, random_state=0).fit(columns, covariates=party.iloc[:5])
     plain = ProductMixture(2, random_state=0).fit(items.iloc[:300])
     assert not hasattr(plain, "coef_")
     with pytest.raises(DataError, match="fitted without covariates"):

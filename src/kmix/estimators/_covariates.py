@@ -211,8 +211,9 @@ def fit_with_covariates(model: Any, X: Any, covariates: Any, sample_weight: Any)
     design = CovariateDesign.learn(covariates)
     Zm, gaps, first = design.matrix(covariates)
     n = Zm.shape[0]
-    if len(X) != n:
-        raise DataError(f"covariates have {n} rows but X has {len(X)}; give one per row")
+    n_x = len(next(iter(X.values()))) if isinstance(X, dict) and X else len(X)
+    if n_x != n:
+        raise DataError(f"covariates have {n} rows but X has {n_x}; give one per row")
     rule = str(model.covariate_missing)
     if rule not in ("error", "drop"):
         raise DataError(f"covariate_missing must be 'error' or 'drop'; got {rule!r}")
