@@ -17,6 +17,8 @@ from ..params import GaussianParams
 from ..solvers.em.loop import EMProgress, ZeroWeightRowError, log_mixture, run_em
 from ._base import MixtureEstimator
 from ._checks import check_fitted, check_int, check_real, enforce_identifiability, rng_from
+from ._covariates import covariate_table, log_class_shares, log_mixture_rows
+from ._finite_covariates import fit_finite_with_covariates
 from ._finite_input import FiniteRows, read_rows, starting_values, unique_rows
 from ._passes import fit_by_passes
 from ._sources import source_rows
@@ -287,7 +289,7 @@ class FiniteMixture(MixtureEstimator):
         return table, ctx, got
 
     # ---------------------------------------------------------------------- fit
-    _data_keywords = ("n_trials",)
+    _data_keywords = ("n_trials", "covariates")
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
@@ -311,6 +313,7 @@ class FiniteMixture(MixtureEstimator):
         *,
         sample_weight: ArrayLike | None = None,
         n_trials: ArrayLike | int | None = None,
+        covariates: Any = None,
     ) -> FiniteMixture:
         """Fit the mixture by EM.
 
@@ -343,6 +346,9 @@ class FiniteMixture(MixtureEstimator):
         init = str(choose(self.init, "FiniteMixture.init"))
         missing = str(choose(self.missing, "FiniteMixture.missing"))
         family = self._family()
+        if covariates is not None:  # weights a logit in covariates (concomitant variables)
+            fit_finite_with_covariates(self, X, covariates, sample_weight, n_trials)
+            return self
         if not family.discrete and is_source(X):  # rows that do not compress: EM by passes
             fit_by_passes(
                 self,
@@ -510,11 +516,13 @@ class FiniteMixture(MixtureEstimator):
             X, data.get("n_trials"), reset=False, family=family, missing=missing
         )
         values, _, inverse = unique_rows(table, None, family.discrete)
+        log_prob = family.log_prob(family.prepare(values, **ctx), self.params_)
+        log_pi = log_class_shares(self, data.get("covariates"))  # None without covariates
+        if log_pi is not None:
+            return log_mixture_rows(log_prob[inverse] if family.discrete else log_prob, log_pi)
         with np.errstate(divide="ignore"):  # a weight of exactly 0 has log weight -inf
             log_weights = np.log(self.weights_)
-        lse, log_resp = log_mixture(
-            family.log_prob(family.prepare(values, **ctx), self.params_), log_weights
-        )
+        lse, log_resp = log_mixture(log_prob, log_weights)
         if family.discrete:
             lse, log_resp = lse[inverse], log_resp[inverse]
         return lse, log_resp
@@ -555,6 +563,12 @@ class FiniteMixture(MixtureEstimator):
         return out, labels
 
     def n_parameters(self) -> int:
-        """Free parameters of the fit: the learned components' plus ``k - 1`` learned weights."""
+        """Free parameters of the fit: the learned components' plus ``k - 1`` learned weights
+        (with covariates, the logit's coefficients instead)."""
         check_fitted(self, "params_")
         return int(self.n_parameters_)
+
+    def covariate_table(self) -> dict[str, NDArray[Any]]:
+        """Tidy ``class, term, coefficient, std_error, z, p_value`` of a fit with covariates."""
+        check_fitted(self, "coef_")
+        return covariate_table(self)

@@ -17,6 +17,7 @@ from ..components import get_family
 from ..estimators import FiniteMixture
 from ..exceptions import DataError
 from ..params import check_weights
+from ._covariates import dump_covariates, load_covariates
 from ._format import Codec, FieldReader, describe, register_codec, to_json_value
 from ._levels import levels_from_json, levels_to_json
 
@@ -58,6 +59,8 @@ def _dump_finite_mixture(model: FiniteMixture) -> dict[str, Any]:
         fitted["feature_names_in_"] = [str(v) for v in model.feature_names_in_]
     if hasattr(model, "categories_"):
         fitted["categories_"] = [levels_to_json(c, j) for j, c in enumerate(model.categories_)]
+    if hasattr(model, "coef_"):
+        fitted["covariates_"] = dump_covariates(model)
     return fitted
 
 
@@ -90,7 +93,7 @@ def _load_finite_mixture(model: FiniteMixture, reader: FieldReader) -> None:
     required = _FITTED_REQUIRED
     if reader.version < 2:  # version 1 files predate n_parameters_
         required = tuple(key for key in required if key != "n_parameters_")
-    reader.check_keys(required, ["feature_names_in_", "categories_"])
+    reader.check_keys(required, ["feature_names_in_", "categories_", "covariates_"])
     fam = reader.object("family")
     fam.check_keys(["name", "options"])
     name, options = fam.get("name"), fam.object("options").data
@@ -158,6 +161,9 @@ def _load_finite_mixture(model: FiniteMixture, reader: FieldReader) -> None:
     model.lower_bound_ = reader.number("lower_bound_")
     model.n_samples_ = n_samples
     model.restart_log_likelihoods_ = restarts
+    if "covariates_" in reader.data:
+        where = f"{reader.where}.covariates_"
+        load_covariates(model, FieldReader(reader.data["covariates_"], where), k)
 
 
 #: The registered codec of :class:`~kmix.estimators.FiniteMixture`.

@@ -97,7 +97,7 @@ def test_newton_m_step_matches_a_generic_optimiser():
     Z = np.column_stack([np.ones(m), rng.normal(size=(m, p - 1))])
     W = rng.dirichlet(np.ones(k), size=m) * rng.integers(1, 4, m)[:, None]
     n = W.sum(axis=1)
-    got = lcr._newton_beta(Z, np.zeros((p, k)), W, n)
+    got = lcr.newton_class_logit(Z, np.zeros((p, k)), W, n)
 
     def negative(b):
         beta = np.zeros((p, k))

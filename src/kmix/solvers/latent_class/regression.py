@@ -58,6 +58,7 @@ __all__ = [
     "em_lc_regression",
     "lc_regression_covariance",
     "lc_regression_posteriors",
+    "newton_class_logit",
 ]
 
 FloatArray = NDArray[np.float64]
@@ -143,7 +144,7 @@ def _class_objective(Z: FloatArray, beta: FloatArray, W: FloatArray) -> float:
     return float((W * (eta - lse)).sum())
 
 
-def _newton_beta(Z: FloatArray, beta: FloatArray, W: FloatArray, n: FloatArray) -> FloatArray:
+def newton_class_logit(Z: FloatArray, beta: FloatArray, W: FloatArray, n: FloatArray) -> FloatArray:
     """Maximise ``Q`` over ``beta_u`` (``u >= 1``) from ``beta``: Newton steps with halving.
 
     ``W = c r`` (m, k) are the weighted posteriors, ``n = c`` (m,) the counts;
@@ -258,7 +259,7 @@ def em_lc_regression(
             break
         W = r * c[:, None]
         P = design.normalise(design.level_counts(W.T))
-        beta = _newton_beta(z, beta, W, c)
+        beta = newton_class_logit(z, beta, W, c)
         n_iter += 1
     probs = [P[:, o : o + d].copy() for o, d in zip(design.offsets, design.n_levels, strict=True)]
     return LCRegressionFit(probs, beta, history[-1], converged, n_iter, np.asarray(history))
