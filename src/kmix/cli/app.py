@@ -108,7 +108,8 @@ def _product_options(parser: argparse.ArgumentParser, *, fit: bool = True) -> No
             "--covariates",
             metavar="COLUMNS",
             default=None,
-            help="product: class shares a multinomial logit in these columns (names, 1-based "
+            help="product, and mixtures of gaussian, bernoulli, binomial or poisson components: "
+            "class shares (weights) a multinomial logit in these columns (names, 1-based "
             "positions or FIRST:LAST ranges); the items are --columns, default every other column",
         )
         parser.add_argument(

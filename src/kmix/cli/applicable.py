@@ -27,7 +27,8 @@ FIT: dict[str, set[tuple[str, str | None]]] = {
     "--alpha": {("mixture", f) for f in DISCRETE},
     "--n-trials": {("coins", None), ("mixture", "binomial")},
     "--missing": {("product", None)},
-    "--covariates": {("product", None)},
+    "--covariates": {("product", None)}
+    | {("mixture", f) for f in ("gaussian", "bernoulli", "binomial", "poisson")},
     "--covariate-missing": {("product", None)},
     "--covariate-se": {("product", None)},
     "--engine": {("product", None), ("mixture", "gaussian")},

@@ -19,8 +19,10 @@ from __future__ import annotations
 import argparse
 import os
 import re
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from ..data import Table, read_table
 from ..estimators._checks import missing_cells
@@ -146,6 +148,27 @@ def read_data(args: argparse.Namespace, *, labels: bool = False) -> Table:
         return table
     keep = select_columns(spec, table.columns, os.fspath(args.data))
     return Table(table.values[:, keep], [table.columns[i] for i in keep])
+
+
+def split_covariates(
+    args: argparse.Namespace, *, labels: bool
+) -> tuple[Table, dict[str, NDArray[Any]]]:
+    """The items (``--columns``, default every column not in ``--covariates``; read as
+    labels when ``labels``) and the covariates by name (numbers where they are numbers)."""
+    source = os.fspath(args.data)
+    cells = read_table(args.data, header=args.header, labels=labels)
+    cov_at = select_columns(args.covariates, cells.columns, source)
+    item_at = (
+        select_columns(args.columns, cells.columns, source)
+        if args.columns is not None
+        else [j for j in range(len(cells.columns)) if j not in cov_at]
+    )
+    if set(cov_at) & set(item_at):
+        both = [cells.columns[j] for j in sorted(set(cov_at) & set(item_at))]
+        raise DataError(f"column(s) {both} are both items and covariates; give each one role")
+    numbers = cells if not labels else read_table(args.data, header=args.header)
+    covariates = {cells.columns[j]: numbers.values[:, j] for j in cov_at}
+    return Table(cells.values[:, item_at], [cells.columns[j] for j in item_at]), covariates
 
 
 def refuse_empty_cells(table: Table, source: str) -> None:

@@ -21,9 +21,16 @@ from ..io import load, read_metadata, save
 from ..options import choose
 from ..stats import CoinCounts
 from .applicable import FIT, SELECT_K, check_applicable
-from .columns import read_data
+from .columns import read_data, split_covariates
 from .demo import run_demo
-from .display import ProgressLine, format_pairs, format_table, parameter_rows
+from .display import (
+    COEFFICIENT_HEADER,
+    ProgressLine,
+    coefficient_rows,
+    format_pairs,
+    format_table,
+    parameter_rows,
+)
 from .guess import guess_select_model
 from .passes import fit_by_passes
 from .product import fit_product, select_k_product
@@ -46,8 +53,16 @@ def demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 0
 
 
-def _summary(model: FiniteMixture, table: Table, source: str, n_trials: Any, out: TextIO) -> None:
+def _summary(
+    model: FiniteMixture,
+    table: Table,
+    source: str,
+    n_trials: Any,
+    out: TextIO,
+    covariates: Any = None,
+) -> None:
     X = table.values
+    data = {} if covariates is None else {"covariates": covariates}
     k = int(model.weights_.shape[0])
     _say(
         out,
@@ -66,13 +81,17 @@ def _summary(model: FiniteMixture, table: Table, source: str, n_trials: Any, out
         iterations += f" (best of {n_starts} starts)"
     stats = [
         ["log-likelihood", f"{model.log_likelihood_:.4f}"],
-        ["BIC", f"{model.bic(X, n_trials=n_trials):.4f}"],
-        ["AIC", f"{model.aic(X, n_trials=n_trials):.4f}"],
+        ["BIC", f"{model.bic(X, n_trials=n_trials, **data):.4f}"],
+        ["AIC", f"{model.aic(X, n_trials=n_trials, **data):.4f}"],
         ["free parameters", str(model.n_parameters())],
         ["converged", "yes" if model.converged_ else "no (raise --max-iter)"],
         ["iterations", iterations],
     ]
     _say(out, format_pairs(stats))
+    if covariates is not None:
+        _say(out)
+        _say(out, "Weights: multinomial logit, each component against component 0")
+        _say(out, format_table(COEFFICIENT_HEADER, coefficient_rows(model)))
 
 
 def _coin_data(args: argparse.Namespace) -> tuple[CoinCounts, str]:
@@ -221,7 +240,11 @@ def fit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         raise DataError("the binomial family needs --n-trials (the trials behind each count)")
     categorical = choose(args.family, "FiniteMixture.family") == "categorical"
     # category levels exactly as written ("01" and "1" are two levels); numbers otherwise
-    table = read_data(args, labels=categorical)
+    covariates = None
+    if getattr(args, "covariates", None) is not None:
+        table, covariates = split_covariates(args, labels=categorical)
+    else:
+        table = read_data(args, labels=categorical)
     n_init = "auto" if args.n_init is None else args.n_init
     model = FiniteMixture(
         args.n_components,
@@ -240,10 +263,10 @@ def fit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     progress = ProgressLine(err, model.n_starts(), enabled=not args.quiet)
     model.set_params(callback=progress)
     try:
-        model.fit(table.values)
+        model.fit(table.values, covariates=covariates)
     finally:
         progress.close()
-    _summary(model, table, os.fspath(args.data), args.n_trials, out)
+    _summary(model, table, os.fspath(args.data), args.n_trials, out, covariates)
     if args.out is not None:
         path = save(
             model, args.out, metadata={"columns": table.columns, "data": os.fspath(args.data)}

@@ -11,7 +11,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 __all__ = [
+    "COEFFICIENT_HEADER",
     "ProgressLine",
+    "coefficient_rows",
     "format_pairs",
     "format_table",
     "level_name",
@@ -78,6 +80,23 @@ def likelihood_rows(model: Any) -> list[list[str]]:
         ["free parameters", str(p)],
         ["converged", "yes" if model.converged_ else "no (raise --max-iter)"],
     ]
+
+
+def coefficient_rows(model: Any) -> list[list[str]]:
+    """One row per (class, term) of a fit with covariates: coefficient, SE, z and p."""
+    table = model.covariate_table()
+    rows = []
+    for c, t, b, e, z, p in zip(
+        table["class"], table["term"], table["coefficient"], table["std_error"], table["z"],
+        table["p_value"], strict=True,
+    ):  # fmt: skip
+        p_text = f"{p:.3g}" if p >= 1e-300 else "<1e-300"
+        rows.append([f"class {c}", str(t), f"{b:.5f}", f"{e:.5f}", f"{z:.3f}", p_text])
+    return rows
+
+
+#: The header of :func:`coefficient_rows`
+COEFFICIENT_HEADER = ["", "term", "coefficient", "std. error", "z", "p"]
 
 
 def section(title: str) -> str:

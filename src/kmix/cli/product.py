@@ -19,15 +19,22 @@ from typing import Any, TextIO
 import numpy as np
 from numpy.typing import NDArray
 
-from ..data import Table, read_table
+from ..data import Table
 from ..estimators import ProductMixture, select_k_classes
 from ..estimators._checks import check_level_counts, missing_cells
 from ..estimators.fitstats import FitStatistics, fit_statistics
 from ..estimators.product import MISFIT_Z
 from ..exceptions import DataError
 from ..io import save
-from .columns import read_data, refuse_empty_cells, select_columns
-from .display import format_pairs, format_table, level_name, likelihood_rows
+from .columns import read_data, refuse_empty_cells, split_covariates
+from .display import (
+    COEFFICIENT_HEADER,
+    coefficient_rows,
+    format_pairs,
+    format_table,
+    level_name,
+    likelihood_rows,
+)
 from .streamed import counted_rows, streams
 
 __all__ = ["MANY_LEVELS", "fit_product", "select_k_product"]
@@ -279,20 +286,8 @@ def _fit_regression(args: argparse.Namespace, out: TextIO, mode: str) -> int:
             "directories are counted as read, without per-row covariates)"
         )
     source = os.fspath(args.data)
-    labels = read_table(args.data, header=args.header, labels=True)
-    cov_at = select_columns(args.covariates, labels.columns, source)
-    item_at = (
-        select_columns(args.columns, labels.columns, source)
-        if args.columns is not None
-        else [j for j in range(len(labels.columns)) if j not in cov_at]
-    )
-    if set(cov_at) & set(item_at):
-        both = [labels.columns[j] for j in sorted(set(cov_at) & set(item_at))]
-        raise DataError(f"column(s) {both} are both items and covariates; give each one role")
-    numbers = read_table(args.data, header=args.header)
-    names = [labels.columns[j] for j in cov_at]
-    covariates = {name: numbers.values[:, j] for name, j in zip(names, cov_at, strict=True)}
-    items = Table(labels.values[:, item_at], [labels.columns[j] for j in item_at])
+    items, covariates = split_covariates(args, labels=True)
+    names = list(covariates)
     _check_levels(items, source)
     model = _model(
         args, mode, covariate_missing=args.covariate_missing, covariate_se=args.covariate_se
@@ -309,22 +304,9 @@ def _fit_regression(args: argparse.Namespace, out: TextIO, mode: str) -> int:
     header = ["", *(f"class {u}" for u in range(k))]
     _say(out, format_table(header, _class_rows(model, items.columns)))
     _say(out)
-    table = model.covariate_table()
     what = f"{args.covariate_se} information"
     _say(out, f"Class membership: multinomial logit, each class against class 0 (SE: {what})")
-    rows = [
-        [f"class {c}", str(t), f"{b:.5f}", f"{e:.5f}", f"{z:.3f}", _p_text(float(pv))]
-        for c, t, b, e, z, pv in zip(
-            table["class"],
-            table["term"],
-            table["coefficient"],
-            table["std_error"],
-            table["z"],
-            table["p_value"],
-            strict=True,
-        )
-    ]
-    _say(out, format_table(["", "term", "coefficient", "std. error", "z", "p"], rows))
+    _say(out, format_table(COEFFICIENT_HEADER, coefficient_rows(model)))
     _say(out)
     stats = [*likelihood_rows(model), ["EM iterations", str(model.n_iter_)]]
     _say(out, format_pairs(stats))
