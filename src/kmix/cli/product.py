@@ -115,6 +115,12 @@ def _class_rows(model: ProductMixture, columns: Sequence[str]) -> list[list[str]
     return rows
 
 
+def _class_table(model: ProductMixture, columns: Sequence[str]) -> str:
+    """:func:`_class_rows` under a ``class u`` header."""
+    k = int(model.weights_.shape[0])
+    return format_table(["", *(f"class {u}" for u in range(k))], _class_rows(model, columns))
+
+
 def _views_text(model: ProductMixture, columns: Sequence[str]) -> str:
     """The view triples of the moment step as ``A,B / C / D; ...`` (views A, B, pivot)."""
     triples = [
@@ -257,8 +263,7 @@ def fit_product(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             f"random ({gaps})",
         )
     _say(out)
-    header = ["", *(f"class {u}" for u in range(k))]
-    _say(out, format_table(header, _class_rows(model, table.columns)))
+    _say(out, _class_table(model, table.columns))
     _say(out)
     # the statistics of the rows fitted (listwise deletion fits the complete rows only)
     fitted = table.values
@@ -301,8 +306,7 @@ def _fit_regression(args: argparse.Namespace, out: TextIO, mode: str) -> int:
         f"{len(items.columns)} items; covariates {', '.join(names)})",
     )
     _say(out)
-    header = ["", *(f"class {u}" for u in range(k))]
-    _say(out, format_table(header, _class_rows(model, items.columns)))
+    _say(out, _class_table(model, items.columns))
     _say(out)
     what = f"{args.covariate_se} information"
     _say(out, f"Class membership: multinomial logit, each class against class 0 (SE: {what})")

@@ -20,7 +20,7 @@ from ..exceptions import DataError
 from .sources import Source
 from .tally import LabelTally
 
-__all__ = ["connect", "read_dask", "tally_dask"]
+__all__ = ["connect", "read_dask", "tally_dask", "tree_reduce"]
 
 
 logger = logging.getLogger("kmix.data")
@@ -55,13 +55,14 @@ def _client() -> Any:
         return None
 
 
-def _tree(parts: list[Any]) -> Any:
-    """A binary tree of merges over delayed tallies, partitions kept in order."""
+def tree_reduce(parts: list[Any], combine: Callable[[Any, Any], Any]) -> Any:
+    """``combine`` over delayed results in a binary tree, partitions kept in order (earlier
+    rows first), so the combining runs on the cluster."""
     from dask import delayed
 
     while len(parts) > 1:
         parts = [
-            delayed(_merge)(parts[i], parts[i + 1]) if i + 1 < len(parts) else parts[i]
+            delayed(combine)(parts[i], parts[i + 1]) if i + 1 < len(parts) else parts[i]
             for i in range(0, len(parts), 2)
         ]
     return parts[0]
@@ -88,7 +89,7 @@ def tally_dask(
         raise DataError("the Dask DataFrame has no partitions")
     client = _client()
     if client is None:
-        out: LabelTally = _tree(parts).compute()
+        out: LabelTally = tree_reduce(parts, _merge).compute()
     else:
         from dask.distributed import as_completed
 

@@ -32,15 +32,15 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..exceptions import DataError
-from .sources import Source, as_source
+from .distributed import tree_reduce
+from .scan import PROGRESS_EVERY
+from .sources import Source, as_source, blank_as_null
 
 __all__ = ["count_rows_of", "map_reduce", "numeric_values", "systematic_sample"]
 
 logger = logging.getLogger("kmix.data")
 T = TypeVar("T")
 FloatArray = NDArray[np.float64]
-#: Seconds between progress reports of a pass
-PROGRESS_EVERY = 2.0
 _EXTRA = "this needs Dask, which is optional: pip install 'kmix[dask]'"
 
 
@@ -62,8 +62,7 @@ def numeric_values(batch: Any, columns: tuple[str, ...] | list[str]) -> FloatArr
         if pa.types.is_dictionary(col.type):
             col = col.dictionary_decode()
         if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
-            col = pc.utf8_trim_whitespace(col)
-            col = pc.if_else(pc.equal(col, ""), pa.scalar(None, col.type), col)
+            col = blank_as_null(col)
             try:
                 col = pc.cast(col, pa.float64())
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
@@ -162,12 +161,7 @@ def map_reduce(
         ]
         if not parts:
             raise DataError("the Dask DataFrame holds no rows")
-        while len(parts) > 1:  # a binary tree, partitions kept in order
-            parts = [
-                delayed(reduce)(parts[i], parts[i + 1]) if i + 1 < len(parts) else parts[i]
-                for i in range(0, len(parts), 2)
-            ]
-        result: T = parts[0].compute()
+        result: T = tree_reduce(parts, reduce).compute()
         return result
     total: Any = None
     done = 0

@@ -29,7 +29,15 @@ import numpy as np
 
 from ..exceptions import DataError
 
-__all__ = ["BATCH_ROWS", "Source", "as_source", "is_dask", "is_number", "is_source"]
+__all__ = [
+    "BATCH_ROWS",
+    "Source",
+    "as_source",
+    "blank_as_null",
+    "is_dask",
+    "is_number",
+    "is_source",
+]
 
 #: Rows per batch when a source is streamed
 BATCH_ROWS = 1 << 18
@@ -200,6 +208,16 @@ def _csv_header(path: Path, delimiter: str) -> list[str]:
     except Exception as exc:
         raise DataError(f"{path} is not a readable CSV file: {exc}") from None
     return [str(name) for name in reader.schema.names]
+
+
+def blank_as_null(col: Any) -> Any:
+    """A text column as :func:`kmix.data.read_table` reads cells: stripped of surrounding
+    spaces, an empty cell missing."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    col = pc.utf8_trim_whitespace(col)
+    return pc.if_else(pc.equal(col, ""), pa.scalar(None, col.type), col)
 
 
 def is_number(text: str) -> bool:

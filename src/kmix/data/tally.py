@@ -28,6 +28,7 @@ from numpy.typing import NDArray
 
 from ..exceptions import DataError
 from ..stats import code_dtype, count_rows
+from .sources import blank_as_null
 
 __all__ = ["LabelTally", "Labelled"]
 
@@ -176,8 +177,7 @@ class LabelTally:
             col = pc.if_else(pc.is_nan(col), pa.scalar(None, col.type), col)
         elif pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
             # text labels as read_table reads them: stripped, empty cells missing
-            col = pc.utf8_trim_whitespace(col)
-            col = pc.if_else(pc.equal(col, ""), pa.scalar(None, col.type), col)
+            col = blank_as_null(col)
         enc = col if pa.types.is_dictionary(col.type) else pc.dictionary_encode(col)
         idx = np.asarray(enc.indices.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64)
         present = idx >= 0

@@ -28,6 +28,8 @@ __all__ = [
     "missing_cells",
     "plain",
     "rng_from",
+    "take_fitted",
+    "variant",
 ]
 
 
@@ -360,3 +362,16 @@ def encode_categories(
             )
         codes[target, j] = pos
     return codes, learned if categories is None else categories
+
+
+def variant(model: Any, **changes: Any) -> Any:
+    """An unfitted estimator of ``model``'s class with its options, ``changes`` applied (the
+    fit a path starts from: without covariates, without a callback, on a sample)."""
+    return type(model)(**{**model.get_params(deep=False), **changes})
+
+
+def take_fitted(target: Any, source: Any) -> None:
+    """Copy ``source``'s fitted attributes (public names ending in ``_``) onto ``target``."""
+    for name, value in vars(source).items():
+        if name.endswith("_") and not name.startswith("_"):
+            setattr(target, name, value)

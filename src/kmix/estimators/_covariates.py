@@ -25,6 +25,7 @@ from scipy import stats
 from ..data import is_source
 from ..exceptions import ConvergenceWarning, DataError
 from ..params import CategoricalParams, item_view
+from ..solvers.em.loop import log_mixture
 from ..solvers.latent_class.regression import (
     LCRegressionFit,
     class_shares,
@@ -33,6 +34,7 @@ from ..solvers.latent_class.regression import (
     lc_regression_posteriors,
 )
 from ..stats import compress_rows
+from ._checks import take_fitted, variant
 
 __all__ = [
     "CovariateDesign",
@@ -188,12 +190,7 @@ def log_mixture_rows(log_prob: FloatArray, log_pi: FloatArray) -> tuple[FloatArr
     ``log pi_u(z_s)``, both (n, k)."""
     if log_pi.shape[0] != log_prob.shape[0]:
         raise DataError(f"covariates have {log_pi.shape[0]} rows but X has {log_prob.shape[0]}")
-    joint = log_prob + log_pi
-    top = np.max(joint, axis=1, keepdims=True)
-    top[~np.isfinite(top)] = 0.0
-    with np.errstate(divide="ignore"):
-        lse = np.log(np.exp(joint - top).sum(axis=1)) + top[:, 0]
-    return lse, joint - lse[:, None]
+    return log_mixture(log_prob, log_pi)
 
 
 def fit_with_covariates(model: Any, X: Any, covariates: Any, sample_weight: Any) -> None:
@@ -207,7 +204,7 @@ def fit_with_covariates(model: Any, X: Any, covariates: Any, sample_weight: Any)
             "covariates need the rows in memory; read the file into a DataFrame and pass its "
             "item and covariate columns"
         )
-    starter = type(model)(**model.get_params(deep=False))
+    starter = variant(model)
     design = CovariateDesign.learn(covariates)
     Zm, gaps, first = design.matrix(covariates)
     n = Zm.shape[0]
@@ -227,9 +224,7 @@ def fit_with_covariates(model: Any, X: Any, covariates: Any, sample_weight: Any)
     Xk = _take_rows(X, keep) if gaps.any() else X
     w = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)[keep]
     starter.fit(Xk, sample_weight=w)
-    for name, value in vars(starter).items():
-        if name.endswith("_") and not name.startswith("_"):
-            setattr(model, name, value)
+    take_fitted(model, starter)
     codes, kept = model.encode(Xk)
     z = Zm[keep][kept]
     weights = np.ones(codes.shape[0]) if w is None else w[kept]

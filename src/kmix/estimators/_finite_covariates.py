@@ -17,8 +17,12 @@ from numpy.typing import NDArray
 
 from ..data import is_source
 from ..exceptions import DataError
-from ..solvers.em.concomitant import em_concomitant, profile_beta_covariance
-from ..solvers.latent_class.regression import class_shares
+from ..solvers.em.concomitant import (
+    concomitant_posteriors,
+    em_concomitant,
+    profile_beta_covariance,
+)
+from ._checks import take_fitted, variant
 from ._covariates import CovariateDesign
 
 __all__ = ["fit_finite_with_covariates"]
@@ -55,11 +59,9 @@ def fit_finite_with_covariates(
     if np.isnan(arr).any():
         r, c = (int(i) for i in np.argwhere(np.isnan(arr))[0])
         raise DataError(f"X row {r}, column {c} is missing; covariates need complete rows")
-    starter = type(model)(**{**model.get_params(deep=False), "callback": None})
+    starter = variant(model, callback=None)
     starter.fit(X, sample_weight=sample_weight, n_trials=n_trials)
-    for name, value in vars(starter).items():
-        if name.endswith("_") and not name.startswith("_"):
-            setattr(model, name, value)
+    take_fitted(model, starter)
     family = starter.family_
     ctx = {"n_trials": model.n_trials if n_trials is None else n_trials}
     prepared = family.prepare(family.encode(arr, **ctx), **ctx)
@@ -71,10 +73,8 @@ def fit_finite_with_covariates(
         family, prepared, counts, Zm, beta0, starter.params_,
         tol=float(model.tol), max_iter=max(int(model.max_iter), 1),
     )  # fmt: skip
-    with np.errstate(divide="ignore"):
-        joint = family.log_prob(prepared, fit.params) + np.log(class_shares(Zm, fit.beta))
-    r = np.exp(joint - np.logaddexp.reduce(joint, axis=1, keepdims=True))
-    shares = (r * counts[:, None]).sum(axis=0) / counts.sum()
+    post = concomitant_posteriors(family, prepared, Zm, fit.beta, fit.params)[0]
+    shares = (post * counts[:, None]).sum(axis=0) / counts.sum()
     order = np.argsort(-shares, kind="stable")
     fit_beta = fit.beta[:, order] - fit.beta[:, order[:1]]
     params = fit.params.permute(order)

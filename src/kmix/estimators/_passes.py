@@ -28,6 +28,7 @@ from ..data.passes import map_reduce, systematic_sample
 from ..exceptions import DataError
 from ..solvers.em.loop import EMProgress
 from ..solvers.em.streamed import PassSums, em_by_passes
+from ._checks import take_fitted, variant
 from ._finite_input import starting_values
 
 __all__ = ["SAMPLE_ROWS", "fit_by_passes"]
@@ -93,13 +94,11 @@ def fit_by_passes(
         sample.shape[0],
     )
     # the same options, no callback (it may hold a stream) and gaps dropped in the sample
-    starter = type(model)(**{**model.get_params(deep=False), "callback": None, "missing": "drop"})
+    starter = variant(model, callback=None, missing="drop")
     with warnings.catch_warnings():  # about the sample only: the passes below judge the rows
         warnings.simplefilter("ignore")
         starter.fit(sample)
-    for name, value in vars(starter).items():  # what the sample fit knows of the columns
-        if name.endswith("_") and not name.startswith("_"):
-            setattr(model, name, value)
+    take_fitted(model, starter)
     weights, params = starter.weights_, starter.params_
     _, _, params_init, weights_init = starting_values(
         model, family, int(model.n_components), {"n_trials": None}

@@ -32,7 +32,12 @@ from numpy.typing import NDArray
 from ...params import ComponentParams
 from ..latent_class.regression import class_shares, newton_class_logit
 
-__all__ = ["ConcomitantFit", "em_concomitant", "profile_beta_covariance"]
+__all__ = [
+    "ConcomitantFit",
+    "concomitant_posteriors",
+    "em_concomitant",
+    "profile_beta_covariance",
+]
 
 FloatArray = NDArray[np.float64]
 
@@ -49,7 +54,7 @@ class ConcomitantFit:
     history: FloatArray = field(repr=False)
 
 
-def _posteriors(
+def concomitant_posteriors(
     family: Any, prepared: Any, Z: FloatArray, beta: FloatArray, params: ComponentParams
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
     """``r`` (m, k), ``pi`` (m, k) and ``log p(x_s | z_s)`` (m,)."""
@@ -79,7 +84,7 @@ def em_concomitant(
     history: list[float] = []
     converged, n_iter = False, 0
     while True:
-        r, _, lse = _posteriors(family, prepared, Z, beta, params)
+        r, _, lse = concomitant_posteriors(family, prepared, Z, beta, params)
         history.append(float(lse @ counts))
         if n_iter > 0 and history[-1] - history[-2] <= tol * abs(history[-1]):
             converged = True
@@ -102,7 +107,7 @@ def _profile_gradient(
     inner = em_concomitant(
         family, prepared, counts, Z, beta, params, tol=1e-14, max_iter=5000, learn_beta=False
     )
-    r, pi, _ = _posteriors(family, prepared, Z, beta, inner.params)
+    r, pi, _ = concomitant_posteriors(family, prepared, Z, beta, inner.params)
     return np.asarray(((r - pi)[:, 1:] * counts[:, None]).T @ Z, dtype=np.float64).reshape(-1)
 
 

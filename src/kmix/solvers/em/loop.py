@@ -151,9 +151,10 @@ class ZeroWeightRowError(ImpossibleRowError):
 def log_mixture(log_prob: FloatArray, log_weights: FloatArray) -> tuple[FloatArray, FloatArray]:
     """Row log-densities and log-responsibilities, computed stably.
 
-    Returns ``(log p(x_s), log r_su)`` from ``log f(x_s; theta_u)`` and ``log pi``.
+    Returns ``(log p(x_s), log r_su)`` from ``log f(x_s; theta_u)`` and ``log pi``,
+    the weights shared by every row (k,) or each row's own (m, k).
     """
-    joint = log_prob + log_weights[None, :]
+    joint = log_prob + log_weights
     top = joint.max(axis=1)
     top = np.where(np.isfinite(top), top, 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
