@@ -11,7 +11,7 @@ BENCH_VENV := .venv-bench
 BENCH_STAMP := $(BENCH_VENV)/.kmix-installed
 PYTEST_WORKERS ?= 2
 
-.PHONY: demo test lint typecheck pytest bench clean
+.PHONY: demo figures test lint typecheck pytest bench clean
 
 $(STAMP): requirements/dev.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,9 +22,13 @@ $(STAMP): requirements/dev.txt pyproject.toml
 demo: $(STAMP)
 	$(BIN)/kmix demo
 
+# the README's figures, drawn by the demo from the current code
+figures: $(STAMP)
+	$(BIN)/kmix demo --plots docs/figures
+
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks examples
+	$(BIN)/ruff format --check src tests benchmarks examples
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

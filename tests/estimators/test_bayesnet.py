@@ -414,3 +414,21 @@ def test_missing_values_bad_cases_are_named():
         )
     ref = BayesNetMixture(HOSPITALS_DAG, 2, random_state=0).fit(Xf[complete], columns=cols)
     assert drop.log_likelihood_ == ref.log_likelihood_ and drop.n_rows_ == int(complete.sum())
+
+
+def test_log_likelihood_history_climbs_to_log_likelihood(fitted_bayesnet):
+    """Reference: EM never lowers the log-likelihood (Dempster, Laird & Rubin 1977) and SQUAREM
+    keeps an extrapolation only where it does not lose against two plain EM maps (Varadhan &
+    Roland 2008): with alpha=1 (maximum likelihood) the kept run's history climbs (to
+    rounding) to log_likelihood_, one entry per SQUAREM cycle (three EM maps of n_iter_) and
+    the end point. With alpha > 1 EM climbs the log-posterior; the plain log-likelihood still
+    ends at log_likelihood_, one entry per cycle and the end point."""
+    model, data, _ = fitted_bayesnet
+    smoothed = BayesNetMixture(model.dag_, 2, alpha=3.0, n_init=2, random_state=0).fit(data)
+    for fit, monotone in ((model, True), (smoothed, False)):
+        h = fit.log_likelihood_history_
+        assert isinstance(h, np.ndarray) and h.dtype == np.float64 and h.ndim == 1
+        assert h[-1] == fit.log_likelihood_
+        assert fit.n_iter_ % 3 == 0 and len(h) == fit.n_iter_ // 3 + 1
+        if monotone:
+            assert np.all(np.diff(h) >= -1e-9 * abs(h[-1]))

@@ -239,3 +239,42 @@ def test_no_variation_at_all_still_gives_a_valid_mixture():
     assert model.n_supported_ == 1
     np.testing.assert_allclose(model.biases_[model.weights_ > 0], 0.0)
     assert model.log_likelihood_ == pytest.approx(0.0, abs=1e-9)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {"init": "random", "n_init": 3, "random_state": 0},
+        {"init": "random", "max_iter": 3, "random_state": 0},
+    ],
+    ids=["moments", "random", "polished"],
+)
+def test_log_likelihood_history_climbs_to_log_likelihood(options):
+    """Reference: EM never lowers the log-likelihood (Dempster, Laird & Rubin 1977) and the
+    quasi-Newton finish keeps only a higher point: the winning start's history climbs (to
+    rounding) to log_likelihood_, one entry per E-step (``n_iter_ + 1``) and one more when
+    the finish moved the coins (EM from a random start stopped after 3 iterations is
+    short of the maximum, and the finish climbs)."""
+    h = heads(n=20_000)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = CoinMixture(3, **options).fit(h, n_trials=5)
+    hist = model.log_likelihood_history_
+    assert isinstance(hist, np.ndarray) and hist.dtype == np.float64 and hist.ndim == 1
+    assert hist[-1] == model.log_likelihood_
+    assert np.all(np.diff(hist) >= -1e-9 * abs(hist[-1]))
+    assert len(hist) in (model.n_iter_ + 1, model.n_iter_ + 2)
+    if "max_iter" in options:
+        assert model.n_iter_ == 3 and len(hist) == 5
+        assert hist[-1] > hist[-2]
+
+
+def test_log_likelihood_history_without_em():
+    """Reference: no EM, no iterations: the moment solution's log-likelihood alone, and
+    nothing from moments alone (which have no likelihood)."""
+    model = CoinMixture(3, refine=None).fit(heads(n=5000), n_trials=5)
+    np.testing.assert_array_equal(model.log_likelihood_history_, [model.log_likelihood_])
+    assert model.n_iter_ == 0
+    exact = CoinMixture(2).fit(CoinMoments.from_params([0.4, 0.6], [0.2, 0.7], 3))
+    assert exact.log_likelihood_history_.shape == (0,) and exact.log_likelihood_ is None

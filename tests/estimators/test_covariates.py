@@ -111,3 +111,13 @@ def test_a_saved_regression_loads_with_its_covariates(fitted, anes, tmp_path):
     np.testing.assert_allclose(
         back.predict_proba(rows, covariates=z), fitted.predict_proba(rows, covariates=z)
     )
+
+
+def test_log_likelihood_history_of_the_regression(fitted):
+    """Reference: EM with a Newton step for the logit is a generalised EM, which never lowers
+    the log-likelihood (Dempster, Laird & Rubin 1977): one entry per E-step of the
+    regression (``n_iter_ + 1``), climbing to log_likelihood_ (not the starting fit's)."""
+    h = fitted.log_likelihood_history_
+    assert h.dtype == np.float64 and len(h) == fitted.n_iter_ + 1
+    assert h[-1] == fitted.log_likelihood_
+    assert np.all(np.diff(h) >= -1e-9 * abs(h[-1]))

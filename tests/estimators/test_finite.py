@@ -28,6 +28,7 @@ import pytest
 from sklearn.mixture import GaussianMixture
 
 from kmix import FiniteMixture, io
+from kmix.data import as_source
 from kmix.datasets import make_mixture, marbles
 from kmix.exceptions import ConvergenceWarning, DataError, IdentifiabilityError
 from kmix.metrics import parameter_errors
@@ -871,3 +872,76 @@ def test_too_few_complete_rows_for_a_latent_class_start_take_random_starts():
     model = FiniteMixture(2, family="bernoulli", random_state=0).fit(X)
     assert len(model.restart_log_likelihoods_) == 4
     assert model.log_likelihood_ == pytest.approx(max(model.restart_log_likelihoods_))
+
+
+def _climbs(history: np.ndarray, rtol: float = 1e-9) -> bool:
+    """Whether ``history`` never falls by more than ``rtol`` of its last value's size."""
+    return bool(np.all(np.diff(history) >= -rtol * abs(history[-1])))
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"family": "gaussian", "n_init": 3},
+        {"family": "bernoulli", "init": "random", "n_init": 2},
+        {"family": "bernoulli"},  # EM from the latent class start
+        {"family": "bernoulli", "fixed_params": {"p": [[0.8, 0.7, 0.6], [0.3, 0.2, 0.4]]}},
+    ],
+    ids=["gaussian", "bernoulli-random", "bernoulli-latent-start", "fixed-params"],
+)
+def test_log_likelihood_history_climbs_to_log_likelihood(options):
+    """Reference: EM never lowers the log-likelihood (Dempster, Laird & Rubin 1977), so the
+    kept start's history climbs (to rounding) to log_likelihood_; one entry per E-step,
+    ``n_iter_ + 1``, plus the Newton polish's value when it moved fixed_params' weights."""
+    rng = np.random.default_rng(5)
+    if options["family"] == "gaussian":
+        X = np.concatenate([rng.normal(0.0, 1.0, (300, 2)), rng.normal(2.5, 1.0, (200, 2))])
+    else:
+        p = np.where(rng.random(600) < 0.4, 0.75, 0.25)[:, None]
+        X = (rng.random((600, 3)) < p).astype(int)
+    model = FiniteMixture(2, random_state=0, **options).fit(X)
+    h = model.log_likelihood_history_
+    assert isinstance(h, np.ndarray) and h.dtype == np.float64 and h.ndim == 1
+    assert h[-1] == model.log_likelihood_
+    assert _climbs(h)
+    np.testing.assert_array_equal(h, model.history_)  # alpha = 1: no log-prior
+    if "fixed_params" in options:
+        assert len(h) in (model.n_iter_ + 1, model.n_iter_ + 2)
+    else:
+        assert len(h) == model.n_iter_ + 1
+
+
+def test_log_likelihood_history_leaves_out_the_log_prior():
+    """Reference: the Dirichlet log-prior of the returned parameters, by which history_
+    (the objective EM climbs when alpha > 1) ends above log_likelihood_history_, whose
+    last entry is log_likelihood_."""
+    rng = np.random.default_rng(6)
+    X = (rng.random((600, 4)) < np.where(rng.random(600) < 0.4, 0.85, 0.15)[:, None]).astype(int)
+    model = FiniteMixture(2, family="bernoulli", alpha=2.0, init="random", random_state=0)
+    model.fit(X)
+    h = model.log_likelihood_history_
+    assert h[-1] == model.log_likelihood_ and len(h) == len(model.history_) == model.n_iter_ + 1
+    prior = model.family_.log_prior(model.params_)
+    assert model.history_[-1] == pytest.approx(h[-1] + prior, rel=1e-14)
+    assert _climbs(model.history_)
+
+
+def test_log_likelihood_history_of_the_covariate_and_pass_paths(tmp_path):
+    """Reference: the EM of each path, one entry per E-step (``n_iter_ + 1``), climbing
+    to log_likelihood_ (for the covariates, EM with a Newton step for the logit is a
+    generalised EM: it still never lowers the log-likelihood)."""
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+
+    rng = np.random.default_rng(7)
+    z = rng.normal(size=500)
+    u = rng.random(500) < 1.0 / (1.0 + np.exp(-1.5 * z))
+    X = rng.normal(size=(500, 2)) + 3.0 * u[:, None]
+    covariates = FiniteMixture(2, random_state=0).fit(X, covariates=z[:, None])
+    path = tmp_path / "rows.parquet"
+    pq.write_table(pa.table({"a": X[:, 0], "b": X[:, 1]}), path, row_group_size=100)
+    passes = FiniteMixture(2, random_state=0).fit(as_source(path))
+    for model in (covariates, passes):
+        h = model.log_likelihood_history_
+        assert h.dtype == np.float64 and h[-1] == model.log_likelihood_
+        assert len(h) == model.n_iter_ + 1 and _climbs(h)

@@ -169,3 +169,47 @@ def test_near_duplicate_classes_warn_with_the_separation():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         ProductMixture(2, refine=None, random_state=0).fit(rows, sample_weight=1e4 * probs)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"n_init": 4}, {"init": "random", "n_init": 3}, {"refine": None}],
+    ids=["auto", "n_init-4", "random", "moments-only"],
+)
+def test_log_likelihood_history_climbs_to_log_likelihood(options):
+    """Reference: EM never lowers the log-likelihood (Dempster, Laird & Rubin 1977); SQUAREM
+    keeps an extrapolation only where it does not lose against two plain EM maps (Varadhan
+    & Roland 2008) and the quasi-Newton finish only a higher point, so the kept run's
+    history climbs (to rounding) to log_likelihood_. Entries: one per SQUAREM cycle (three
+    EM maps of n_iter_), the end point, and each finish that moved it (at most two); the
+    moment step alone has no EM: its log-likelihood is the one entry."""
+    from kmix.datasets import carcinoma
+
+    data = carcinoma()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # near-duplicate classes of some random starts
+        model = ProductMixture(3, random_state=0, **options).fit(
+            data.patterns, sample_weight=data.counts
+        )
+    h = model.log_likelihood_history_
+    assert isinstance(h, np.ndarray) and h.dtype == np.float64 and h.ndim == 1
+    assert h[-1] == model.log_likelihood_
+    assert np.all(np.diff(h) >= -1e-9 * abs(h[-1]))
+    if options.get("refine", "em") is None:
+        assert model.n_iter_ == 0 and len(h) == 1
+    else:
+        cycles = model.n_iter_ // 3
+        assert model.n_iter_ == 3 * cycles and cycles + 1 <= len(h) <= cycles + 3
+
+
+def test_log_likelihood_history_of_a_long_climb(survey):
+    """Reference: as above, on a table where EM takes many cycles. A start EM settled is
+    not finished before the best is chosen, so its entries are one per cycle, the end
+    point, and the final finish's value when that moved it (n_polish_iter_ > 0)."""
+    X, _, _ = survey
+    model = ProductMixture(3, init="random", n_init=1, random_state=0).fit(X)
+    h = model.log_likelihood_history_
+    assert model.converged_
+    assert len(h) > 3 and h[-1] == model.log_likelihood_
+    assert np.all(np.diff(h) >= -1e-9 * abs(h[-1]))
+    assert len(h) == model.n_iter_ // 3 + 1 + (model.n_polish_iter_ > 0)

@@ -53,3 +53,26 @@ def test_tampered_coin_file_is_refused(tmp_path):
     path.write_text(json.dumps(doc))
     with pytest.raises(DataError, match=r"biases_.*in \[0, 1\]"):
         kio.load(path)
+
+
+def test_log_likelihood_history_round_trips_bit_for_bit(tmp_path):
+    """Reference: the saved array's bytes (an empty one from moments alone too); files
+    written before the member existed load without it (it is optional)."""
+    import json
+
+    from kmix import io as kio
+    from kmix.stats import CoinMoments
+
+    h = coin_flips(random_coins(2, separation=0.3, random_state=0), 5_000, 4, random_state=1)
+    fitted = CoinMixture(2, random_state=0).fit(h, n_trials=4)
+    exact = CoinMixture(2).fit(CoinMoments.from_params([0.4, 0.6], [0.2, 0.7], 3))
+    for model in (fitted, exact):
+        back = kio.load(kio.save(model, tmp_path / "coins.json"))
+        got, want = back.log_likelihood_history_, model.log_likelihood_history_
+        assert got.dtype == want.dtype == np.float64 and got.tobytes() == want.tobytes()
+    document = json.loads(kio.dumps(fitted))
+    del document["fitted"]["log_likelihood_history_"]
+    document["sha256"] = kio.document_checksum(document)
+    older = kio.from_document(document)
+    assert not hasattr(older, "log_likelihood_history_")
+    assert older.log_likelihood_ == fitted.log_likelihood_

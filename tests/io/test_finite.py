@@ -428,3 +428,41 @@ def test_the_missing_option_is_saved_and_older_files_read_as_fiml(tmp_path: Path
     again = io.load(older)
     assert again.missing == "fiml"
     np.testing.assert_array_equal(again.score_samples(gappy), model.score_samples(gappy))
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda: _fit("gaussian", covariance_type="full")[0],
+        lambda: FiniteMixture(2, family="bernoulli", fixed_params={"p": [[0.8], [0.3]]}).fit(
+            np.array([[1]] * 55 + [[0]] * 45)
+        ),
+    ],
+    ids=["learned", "fixed-params"],
+)
+def test_log_likelihood_history_round_trips_bit_for_bit(
+    build: Callable[[], FiniteMixture], tmp_path: Path
+) -> None:
+    """Reference: the saved array's bytes; files written before the member existed load
+    without it (it is optional)."""
+    model = build()
+    loaded = io.load(io.save(model, tmp_path / "model.json"))
+    got, want = loaded.log_likelihood_history_, model.log_likelihood_history_
+    assert got.dtype == want.dtype == np.float64 and got.tobytes() == want.tobytes()
+    text = io.dumps(model)
+    older = io.from_document(
+        json.loads(_resigned(text, lambda d: d["fitted"].pop("log_likelihood_history_")))
+    )
+    assert not hasattr(older, "log_likelihood_history_")
+    assert older.log_likelihood_ == model.log_likelihood_
+
+
+def test_a_non_finite_history_entry_round_trips_and_bad_ones_are_named() -> None:
+    """Reference: float_to_json's text for an infinity; anything else is refused by name."""
+    model, _ = _fit("bernoulli")
+    model.log_likelihood_history_ = np.array([-np.inf, -10.5, -3.25])
+    again = io.from_document(json.loads(io.dumps(model)))
+    assert again.log_likelihood_history_.tobytes() == model.log_likelihood_history_.tobytes()
+    bad = _resigned(io.dumps(model), _set("fitted.log_likelihood_history_", [1.0, "x"]))
+    with pytest.raises(DataError, match=r"fitted\.log_likelihood_history_ must be a list"):
+        io.from_document(json.loads(bad))

@@ -277,3 +277,30 @@ def test_the_helpers_alone_leave_a_loadable_file(saved: dict[str, str], tmp_path
         path = tmp_path / f"{kind}.json"
         path.write_text(_resigned(text, lambda fitted: None))
         assert isinstance(kio.load(path), ProductMixture)
+
+
+@pytest.mark.parametrize("kind", ["binary", "moments-only", "covariates"])
+def test_log_likelihood_history_round_trips_bit_for_bit(kind: str, tmp_path: Path) -> None:
+    """Reference: the saved array's bytes; files written before the member existed load
+    without it (it is optional)."""
+    if kind == "binary":
+        model = _fitted("binary")[0]
+    else:
+        X = carcinoma().expand()
+        if kind == "moments-only":
+            model = ProductMixture(2, refine=None, random_state=0).fit(X)
+        else:
+            z = np.random.default_rng(0).normal(size=(X.shape[0], 1))
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                model = ProductMixture(2, random_state=0).fit(X, covariates=z)
+    loaded = kio.load(kio.save(model, tmp_path / "model.json"))
+    got, want = loaded.log_likelihood_history_, model.log_likelihood_history_
+    assert got.dtype == want.dtype == np.float64 and got.tobytes() == want.tobytes()
+    older = kio.from_document(
+        json.loads(
+            _resigned(kio.dumps(model), lambda fitted: fitted.pop("log_likelihood_history_"))
+        )
+    )
+    assert not hasattr(older, "log_likelihood_history_")
+    assert older.log_likelihood_ == model.log_likelihood_

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import shlex
 import signal
 import sys
 import warnings
@@ -142,6 +143,12 @@ def _add_demo(sub: _Subcommands) -> None:
     p.add_argument("--seed", type=_seed, default=0, help="seed of the simulations (default 0)")
     p.add_argument(
         "--section", action="append", metavar="NAME", help="run only this section (repeatable)"
+    )
+    p.add_argument(
+        "--plots",
+        metavar="DIR",
+        default=None,
+        help="also write the demo's figures (PNG) to this directory (needs kmix[plot])",
     )
     p.set_defaults(handler=demo)
 
@@ -355,6 +362,17 @@ def _add_effect(sub: _Subcommands) -> None:
     )
     p.add_argument("--latent-name", default="U", help="name of the hidden population (default U)")
     p.add_argument(
+        "--out",
+        default=None,
+        help="save the fitted model (with its bootstrap) to this JSON file, for kmix report; "
+        "with --discover and several parent sets of the treatment, one numbered file each",
+    )
+    p.add_argument(
+        "--graph-out",
+        default=None,
+        help="with --discover: save the learned graph (its evidence too) to this JSON file",
+    )
+    p.add_argument(
         "--missing",
         choices=("fiml", "drop", "error"),
         default="fiml",
@@ -363,6 +381,38 @@ def _add_effect(sub: _Subcommands) -> None:
     )
     _header_options(p)
     p.set_defaults(handler=effect)
+
+
+def _add_report(sub: _Subcommands) -> None:
+    from .report import report
+
+    p = sub.add_parser(
+        "report", help="one self-contained HTML page of a saved model (figures and tables)"
+    )
+    p.add_argument("model", help="model file saved by kmix fit --out or kmix effect --out")
+    p.add_argument("--out", required=True, help="HTML file to write")
+    p.add_argument(
+        "--data",
+        default=None,
+        help="the training data (CSV): fit statistics of a latent class model, the head counts "
+        "of a coin model",
+    )
+    p.add_argument(
+        "--distal",
+        action="append",
+        metavar="COLUMN",
+        help="with --data: a distal outcome column to show per class (repeatable)",
+    )
+    p.add_argument(
+        "--distal-method",
+        choices=("bch", "ml", "modal", "one-step"),
+        default="bch",
+        help="three-step correction of the distal outcomes (default bch)",
+    )
+    p.add_argument("--treatment", default=None, help="a network's treatment node")
+    p.add_argument("--outcome", default=None, help="a network's outcome node")
+    _header_options(p)
+    p.set_defaults(handler=report)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -374,7 +424,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"kmix {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for add in (_add_demo, _add_fit, _add_select_k, _add_simulate, _add_predict, _add_effect):
+    for add in (
+        _add_demo,
+        _add_fit,
+        _add_select_k,
+        _add_simulate,
+        _add_predict,
+        _add_effect,
+        _add_report,
+    ):
         add(sub)
     return parser
 
@@ -433,7 +491,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
-        args.given_options = given_options(sys.argv[1:] if argv is None else argv)
+        given = list(sys.argv[1:] if argv is None else argv)
+        args.given_options = given_options(given)
+        args.command_line = shlex.join(["kmix", *given])
     except _UsageError as exc:
         _error(err, str(exc))
         return 2
@@ -443,7 +503,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if handler is None:
         _error(
             err,
-            "choose a command: demo, fit, select-k, simulate, predict or effect (see kmix --help)",
+            "choose a command: demo, fit, select-k, simulate, predict, effect or report "
+            "(see kmix --help)",
         )
         return 2
     with warnings.catch_warnings(record=True) as caught, _terminate_cleanly():

@@ -49,7 +49,13 @@ def _note(err: TextIO, text: str) -> None:
 
 def demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """``kmix demo``: the worked examples of :mod:`kmix.cli.demo`."""
-    run_demo(out, seed=args.seed, sections=args.section)
+    keep: dict[str, Any] = {}
+    run_demo(out, seed=args.seed, sections=args.section, keep=keep)
+    if args.plots is not None:
+        from .demo_plots import write_demo_figures  # matplotlib only when asked for
+
+        for path in write_demo_figures(keep, args.plots):
+            out.write(f"wrote {path}\n")
     return 0
 
 
@@ -163,7 +169,15 @@ def _fit_coins(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     ]
     _say(out, format_pairs(stats_rows))
     if args.out is not None:
-        path = save(model, args.out, metadata={"data": os.fspath(args.data), "read_as": how})
+        path = save(
+            model,
+            args.out,
+            metadata={
+                "command": getattr(args, "command_line", None),
+                "data": os.fspath(args.data),
+                "read_as": how,
+            },
+        )
         _say(out, f"model saved to {path}")
     return 0
 
@@ -269,7 +283,13 @@ def fit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     _summary(model, table, os.fspath(args.data), args.n_trials, out, covariates)
     if args.out is not None:
         path = save(
-            model, args.out, metadata={"columns": table.columns, "data": os.fspath(args.data)}
+            model,
+            args.out,
+            metadata={
+                "command": getattr(args, "command_line", None),
+                "columns": table.columns,
+                "data": os.fspath(args.data),
+            },
         )
         _say(out, f"model saved to {path}")
     return 0
@@ -323,6 +343,11 @@ def predict(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         inputs = [("data file", args.data), ("model file", args.model)]
         check_output(args.out, option="--out", inputs=inputs)
     model = load(args.model)
+    if not isinstance(model, (FiniteMixture, CoinMixture, ProductMixture)):
+        raise DataError(
+            f"kmix predict labels rows with a FiniteMixture, CoinMixture or ProductMixture; "
+            f"{args.model} holds a {type(model).__name__} (kmix report describes it)"
+        )
     columns = read_metadata(args.model).get("columns")
     if isinstance(model, ProductMixture) and hasattr(model, "feature_names_in_"):
         columns = [str(c) for c in model.feature_names_in_]

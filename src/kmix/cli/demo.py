@@ -47,12 +47,13 @@ class Section:
     name : str
         Short name for ``kmix demo --section NAME``.
     run : callable
-        ``run(out, seed)`` prints to ``out`` and returns the section's key
-        numbers.
+        ``run(out, seed, keep)`` prints to ``out`` and returns the section's
+        key numbers; it puts the models its figures need into the dict
+        ``keep`` (:mod:`kmix.cli.demo_plots` draws them).
     """
 
     name: str
-    run: Callable[[TextIO, int], dict[str, float]]
+    run: Callable[[TextIO, int, dict[str, Any]], dict[str, float]]
 
 
 def _say(out: TextIO, text: str = "") -> None:
@@ -75,7 +76,7 @@ class _EMTrace:
             self.row(progress.iteration, progress.objective, float(progress.weights[0]))
 
 
-def factories(out: TextIO, seed: int) -> dict[str, float]:
+def factories(out: TextIO, seed: int, keep: dict[str, Any] | None = None) -> dict[str, float]:
     """Two factories, one marble per bag: learn P(F1) with the colour mixes known.
 
     The log-likelihood ``n_red log(0.8 w + 0.3 (1 - w)) + n_blue log(0.2 w +
@@ -139,7 +140,7 @@ def factories(out: TextIO, seed: int) -> dict[str, float]:
     return {"estimate": estimate, "closed_form": closed, "truth": P_F1, "p_red": p_red}
 
 
-def n_factories(out: TextIO, seed: int) -> dict[str, float]:
+def n_factories(out: TextIO, seed: int, keep: dict[str, Any] | None = None) -> dict[str, float]:
     """Three factories, five marbles per bag: weights, then colours and weights.
 
     One marble per bag reveals only P(red), one number. ``t`` marbles from the
@@ -208,7 +209,7 @@ def n_factories(out: TextIO, seed: int) -> dict[str, float]:
     return {"weights_known_error": err_a, "weights_error": err_w, "p_red_error": err_p}
 
 
-def coins(out: TextIO, seed: int) -> dict[str, float]:
+def coins(out: TextIO, seed: int, keep: dict[str, Any] | None = None) -> dict[str, float]:
     """Four coins from a million trials of seven flips: moments, no local optima.
 
     With ``t = 2k - 1`` flips the Chebyshev Hankel pencil gives the biases and
@@ -274,6 +275,8 @@ def coins(out: TextIO, seed: int) -> dict[str, float]:
         f"solution (best gap {model.log_likelihood_ - lls.max():.2e} nats).",
     )
     sel = select_k_coins(stats)
+    if keep is not None:
+        keep["coins"] = {"model": model, "heads": heads, "selection": sel}
     _say(
         out,
         f"  Number of coins from the Hankel spectrum: {sel.hankel_k} "
@@ -288,7 +291,7 @@ def coins(out: TextIO, seed: int) -> dict[str, float]:
     }
 
 
-def latent_classes(out: TextIO, seed: int) -> dict[str, float]:
+def latent_classes(out: TextIO, seed: int, keep: dict[str, Any] | None = None) -> dict[str, float]:
     """Latent class analysis: a published survey, then simulated data against random EM.
 
     Stouffer & Toby's four role-conflict items (216 respondents) with two
@@ -345,6 +348,8 @@ def latent_classes(out: TextIO, seed: int) -> dict[str, float]:
     start = time.perf_counter()
     fit = ProductMixture(k, random_state=seed).fit(X)
     took = time.perf_counter() - start
+    if keep is not None:
+        keep["latent-classes"] = {"survey": model, "items": data.columns, "simulated": fit}
     moments_err = _lc_error(w, P, fit.moment_weights_, fit.moment_probs_)
     err = _lc_error(w, P, fit.weights_, fit.probs_)
     n_random = 5
@@ -355,6 +360,8 @@ def latent_classes(out: TextIO, seed: int) -> dict[str, float]:
         lls.append(em.log_likelihood_)
         errs.append(_lc_error(w, P, em.weights_, em.params_.p))  # type: ignore[attr-defined]
     took_em = time.perf_counter() - start
+    if keep is not None:
+        keep["latent-classes"]["random_em"] = em  # a climb from a random start, for its figure
     worse = sum(ll < fit.log_likelihood_ - 1e-6 * abs(fit.log_likelihood_) for ll in lls)
     _say(
         out,
@@ -391,9 +398,16 @@ SECTIONS: list[Section] = [
 
 
 def run_demo(
-    out: TextIO, *, seed: int = 0, sections: Sequence[str] | None = None
+    out: TextIO,
+    *,
+    seed: int = 0,
+    sections: Sequence[str] | None = None,
+    keep: dict[str, Any] | None = None,
 ) -> dict[str, dict[str, float]]:
     """Run the demo sections in order (all, or those named) and print to ``out``.
+
+    ``keep``, a dict, receives the models behind the figures
+    (:func:`kmix.cli.demo_plots.write_demo_figures`).
 
     Returns
     -------
@@ -408,5 +422,5 @@ def run_demo(
     results: dict[str, dict[str, float]] = {}
     for sec in SECTIONS:
         if sec.name in wanted:
-            results[sec.name] = sec.run(out, seed)
+            results[sec.name] = sec.run(out, seed, {} if keep is None else keep)
     return results

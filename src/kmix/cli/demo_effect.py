@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import TextIO
+from typing import Any, TextIO
 
 import numpy as np
 
@@ -16,7 +16,7 @@ from .display import format_table, section
 __all__ = ["causal_effects"]
 
 
-def causal_effects(out: TextIO, seed: int) -> dict[str, float]:
+def causal_effects(out: TextIO, seed: int, keep: dict[str, Any] | None = None) -> dict[str, float]:
     """Simulate the two hospitals, hide the label, and recover the effect of X on Y."""
     n = 100_000
     codes, truth = two_hospitals(n, random_state=seed)
@@ -33,6 +33,8 @@ def causal_effects(out: TextIO, seed: int) -> dict[str, float]:
     seconds = time.perf_counter() - start
     true_ate = float(causal.ate(truth, "X", "Y"))
     kmix_ate = float(model.ate("X", "Y"))
+    if keep is not None:
+        keep["effects"] = {"model": model, "truth": true_ate}
     naive_ate = float(model.naive_ate("X", "Y"))
     # back-door on A alone, ignoring the hidden hospital: sum_a P(a) (P(Y | X=1, a) - P(Y | X=0, a))
     values = codes

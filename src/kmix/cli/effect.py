@@ -10,10 +10,11 @@ from typing import Any, TextIO
 import numpy as np
 
 from ..causal.dag_input import as_dag
-from ..data import Table
+from ..data import Table, check_output
 from ..estimators._checks import missing_cells
 from ..estimators.bayesnet import BayesNetMixture
 from ..exceptions import DataError
+from ..io import save
 from .columns import read_data, refuse_empty_cells
 from .display import format_pairs, format_table, level_name, section
 
@@ -179,6 +180,11 @@ def effect(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     int
         Exit status 0 (failures raise).
     """
+    for option, target in (("--out", args.out), ("--graph-out", args.graph_out)):
+        if target is not None:
+            check_output(target, option=option, inputs=[("data file", args.data)])
+    if args.graph_out is not None and not args.discover:
+        raise DataError("--graph-out saves the learned graph; it needs --discover")
     table = read_data(args, labels=True)  # levels as written
     if args.missing == "error":
         refuse_empty_cells(table, os.fspath(args.data))
@@ -232,6 +238,8 @@ def write_effect(
                 err.flush()
 
         boot = model.bootstrap(args.n_boot, random_state=args.seed, callback=progress)
+    if getattr(args, "out", None) is not None:
+        _save_effect(args, model, boot, out)
     n_rows = round(model.n_samples_)
     out.write(
         section(
@@ -289,6 +297,28 @@ def write_effect(
     return 0
 
 
+def _save_effect(args: argparse.Namespace, model: BayesNetMixture, boot: Any, out: TextIO) -> None:
+    """``--out``: the model (with its bootstrap replicates) and the query, for ``kmix report``."""
+    path = args.out if getattr(args, "member", None) is None else _numbered(args.out, args.member)
+    meta = {
+        "command": getattr(args, "command_line", None),
+        "data": os.fspath(args.data),
+        "treatment": args.treatment,
+        "outcome": args.outcome,
+        "treated": args.treated,
+        "control": args.control,
+    }
+    written = save(model if boot is None else boot, path, metadata=meta)
+    what = "model and its bootstrap" if boot is not None else "model"
+    out.write(f"{what} saved to {written} (kmix report {written} --out report.html)\n")
+
+
+def _numbered(path: str, member: int) -> str:
+    """``effect.json`` -> ``effect.2.json``: one file per parent set of the treatment."""
+    stem, ext = os.path.splitext(path)
+    return f"{stem}.{member}{ext or '.json'}"
+
+
 def discovered_effect(args: argparse.Namespace, table: Table, out: TextIO, err: TextIO) -> int:
     """``kmix effect data.csv --discover``: the class, then one effect per treatment parent set."""
     from ..causal.discovery import ALPHA, discover
@@ -327,6 +357,10 @@ def discovered_effect(args: argparse.Namespace, table: Table, out: TextIO, err: 
         + "\n"
     )
     out.write(found.to_text() + "\n\n")
+    if args.graph_out is not None:  # saved before the fits, which may refuse the class
+        meta = {"command": getattr(args, "command_line", None), "data": os.fspath(args.data)}
+        written = save(found, args.graph_out, metadata=meta)
+        out.write(f"learned graph saved to {written} (kmix report {written} --out g.html)\n\n")
     n_init = args.n_init if args.n_init is not None else (10 if args.init == "random" else 1)
     members = fit_over_class(
         table.values,
@@ -350,8 +384,9 @@ def discovered_effect(args: argparse.Namespace, table: Table, out: TextIO, err: 
             f"The class leaves {args.treatment}'s parents open: {len(members)} parent sets, "
             "one effect each (the set of values the data allow):\n\n"
         )
-    for m in members:
+    for i, m in enumerate(members, start=1):
         out.write(f"-- {args.treatment}'s parents {list(m.parents)} ({m.n_dags} DAG(s))\n")
+        args.member = i if len(members) > 1 else None
         write_effect(args, m.model, arms, out, err)
         out.write("\n")
     return 0

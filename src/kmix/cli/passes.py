@@ -90,6 +90,14 @@ def fit_by_passes(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         stats.append(["rows dropped", f"{model.n_rows_dropped_:,}"])
     out.write(format_pairs(stats) + "\n")
     if args.out is not None:
-        path = save(model, args.out, metadata={"columns": columns, "data": os.fspath(args.data)})
+        path = save(
+            model,
+            args.out,
+            metadata={
+                "command": getattr(args, "command_line", None),
+                "columns": columns,
+                "data": os.fspath(args.data),
+            },
+        )
         out.write(f"model saved to {path}\n")
     return 0

@@ -273,7 +273,13 @@ def fit_product(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     _say(out, format_pairs(_diagnostics(model, table.columns, stats)))
     if args.out is not None:
         path = save(
-            model, args.out, metadata={"columns": table.columns, "data": os.fspath(args.data)}
+            model,
+            args.out,
+            metadata={
+                "command": getattr(args, "command_line", None),
+                "columns": table.columns,
+                "data": os.fspath(args.data),
+            },
         )
         _say(out, f"model saved to {path}")
     return 0
@@ -315,7 +321,15 @@ def _fit_regression(args: argparse.Namespace, out: TextIO, mode: str) -> int:
     stats = [*likelihood_rows(model), ["EM iterations", str(model.n_iter_)]]
     _say(out, format_pairs(stats))
     if args.out is not None:
-        path = save(model, args.out, metadata={"columns": items.columns, "data": source})
+        path = save(
+            model,
+            args.out,
+            metadata={
+                "command": getattr(args, "command_line", None),
+                "columns": items.columns,
+                "data": source,
+            },
+        )
         _say(out, f"model saved to {path}")
     return 0
 

@@ -268,6 +268,7 @@ def fit_with_covariates(model: Any, X: Any, covariates: Any, sample_weight: Any)
     model.probs_ = item_view(probs)
     model.log_likelihood_ = float(fit.log_likelihood)
     model.converged_, model.n_iter_ = bool(fit.converged), int(fit.n_iter)
+    model.log_likelihood_history_ = np.array(fit.history, dtype=np.float64)
     model.n_samples_ = float(counts.sum())
     model.n_covariate_rows_dropped_ = int(gaps.sum())
     model.restart_log_likelihoods_ = [float(fit.log_likelihood)]

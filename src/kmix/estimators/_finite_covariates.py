@@ -93,4 +93,5 @@ def fit_finite_with_covariates(
     model.log_likelihood_ = float(fit.log_likelihood)
     model.converged_, model.n_iter_ = bool(fit.converged), int(fit.n_iter)
     model.history_ = fit.history
+    model.log_likelihood_history_ = np.array(fit.history, dtype=np.float64)  # plain: no prior
     model.n_parameters_ = int(family.n_free_parameters(params)) + int(model.coef_.size)

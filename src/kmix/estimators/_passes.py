@@ -131,6 +131,7 @@ def fit_by_passes(
     model.weights_, model.params_ = weights, params
     model.converged_, model.n_iter_ = result.converged, result.n_iter
     model.history_ = result.history
+    model.log_likelihood_history_ = np.array(result.history, dtype=np.float64)  # plain: no prior
     model.reseed_iterations_ = ()
     model.log_likelihood_ = result.log_likelihood
     model.lower_bound_ = result.log_likelihood / max(result.n_rows, 1)

@@ -22,6 +22,7 @@ from ._base import MixtureEstimator
 from ._bayesnet_input import code_nodes, read_table
 from ._bootstrap import BayesNetBootstrap, bootstrap_bayesnet
 from ._checks import check_fitted, check_int, check_real, check_sample_weight, rng_from
+from ._pgmpy import source_network
 from ._sources import source_rows
 
 __all__ = ["BayesNetMixture"]
@@ -110,6 +111,12 @@ class BayesNetMixture(MixtureEstimator):
         Per node, how its CPT is identified (``"runs"``, runs with some parent
         rows left to EM, ``"generic (Jacobian rank)"`` or ``"not certified"``).
     log_likelihood_, converged_, n_iter_ : of the winning EM run.
+    log_likelihood_history_ : ndarray
+        Total log-likelihood at the start of every SQUAREM cycle of the EM run
+        kept (a split move's, when one climbed higher), then at its end:
+        ``n_iter_ // 3 + 1`` entries, the last ``log_likelihood_``. EM never
+        lowers it with ``alpha=1``; with ``alpha > 1`` EM ascends the
+        log-posterior (this plus the Dirichlet log-prior), and it may dip.
     n_samples_ : float
         Total weight of the rows.
     n_rows_ : int
@@ -342,6 +349,7 @@ class BayesNetMixture(MixtureEstimator):
         self.log_likelihood_ = fit.log_likelihood
         self.restart_log_likelihoods_ = fit.restart_log_likelihoods
         self.converged_, self.n_iter_ = fit.converged, fit.n_iter
+        self.log_likelihood_history_ = np.asarray(fit.log_likelihood_history, dtype=np.float64)
         self.n_samples_ = float(self._counts.sum())
         return self
 
@@ -522,30 +530,7 @@ class BayesNetMixture(MixtureEstimator):
         """
         check_fitted(self, "params_")
         k = self.weights_.shape[0]
-        s = check_int(source, "source", low=0, high=k - 1)
-        try:
-            from pgmpy.factors.discrete import TabularCPD
-            from pgmpy.models import DiscreteBayesianNetwork
-        except ImportError:  # pragma: no cover - optional extra
-            raise ImportError("to_pgmpy needs pgmpy: pip install 'kmix[pgmpy]'") from None
-        model = DiscreteBayesianNetwork(list(self.dag_.edges))
-        model.add_nodes_from(self.columns_)
-        for v in self.columns_:
-            cpt = self.cpds_[v][s]
-            parents = list(self.dag_.parents[v])
-            d = cpt.shape[-1]
-            table = cpt.reshape(-1, d).T  # pgmpy: rows are the node's states
-            model.add_cpds(
-                TabularCPD(
-                    v,
-                    d,
-                    table,
-                    evidence=parents or None,
-                    evidence_card=[cpt.shape[1 + i] for i in range(len(parents))] or None,
-                    state_names={n: self.categories_[n].tolist() for n in [v, *parents]},
-                )
-            )
-        return model
+        return source_network(self, check_int(source, "source", low=0, high=k - 1))
 
     def bootstrap(
         self,

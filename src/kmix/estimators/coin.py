@@ -193,6 +193,12 @@ class CoinMixture(MixtureEstimator):
         moments only).
     converged_, n_iter_ : bool, int
         Of the EM refinement that won (True, 0 without refinement).
+    log_likelihood_history_ : ndarray
+        Total log-likelihood after every E-step of the winning EM refinement
+        (``n_iter_ + 1``), then after the quasi-Newton finish if that moved
+        the coins (one more); the last is ``log_likelihood_``. EM never lowers
+        it but right after re-seeding a coin that lost all its mass (with a
+        warning). Without refinement one entry; from moments only, empty.
     restart_log_likelihoods_ : list of float
         Final log-likelihood of every start (with refinement only).
     n_samples_ : float
@@ -347,7 +353,10 @@ class CoinMixture(MixtureEstimator):
             self.n_samples_ = stat.n_samples
             self.n_trials_ = int(stat.trials[np.argmax(stat.counts)])
             self.log_likelihood_ = self._loglik(stat, weights, biases)
+            if refine != "em":  # no EM: the moment solution's log-likelihood alone
+                self.log_likelihood_history_ = np.array([self.log_likelihood_])
         else:
+            self.log_likelihood_history_ = np.empty(0)  # no data, no likelihood
             if init == "random" or n_init > 1:
                 raise DataError(
                     "fitted from moments alone: random EM restarts need the head counts; "
@@ -371,8 +380,9 @@ class CoinMixture(MixtureEstimator):
         tol: float,
         max_iter: int,
         rng: np.random.Generator,
-    ) -> tuple[FloatArray, FloatArray, bool, int]:
-        """EM from ``start`` (or a random start), then a quasi-Newton finish."""
+    ) -> tuple[FloatArray, FloatArray, bool, int, list[float]]:
+        """EM from ``start`` (or a random start), then a quasi-Newton finish:
+        ``(weights, biases, converged, n_iter, log-likelihood history)``."""
         family = get_family("binomial")
         prepared = family.prepare(np.column_stack([stat.heads, stat.trials]).astype(np.float64))
         with warnings.catch_warnings():
@@ -392,14 +402,18 @@ class CoinMixture(MixtureEstimator):
                 max_iter=max_iter,
                 init="random",
             )
-        w, p, _, success = polish_binomial_mle(
+        w, p, gain, success = polish_binomial_mle(
             stat.heads.astype(np.float64),
             stat.trials.astype(np.float64),
             stat.counts,
             result.weights,
             result.params.p[:, 0],  # type: ignore[attr-defined]
         )
-        return w, p, result.converged or success, result.n_iter
+        # ending at the returned coins' log-likelihood: after the finish where it moved
+        # them, else in place of EM's last entry (the same point, recomputed)
+        history = result.log_likelihood_history.tolist()[: None if gain > 0 else -1]
+        history.append(self._loglik(stat, w, p))
+        return w, p, result.converged or success, result.n_iter, history
 
     def _restarts(
         self,
@@ -420,12 +434,13 @@ class CoinMixture(MixtureEstimator):
         for start in starts:
             # the histogram holds a few dozen cells: BLAS threads cost more than they save
             with threadpool_limits(limits=1, user_api="blas"):
-                w, p, converged, n_iter = self._refine(stat, start, tol, max_iter, rng)
-            ll = self._loglik(stat, w, p)
+                w, p, converged, n_iter, history = self._refine(stat, start, tol, max_iter, rng)
+            ll = history[-1]
             self.restart_log_likelihoods_.append(ll)
             if best is None or ll > best[0]:
                 best = (ll, w, p)
                 self.converged_, self.n_iter_ = converged, n_iter
+                self.log_likelihood_history_ = np.asarray(history, dtype=np.float64)
         assert best is not None
         return best[1], best[2]
 

@@ -152,6 +152,19 @@ class FiniteMixture(MixtureEstimator):
         log-likelihood, plus the Dirichlet log-prior when ``alpha > 1`` (the
         quantity EM increases); with ``fixed_params``, followed by the value
         after the Newton polish of the weights when it moved them.
+    log_likelihood_history_ : ndarray of shape (n_iter_ + 1,) or (n_iter_ + 2,)
+        Total (weighted) log-likelihood of the training data, without the
+        log-prior, after every E-step of the best restart (the value at its
+        start, then after each of its ``n_iter_`` M-steps), followed (with
+        ``fixed_params``, like ``history_``) by the value after the Newton
+        polish when it moved the weights; ``log_likelihood_history_[-1] ==
+        log_likelihood_``. For convergence plots. EM never lowers ``history_``
+        (except right after the re-seedings of ``reseed_iterations_``); with
+        ``alpha > 1`` this plain log-likelihood may dip. With covariates, and
+        for EM by passes over a source (one entry a pass), the log-likelihood
+        after every E-step of that EM, ``n_iter_ + 1`` entries. The history
+        starts where EM starts: the latent class fit behind ``init="auto"``
+        is not part of it.
     restart_log_likelihoods_ : ndarray
         Final total log-likelihood of every restart (the best one's equals
         ``log_likelihood_``).
@@ -456,7 +469,8 @@ class FiniteMixture(MixtureEstimator):
         self.n_iter_ = result.n_iter
         self.history_ = result.history
         self.reseed_iterations_ = result.reseed_iterations
-        self.log_likelihood_ = result.objective - family.log_prior(result.params)
+        self.log_likelihood_history_ = result.log_likelihood_history
+        self.log_likelihood_ = float(result.log_likelihood_history[-1])
         self.lower_bound_ = self.log_likelihood_ / total
         self.n_samples_ = total
         self.restart_log_likelihoods_ = np.asarray(result.restart_log_likelihoods)

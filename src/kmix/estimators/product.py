@@ -29,12 +29,7 @@ from ._checks import (
     enforce_identifiability,
     rng_from,
 )
-from ._covariates import (
-    covariate_table,
-    fit_with_covariates,
-    log_class_shares,
-    log_mixture_rows,
-)
+from ._covariates import covariate_table, fit_with_covariates, log_class_shares, log_mixture_rows
 from ._product_input import MISSING, Rows, check_columns, read_rows, unique_rows
 from ._sources import source_rows
 
@@ -131,6 +126,12 @@ class ProductMixture(MixtureEstimator):
     log_likelihood_, converged_, n_iter_ :
         Of the winning EM run (``n_iter_`` counts EM maps, three per SQUAREM
         cycle; see :func:`kmix.solvers.latent_class.em.em_latent_class`).
+    log_likelihood_history_ : ndarray
+        Total log-likelihood at each SQUAREM cycle's start in the EM run kept,
+        at its end, then after each quasi-Newton finish that moved it: ``n_iter_
+        // 3 + 1`` entries and at most 2 more, non-decreasing, the last
+        ``log_likelihood_`` (one with ``refine=None``; with covariates one per EM
+        iteration, ``n_iter_ + 1``; :class:`~kmix.solvers.latent_class.fit.LatentClassResult`).
     restart_log_likelihoods_ : list of float
         Final log-likelihood of every start: the moment candidates first,
         then the random starts.
@@ -316,13 +317,11 @@ class ProductMixture(MixtureEstimator):
         max_iter = check_int(self.max_iter, "max_iter", low=0)
         init = str(choose(self.init, "ProductMixture.init"))
         refine = choose(self.refine, "ProductMixture.refine")
-        choose(self.missing, "ProductMixture.missing")
+        missing = str(choose(self.missing, "ProductMixture.missing"))
         if init == "random" and refine is None:
             raise DataError("init='random' starts EM, so it needs refine='em'")
         rng = rng_from(self.random_state)
-        streamed = source_rows(
-            X, sample_weight, missing=str(choose(self.missing, "ProductMixture.missing"))
-        )
+        streamed = source_rows(X, sample_weight, missing=missing)
         if streamed is not None:
             X, sample_weight = streamed.values, streamed.counts
         values, counts, keep = self._statistic(X, sample_weight)
@@ -425,6 +424,7 @@ class ProductMixture(MixtureEstimator):
             self.moment_out_of_range_ = res.moment_out_of_range
         self.log_likelihood_ = res.log_likelihood
         self.converged_, self.n_iter_ = res.converged, res.n_iter
+        self.log_likelihood_history_ = res.log_likelihood_history
         self.n_starts_, self.n_polish_iter_ = res.n_starts, res.n_polish_iter
         self.restart_log_likelihoods_ = res.restart_log_likelihoods
         self.misfit_ = res.misfit

@@ -216,7 +216,7 @@ def select_k_classes(
         ``k`` of least BIC among the fits (None without fits). ``views``:
         the two column groups of the table; ``table_shape`` and
         ``tested_shape``: its shape before and after pooling; ``stopped``:
-        why the fits ended.
+        why the fits ended; ``alpha``: the tests' level.
 
     Notes
     -----
@@ -318,6 +318,7 @@ def select_k_classes(
         "table": rows,
         "rank_k": rank_k,
         "rank_reason": rank_reason,
+        "alpha": alpha,
         "bic_k": bic_k,
         "views": views,
         "table_shape": table_shape,

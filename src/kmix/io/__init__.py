@@ -27,7 +27,9 @@ fitted one (:func:`kmix.params.check_weights`, the parameter dataclasses and
 
 Each estimator class has a :class:`Codec` that turns its fitted state into
 plain JSON values and back; :func:`register_codec` adds one for a new
-estimator.
+estimator. Results that are not estimators (a bootstrap, a discovered graph)
+have codecs too (``Codec(..., load_value=...)``): their files have empty
+``hyper_parameters`` and ``not_saved``, and ``fitted`` holds the whole result.
 
 The package holds two modules for the file format, shared by every
 estimator, and one codec module per estimator:
@@ -45,6 +47,13 @@ estimator, and one codec module per estimator:
     The codec of :class:`~kmix.estimators.CoinMixture`.
 ``_product``
     The codec of :class:`~kmix.estimators.ProductMixture`.
+``_bayesnet``
+    The codecs of :class:`~kmix.estimators.BayesNetMixture` (its training
+    rows and reduction included, the latter in ``_reduction``) and of its
+    bootstrap, :class:`~kmix.estimators.BayesNetBootstrap`.
+``_discovery``
+    The codec of :class:`~kmix.causal.DiscoveryResult`, the equivalence
+    class learned by :func:`kmix.causal.discover`.
 
 To make a new estimator saveable, add a module ``_<estimator>.py`` beside
 ``_finite.py`` that defines its ``dump_fitted`` and ``load_fitted`` functions
@@ -58,7 +67,7 @@ imported.
 from __future__ import annotations
 
 # codec modules: each registers its estimator's codec when imported
-from . import _coin, _finite, _product  # noqa: F401
+from . import _bayesnet, _coin, _discovery, _finite, _product  # noqa: F401
 from ._files import dumps, load, read_metadata, save
 from ._format import (
     FORMAT,

@@ -21,6 +21,7 @@ from ..exceptions import DataError
 from ..params import BinomialParams, check_weights
 from ..stats import CoinMoments
 from ._format import Codec, FieldReader, describe, register_codec, to_json_value
+from ._history import HISTORY, history_from_json, history_to_json
 
 __all__ = ["COIN_MIXTURE"]
 
@@ -57,6 +58,8 @@ def _dump_coin_mixture(model: CoinMixture) -> dict[str, Any]:
     }
     if hasattr(model, "restart_log_likelihoods_"):
         fitted["restart_log_likelihoods_"] = to_json_value(model.restart_log_likelihoods_)
+    if hasattr(model, HISTORY):
+        fitted[HISTORY] = history_to_json(model.log_likelihood_history_)
     return fitted
 
 
@@ -103,7 +106,7 @@ def _load_coin_mixture(model: CoinMixture, reader: FieldReader) -> None:
             "n_trials_",
             "moments_",
         ],
-        ["restart_log_likelihoods_"],
+        ["restart_log_likelihoods_", HISTORY],  # (older files lack the history)
     )
     weights = reader.validated("weights_", check_weights)
     k = int(weights.shape[0])
@@ -153,6 +156,8 @@ def _load_coin_mixture(model: CoinMixture, reader: FieldReader) -> None:
     model.n_trials_ = reader.integer("n_trials_", low=1)
     if "restart_log_likelihoods_" in reader.data:
         model.restart_log_likelihoods_ = list(reader.array("restart_log_likelihoods_", ndim=1))
+    if HISTORY in reader.data:
+        model.log_likelihood_history_ = history_from_json(reader)
     model.hankel_, model.n_supported_ = hankel_evidence(moments, k, float(model.z_support))
 
 

@@ -19,6 +19,7 @@ from ..exceptions import DataError
 from ..params import check_weights
 from ._covariates import dump_covariates, load_covariates
 from ._format import Codec, FieldReader, describe, register_codec, to_json_value
+from ._history import HISTORY, history_from_json, history_to_json
 from ._levels import levels_from_json, levels_to_json
 
 __all__ = ["FINITE_MIXTURE"]
@@ -55,6 +56,8 @@ def _dump_finite_mixture(model: FiniteMixture) -> dict[str, Any]:
             model.restart_log_likelihoods_, dtype=np.float64
         ).tolist(),
     }
+    if hasattr(model, HISTORY):
+        fitted[HISTORY] = history_to_json(model.log_likelihood_history_)
     if hasattr(model, "feature_names_in_"):
         fitted["feature_names_in_"] = [str(v) for v in model.feature_names_in_]
     if hasattr(model, "categories_"):
@@ -93,7 +96,8 @@ def _load_finite_mixture(model: FiniteMixture, reader: FieldReader) -> None:
     required = _FITTED_REQUIRED
     if reader.version < 2:  # version 1 files predate n_parameters_
         required = tuple(key for key in required if key != "n_parameters_")
-    reader.check_keys(required, ["feature_names_in_", "categories_", "covariates_"])
+    # (files written before log_likelihood_history_ existed lack it)
+    reader.check_keys(required, ["feature_names_in_", "categories_", "covariates_", HISTORY])
     fam = reader.object("family")
     fam.check_keys(["name", "options"])
     name, options = fam.get("name"), fam.object("options").data
@@ -128,6 +132,7 @@ def _load_finite_mixture(model: FiniteMixture, reader: FieldReader) -> None:
     elif "categories_" in reader.data:
         raise DataError(f"{reader.where}.categories_ is only valid for the categorical family")
     history = reader.array("history_", ndim=1)
+    ll_history = history_from_json(reader) if HISTORY in reader.data else None
     restarts = reader.array("restart_log_likelihoods_", ndim=1)
     n_samples = reader.number("n_samples_fit_")
     if n_samples <= 0:
@@ -157,6 +162,8 @@ def _load_finite_mixture(model: FiniteMixture, reader: FieldReader) -> None:
     else:
         model.n_parameters_ = reader.integer("n_parameters_", low=0)
     model.history_ = history
+    if ll_history is not None:
+        model.log_likelihood_history_ = ll_history
     model.log_likelihood_ = reader.number("log_likelihood_")
     model.lower_bound_ = reader.number("lower_bound_")
     model.n_samples_ = n_samples

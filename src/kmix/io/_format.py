@@ -2,8 +2,10 @@
 
 JSON value conversion (:func:`to_json_value`), the canonical form and its
 checksum (:func:`document_checksum`), validated reading (:class:`FieldReader`),
-the codec registry (:class:`Codec`, :func:`register_codec`), and building and
-checking whole documents (:func:`to_document`, :func:`check_header`,
+non-finite floats where a value may be one (:func:`float_to_json`,
+:meth:`FieldReader.float_value`), the codec registry (:class:`Codec`,
+:func:`register_codec`), and building and checking whole documents
+(:func:`to_document`, :func:`check_header`, :func:`new_estimator`,
 :func:`from_document`). The file layout is described in :mod:`kmix.io`; the
 codecs themselves live in one module per estimator.
 """
@@ -32,7 +34,10 @@ __all__ = [
     "check_header",
     "describe",
     "document_checksum",
+    "float_to_json",
     "from_document",
+    "hyper_parameters",
+    "new_estimator",
     "register_codec",
     "to_document",
     "to_json_value",
@@ -51,6 +56,8 @@ READABLE_VERSIONS = (1, 2)
 _TOP_KEYS = frozenset(
     {"format", "version", "estimator", "hyper_parameters", "not_saved", "fitted", "metadata"}
 )
+#: How :func:`float_to_json` writes the floats JSON numbers cannot hold.
+NON_FINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 
 
 class _Unrepresentable(Exception):
@@ -97,6 +104,32 @@ def to_json_value(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [to_json_value(v) for v in value]
     raise _Unrepresentable(f"object of type {type(value).__name__}")
+
+
+def float_to_json(value: float) -> float | str:
+    """A float as JSON: a finite one as a number, NaN and infinities as text.
+
+    For members whose value may be NaN or infinite (a p-value without a test,
+    a score margin of an edge that would close a cycle): ``"NaN"``,
+    ``"Infinity"`` or ``"-Infinity"``; :meth:`FieldReader.float_value` reads
+    them back. Everywhere else :func:`to_json_value` refuses non-finite numbers.
+
+    Parameters
+    ----------
+    value : float
+        Any float (or NumPy floating scalar).
+
+    Returns
+    -------
+    float or str
+        ``float(value)`` when finite, else its name in :data:`NON_FINITE`.
+    """
+    x = float(value)
+    if math.isfinite(x):
+        return x
+    if math.isnan(x):
+        return "NaN"
+    return "Infinity" if x > 0 else "-Infinity"
 
 
 def _canonical(document: Mapping[str, Any]) -> bytes:
@@ -202,6 +235,18 @@ class FieldReader:
             raise DataError(f"{self._name(key)} must be a number; got {describe(value)}")
         return float(value)
 
+    def float_value(self, key: str) -> float:
+        """A JSON number, or the text of NaN or an infinity written by :func:`float_to_json`."""
+        value = self.get(key)
+        if isinstance(value, str) and value in NON_FINITE:
+            return NON_FINITE[value]
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise DataError(
+                f'{self._name(key)} must be a number (or "NaN", "Infinity", '
+                f'"-Infinity"); got {describe(value)}'
+            )
+        return float(value)
+
     def array(self, key: str, *, ndim: int) -> NDArray[np.float64]:
         """A finite float array of ``ndim`` dimensions from nested lists."""
         value = self.get(key)
@@ -240,28 +285,42 @@ def describe(value: Any) -> str:
 # ----------------------------------------------------------------- codecs
 @dataclass(frozen=True)
 class Codec:
-    """How one estimator class is written to and read from a model file.
+    """How one estimator class (or one kind of result) is written to and read from a file.
 
     Attributes
     ----------
     name : str
         The ``estimator`` tag in the file (the class name by convention).
     estimator : type
-        The estimator class; it must follow the scikit-learn ``get_params``
-        contract, so that its hyper-parameters are saved generically.
+        The class of the saved objects (exactly: subclasses need their own
+        codec). An estimator class must follow the scikit-learn
+        ``get_params`` contract, so that its hyper-parameters are saved
+        generically.
     dump_fitted : callable
-        ``dump_fitted(model) -> dict`` of plain JSON values for the fitted
-        attributes. Raises :class:`DataError` for an unfitted model.
-    load_fitted : callable
-        ``load_fitted(model, reader)`` validates the fitted members through
-        a :class:`FieldReader` and sets them on ``model``, a fresh instance
-        built from the saved hyper-parameters.
+        ``dump_fitted(obj) -> dict`` of plain JSON values for the fitted
+        attributes (the ``fitted`` member). Raises :class:`DataError` for an
+        unfitted model.
+    load_fitted : callable, optional
+        For an estimator: ``load_fitted(model, reader)`` validates the fitted
+        members through a :class:`FieldReader` and sets them on ``model``, a
+        fresh instance built from the saved hyper-parameters.
+    load_value : callable, optional
+        For a result that is not an estimator (no ``get_params``, e.g. a
+        bootstrap or a discovered graph): ``load_value(reader) -> obj``
+        validates the ``fitted`` member and builds the object from it. Its
+        files have empty ``hyper_parameters`` and ``not_saved``. Exactly one
+        of ``load_fitted`` and ``load_value`` is given.
     """
 
     name: str
     estimator: type[Any]
     dump_fitted: Callable[[Any], dict[str, Any]]
-    load_fitted: Callable[[Any, FieldReader], None]
+    load_fitted: Callable[[Any, FieldReader], None] | None = None
+    load_value: Callable[[FieldReader], Any] | None = None
+
+    def __post_init__(self) -> None:
+        if (self.load_fitted is None) == (self.load_value is None):
+            raise TypeError(f"codec {self.name!r} needs exactly one of load_fitted, load_value")
 
 
 _CODECS: dict[str, Codec] = {}
@@ -294,8 +353,21 @@ def _codec_for(model: Any) -> Codec:
 
 
 # ----------------------------------------------------------- documents
-def _hyper_parameters(model: Any) -> tuple[dict[str, Any], list[str]]:
-    """The JSON-representable hyper-parameters, and the sorted names of the others."""
+def hyper_parameters(model: Any) -> tuple[dict[str, Any], list[str]]:
+    """The JSON-representable hyper-parameters, and the sorted names of the others.
+
+    Parameters
+    ----------
+    model : estimator
+        Any object with scikit-learn's ``get_params``.
+
+    Returns
+    -------
+    saved : dict
+        ``get_params(deep=False)`` as plain JSON values, those that have one.
+    not_saved : list of str
+        The names of the others (callables, generators, ...), sorted.
+    """
     saved: dict[str, Any] = {}
     skipped: list[str] = []
     for key, value in model.get_params(deep=False).items():
@@ -311,8 +383,8 @@ def to_document(model: Any, *, metadata: Mapping[str, Any] | None = None) -> dic
 
     Parameters
     ----------
-    model : estimator
-        A fitted estimator with a registered :class:`Codec`.
+    model : estimator or result
+        A fitted estimator, or a result, with a registered :class:`Codec`.
     metadata : mapping, optional
         Free-form JSON-representable information stored beside the model
         (covered by the checksum).
@@ -323,7 +395,7 @@ def to_document(model: Any, *, metadata: Mapping[str, Any] | None = None) -> dic
         The document, ``sha256`` included.
     """
     codec = _codec_for(model)
-    hyper, skipped = _hyper_parameters(model)
+    hyper, skipped = ({}, []) if codec.load_value is not None else hyper_parameters(model)
     try:
         meta = to_json_value(dict(metadata or {}))
     except _Unrepresentable as exc:
@@ -384,8 +456,36 @@ def check_header(document: Any) -> FieldReader:
     return top
 
 
+def new_estimator(codec: Codec, hyper: FieldReader) -> Any:
+    """A fresh, unfitted estimator of ``codec`` built from saved hyper-parameters.
+
+    Parameters
+    ----------
+    codec : Codec
+        An estimator's codec (one with ``load_fitted``).
+    hyper : FieldReader
+        Reader over the saved ``hyper_parameters`` object.
+
+    Returns
+    -------
+    estimator
+        ``codec.estimator(**hyper_parameters)``; hyper-parameters not saved
+        keep their defaults.
+
+    Raises
+    ------
+    DataError
+        On a name the estimator does not take.
+    """
+    valid = set(codec.estimator().get_params(deep=False))
+    unknown = sorted(set(hyper.data) - valid)
+    if unknown:
+        raise DataError(f"{hyper.where} has unknown names {unknown} for {codec.name}")
+    return codec.estimator(**hyper.data)
+
+
 def from_document(document: Any) -> Any:
-    """Rebuild and validate a fitted estimator from a model document.
+    """Rebuild and validate a fitted estimator (or a saved result) from a model document.
 
     Parameters
     ----------
@@ -394,8 +494,9 @@ def from_document(document: Any) -> Any:
 
     Returns
     -------
-    estimator
-        A fitted estimator equal in every fitted array to the saved one.
+    estimator or result
+        A fitted estimator equal in every fitted array to the saved one (or
+        the result a value codec rebuilds).
 
     Raises
     ------
@@ -408,11 +509,15 @@ def from_document(document: Any) -> Any:
     codec = _CODECS.get(name) if isinstance(name, str) else None
     if codec is None:
         raise DataError(f"model file names estimator {describe(name)}; known: {sorted(_CODECS)}")
-    hyper = top.object("hyper_parameters")
-    valid = set(codec.estimator().get_params(deep=False))
-    unknown = sorted(set(hyper.data) - valid)
-    if unknown:
-        raise DataError(f"hyper_parameters has unknown names {unknown} for {codec.name}")
-    model = codec.estimator(**hyper.data)
+    hyper = FieldReader(top.get("hyper_parameters"), "hyper_parameters", version=top.version)
+    if codec.load_value is not None:
+        if hyper.data or top.get("not_saved") != []:
+            raise DataError(
+                f"a {codec.name} has no hyper-parameters: hyper_parameters must be {{}} and "
+                f"not_saved []; got {describe(hyper.data)} and {describe(top.get('not_saved'))}"
+            )
+        return codec.load_value(top.object("fitted"))
+    model = new_estimator(codec, hyper)
+    assert codec.load_fitted is not None  # one of the two, by Codec.__post_init__
     codec.load_fitted(model, top.object("fitted"))
     return model

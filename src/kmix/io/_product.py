@@ -26,6 +26,7 @@ from ..exceptions import DataError
 from ..params import CategoricalParams, check_weights, item_view
 from ._covariates import dump_covariates, load_covariates
 from ._format import Codec, FieldReader, describe, register_codec, to_json_value
+from ._history import HISTORY, history_from_json, history_to_json
 from ._levels import levels_from_json, levels_to_json
 
 __all__ = ["PRODUCT_MIXTURE"]
@@ -57,6 +58,7 @@ _OPTIONAL = (
     "singular_values_",
     "eigengap_",
     "restart_log_likelihoods_",
+    HISTORY,  # (files written before it existed lack it)
     "misfit_",
     "n_polish_iter_",
     "signal_to_noise_",
@@ -122,6 +124,8 @@ def _dump_product_mixture(model: ProductMixture) -> dict[str, Any]:
         fitted["restart_log_likelihoods_"] = to_json_value(
             np.asarray(model.restart_log_likelihoods_, dtype=np.float64)
         )
+    if hasattr(model, HISTORY):
+        fitted[HISTORY] = history_to_json(model.log_likelihood_history_)
     if hasattr(model, "misfit_"):
         fitted["misfit_"] = float(model.misfit_)
     if hasattr(model, "n_polish_iter_"):
@@ -302,6 +306,7 @@ def _load_product_mixture(model: ProductMixture, reader: FieldReader) -> None:
         if "restart_log_likelihoods_" in data
         else None
     )
+    ll_history = history_from_json(reader) if HISTORY in data else None
     misfit = reader.number("misfit_") if "misfit_" in data else None
     if misfit is not None and not misfit >= 0:
         raise DataError(f"{reader.where}.misfit_ must be >= 0; got {misfit!r}")
@@ -342,6 +347,8 @@ def _load_product_mixture(model: ProductMixture, reader: FieldReader) -> None:
     if restarts is not None:
         model.restart_log_likelihoods_ = [float(v) for v in restarts]
         model.n_starts_ = len(model.restart_log_likelihoods_)
+    if ll_history is not None:
+        model.log_likelihood_history_ = ll_history
     if misfit is not None:
         model.misfit_ = misfit
     if n_polish is not None:

@@ -483,3 +483,20 @@ def test_fiml_likelihood_never_decreases(sampled):
         values, counts, dag, 2, starts[:1], max_iter=20, accelerate=False, design=design
     )
     assert np.all(np.diff(fit.history) >= -1e-12 * abs(fit.history[-1]))
+
+
+def test_log_likelihood_history_is_the_history_without_the_prior(sampled):
+    """Reference: the objective's definition, log-likelihood plus ``alpha sum log theta``:
+    with alpha = 0 the two histories are one; with alpha > 0 they are taken at the same
+    points, and the plain one ends at the fit's log-likelihood."""
+    dag, truth, values, counts = sampled
+    start = [perturbed(truth, np.random.default_rng(0), 0.2)]
+    for accelerate in (False, True):
+        ml = em_bayesnet_mixture(values, counts, dag, 2, start, accelerate=accelerate)[0]
+        assert ml.log_likelihood_history == ml.history
+        assert ml.log_likelihood_history[-1] == ml.log_likelihood
+    smooth = em_bayesnet_mixture(values, counts, dag, 2, start, alpha=2.0)[0]
+    assert len(smooth.log_likelihood_history) == len(smooth.history) == smooth.n_iter // 3 + 1
+    assert smooth.log_likelihood_history[-1] == smooth.log_likelihood
+    gaps = np.subtract(smooth.history, smooth.log_likelihood_history)
+    assert np.all(gaps < 0)  # alpha sum log theta < 0: the prior term at every point

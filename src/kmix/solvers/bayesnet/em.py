@@ -94,6 +94,11 @@ class BayesNetEMFit:
     history : tuple of float
         Objective at the start of every cycle (every map, for plain EM) on
         the accepted path, then at the returned point; non-decreasing.
+    log_likelihood_history : tuple of float
+        The same points' log-likelihoods (the objective without
+        ``alpha * sum log theta``), ending at ``log_likelihood``: equal to
+        ``history`` when ``alpha = 0``; with ``alpha > 0`` EM ascends the
+        objective, and these need not increase.
     """
 
     params: BayesNetMixtureParams
@@ -103,6 +108,7 @@ class BayesNetEMFit:
     n_iter: int
     merged: bool = False
     history: tuple[float, ...] = ()
+    log_likelihood_history: tuple[float, ...] = ()
 
 
 def _row_blocks(m: int, n_classes: int) -> list[slice]:
@@ -403,14 +409,19 @@ def em_bayesnet_mixture(
     W, P = _check_starts(design, starts)
     C = W.shape[0]
     history: list[list[float]] = [[] for _ in range(C)]
+    ll_history: list[list[float]] = [[] for _ in range(C)]
+    last_ll: list[FloatArray] = []  # the log-likelihoods of the latest map's input
 
     def em_map(Wa: FloatArray, Pa: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
-        W1, P1, _, obj0 = _em_map(design, c_all, Wa, Pa, alpha)
+        W1, P1, ll0, obj0 = _em_map(design, c_all, Wa, Pa, alpha)
+        last_ll[:] = [ll0]
         return W1, P1, obj0
 
     def record(active: NDArray[np.intp], obj0: FloatArray) -> None:
-        for c, val in zip(active, obj0, strict=True):
+        # called right after a cycle's first map: last_ll holds that map's log-likelihoods
+        for c, val, ll in zip(active, obj0, last_ll[0], strict=True):
             history[c].append(float(val))
+            ll_history[c].append(float(ll))
 
     runs = accelerated_em(
         W,
@@ -434,6 +445,7 @@ def em_bayesnet_mixture(
             n_iter=int(runs.n_iter[c]),
             merged=bool(runs.merged[c]),
             history=(*history[c], float(final[c])),
+            log_likelihood_history=(*ll_history[c], float(ll[c])),
         )
         for c in range(C)
     ]

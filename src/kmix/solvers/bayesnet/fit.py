@@ -62,6 +62,11 @@ class BayesNetMixtureFit:
     converged : bool
     n_iter : int
         EM maps of the winning start.
+    log_likelihood_history : tuple of float
+        :attr:`~kmix.solvers.bayesnet.em.BayesNetEMFit.log_likelihood_history`
+        of the EM run kept (a split move's run when one climbed higher): the
+        log-likelihood at the start of every SQUAREM cycle, then at the end,
+        ``n_iter // 3 + 1`` entries.
     identification : str
         How the sources are identified: :data:`BY_RUNS`, or the Jacobian rank
         certificate's verdict and evidence
@@ -81,6 +86,7 @@ class BayesNetMixtureFit:
     n_iter: int
     identification: str = BY_RUNS
     cpt_identification: dict[str, str] = field(default_factory=dict)
+    log_likelihood_history: tuple[float, ...] = ()
 
 
 def fit_bayesnet_mixture(
@@ -221,6 +227,7 @@ def fit_bayesnet_mixture(
         n_iter=int(best.n_iter),
         identification=identification,
         cpt_identification=_per_cpt(dag, n_levels, reduction, cert),
+        log_likelihood_history=best.log_likelihood_history,
     )
 
 

@@ -121,6 +121,11 @@ class EMResult:
         weights are learned and the Newton polish moved them, by the objective
         after the polish; ``history[-1]`` is the objective of the returned
         parameters.
+    log_likelihood_history : ndarray
+        The same entries without the log-prior: ``sum_s c_s log p(x_s)`` at
+        each E-step of the best restart (then after the polish, if any); equal
+        to ``history`` without smoothing. With smoothing EM ascends
+        ``history``, and this sequence need not be monotone.
     reseed_iterations : tuple of int
         Iterations (indices into ``history``) right after which an empty
         component was re-seeded; the objective may drop across those only.
@@ -142,6 +147,7 @@ class EMResult:
     restart_objectives: tuple[float, ...] = field(default_factory=tuple)
     best_restart: int = 0
     restart_log_likelihoods: tuple[float, ...] = field(default_factory=tuple)
+    log_likelihood_history: FloatArray = field(default_factory=lambda: np.empty(0))
 
 
 class ZeroWeightRowError(ImpossibleRowError):
@@ -250,6 +256,8 @@ class _Run:
     weights: FloatArray
     params: ComponentParams
     history: list[float] = field(default_factory=list)
+    #: ``history`` without the log-prior
+    log_likelihoods: list[float] = field(default_factory=list)
     reseeds: list[int] = field(default_factory=list)
     converged: bool = False
     n_iter: int = 0
@@ -275,6 +283,7 @@ def _single_run(
     history, reseeds, n_iter = run.history, run.reseeds, run.n_iter
     if history:
         history.pop()  # the E-step below recomputes the objective where the last phase stopped
+        run.log_likelihoods.pop()
     converged = False
     while True:
         lse, resp_w = _weighted_responsibilities(
@@ -295,8 +304,10 @@ def _single_run(
                 "cannot produce these data",
                 row,
             )
-        objective = float(counts @ lse) + family.log_prior(params)
+        log_likelihood = float(counts @ lse)
+        objective = log_likelihood + family.log_prior(params)
         history.append(objective)
+        run.log_likelihoods.append(log_likelihood)
         if callback is not None:
             callback(n_iter, objective, weights)
         just_reseeded = bool(reseeds) and reseeds[-1] == len(history) - 2
@@ -340,28 +351,31 @@ def _finish_weights_only(
     params: ComponentParams,
     weights: FloatArray,
     history: list[float],
-) -> tuple[list[float], FloatArray, bool]:
+    log_likelihoods: list[float],
+) -> tuple[list[float], list[float], FloatArray, bool]:
     """Newton polish of EM's weights when the components are fixed.
 
     The weights-only likelihood is concave: Newton steps converge quadratically
     where EM crawls linearly, and they can move a weight that is exactly 0,
     which EM never does. The polished weights replace EM's when their objective
     (log-likelihood plus the same log-prior EM's history holds) is not lower,
-    and their objective is then appended to ``history``. Convergence is the
-    Karush-Kuhn-Tucker check alone: EM's relative-change test is blind to a
-    weight stuck at 0.
+    and their objective is then appended to ``history`` (their log-likelihood
+    to ``log_likelihoods``). Convergence is the Karush-Kuhn-Tucker check
+    alone: EM's relative-change test is blind to a weight stuck at 0.
 
-    Returns ``(history, weights, converged)``.
+    Returns ``(history, log_likelihoods, weights, converged)``.
     """
     log_prob = family.log_prob(prepared, params)
     polished = polish_weights(log_prob, counts, weights)
     if not np.array_equal(polished, weights):
         lse = log_mixture(log_prob, _log(polished))[0]
-        objective = float(counts @ lse) + family.log_prior(params)
+        log_likelihood = float(counts @ lse)
+        objective = log_likelihood + family.log_prior(params)
         if objective >= history[-1]:  # like with like: both include the log-prior
             weights = polished
             history = [*history, objective]
-    return history, weights, weights_are_optimal(log_prob, counts, weights)
+            log_likelihoods = [*log_likelihoods, log_likelihood]
+    return history, log_likelihoods, weights, weights_are_optimal(log_prob, counts, weights)
 
 
 def run_em(
@@ -503,9 +517,10 @@ def run_em(
             best_run = run
     runs.sort(key=lambda run: run.restart)
     finals = [run.history[-1] for run in runs]
-    priors = [family.log_prior(run.params) for run in runs]
+    final_lls = [run.log_likelihoods[-1] for run in runs]
     assert best_run is not None
     weights, params, history = best_run.weights, best_run.params, best_run.history
+    lls = best_run.log_likelihoods
     converged, n_iter, reseeds, best_restart = (
         best_run.converged,
         best_run.n_iter,
@@ -513,10 +528,11 @@ def run_em(
         best_run.restart,
     )
     if learn_weights and not learn_params:
-        history, weights, converged = _finish_weights_only(
-            family, prepared, counts, params, np.asarray(weights), history
+        history, lls, weights, converged = _finish_weights_only(
+            family, prepared, counts, params, np.asarray(weights), history, lls
         )
-        finals[best_restart] = history[-1]  # the returned fit's objective, polish included
+        # the returned fit's objective and log-likelihood, polish included
+        finals[best_restart], final_lls[best_restart] = history[-1], lls[-1]
     if reseeds:
         warnings.warn(
             f"{len(reseeds)} time(s) a component lost all its mass and was re-seeded "
@@ -551,5 +567,6 @@ def run_em(
         reseed_iterations=tuple(reseeds),
         restart_objectives=tuple(finals),
         best_restart=int(best_restart),
-        restart_log_likelihoods=tuple(f - p for f, p in zip(finals, priors, strict=True)),
+        restart_log_likelihoods=tuple(final_lls),
+        log_likelihood_history=np.asarray(lls, dtype=np.float64),
     )

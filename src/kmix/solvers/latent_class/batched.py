@@ -165,7 +165,7 @@ def em_latent_class_batched(
     Returns
     -------
     list of LatentClassFit
-        One per problem, in order (never ``merged``).
+        One per problem, in order (never ``merged``), with its ``history``.
     """
     if len(problems) != len(starts):
         raise DataError(
@@ -232,6 +232,11 @@ def _run(
             for j in variables:
                 held[c, offsets[j] : offsets[j] + int(n_levels[j])] = True
     layout = _Problems(problems, n_levels, W.shape[1], held)
+    history: list[list[float]] = [[] for _ in range(len(problems))]
+
+    def record(active: NDArray[np.intp], ll: FloatArray) -> None:
+        for c, val in zip(active.tolist(), ll.tolist(), strict=True):
+            history[c].append(val)
 
     def project(Pe: FloatArray, _fallback: FloatArray) -> FloatArray:
         Pe = np.maximum(Pe, 0.0)
@@ -249,6 +254,7 @@ def _run(
         max_iter=max_iter,
         accelerate=accelerate,
         merge=False,
+        record=record,
         on_active=layout.on_active,
     )
     layout.layout(np.arange(len(problems)))
@@ -260,6 +266,7 @@ def _run(
             float(ll_final[c]),
             bool(runs.converged[c]),
             int(runs.n_iter[c]),
+            history=(*history[c], float(ll_final[c])),
         )
         for c in range(len(problems))
     ]

@@ -497,5 +497,6 @@ def escape_local_maxima(
             best.log_likelihood,
             best.converged,
             best.n_iter,
+            history=best.history,
         )
     return fit, tried

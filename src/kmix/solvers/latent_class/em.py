@@ -66,6 +66,12 @@ class LatentClassFit:
     merged : bool
         Stopped early because it came within ``squarem.MERGE_TOL`` of a start with
         a higher log-likelihood (both climb to the same maximum).
+    history : tuple of float
+        Log-likelihood at the start of every cycle (every map, for plain EM),
+        then at the returned point (``log_likelihood``); a quasi-Newton finish
+        that moved the fit appends its value. SQUAREM keeps an extrapolation
+        only where it does not lose, so the entries never decrease (to
+        rounding). Empty for a fit that did not come from EM.
     """
 
     weights: FloatArray
@@ -74,6 +80,7 @@ class LatentClassFit:
     converged: bool
     n_iter: int
     merged: bool = False
+    history: tuple[float, ...] = ()
 
 
 def _em_map(
@@ -189,6 +196,12 @@ def em_latent_class(
     def em_map(Wa: FloatArray, Pa: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
         return _em_map(design, counts, Wa, Pa, held)
 
+    history: list[list[float]] = [[] for _ in range(W.shape[0])]
+
+    def record(active: NDArray[np.intp], ll: FloatArray) -> None:
+        for c, val in zip(active.tolist(), ll.tolist(), strict=True):
+            history[c].append(val)
+
     runs = accelerated_em(
         W,
         P,
@@ -197,6 +210,7 @@ def em_latent_class(
         tol=tol,
         max_iter=max_iter,
         accelerate=accelerate,
+        record=record,
     )
     W, P = runs.weights, runs.probs
     C = W.shape[0]
@@ -213,6 +227,7 @@ def em_latent_class(
                 bool(runs.converged[c]),
                 int(runs.n_iter[c]),
                 bool(runs.merged[c]),
+                (*history[c], float(ll_final[c])),
             )
         )
     return fits

@@ -111,6 +111,15 @@ class LatentClassResult:
     moment_out_of_range : float or None
         How far the moment estimates left the probability simplex before they
         were clipped (0 when they stayed inside).
+    log_likelihood_history : ndarray
+        :attr:`~kmix.solvers.latent_class.em.LatentClassFit.history` of the fit
+        returned: the log-likelihood at the start of every SQUAREM cycle of the
+        EM run that ended there (a screened random start counted from where
+        the screening left it; a birth, split or merge move's continued run
+        when one climbed higher), then at its end point, then after each
+        quasi-Newton finish that moved it; ``n_iter // 3 + 1`` entries plus
+        those finishes (at most 2). The moment answer alone (``refine=False``):
+        one entry.
     """
 
     weights: FloatArray
@@ -131,6 +140,7 @@ class LatentClassResult:
     eigengap: float = float("nan")
     signal_to_noise: float = float("nan")
     moment_out_of_range: float | None = None
+    log_likelihood_history: FloatArray = field(default_factory=lambda: np.empty(0))
 
 
 @dataclass
@@ -269,7 +279,12 @@ def _finish_unsettled(
         )
         if done.log_likelihood > f.log_likelihood:
             out[c] = LatentClassFit(
-                done.weights, done.probs, done.log_likelihood, done.converged, f.n_iter
+                done.weights,
+                done.probs,
+                done.log_likelihood,
+                done.converged,
+                f.n_iter,
+                history=(*f.history, done.log_likelihood),
             )
     return out
 
@@ -371,6 +386,7 @@ def fit_latent_class(
         loglik = float(log_likelihoods(values, counts, n_levels, [start], design=design)[0])
         converged, n_iter, n_starts, n_polish, n_births = True, 0, 0, 0, 0
         restart_lls: list[float] = []
+        history: tuple[float, ...] = (loglik,)  # no EM: the moment answer's alone
     else:
         work = values.shape[0] * sum(n_levels) * k
         cheap = work <= CHEAP_WORK
@@ -425,10 +441,12 @@ def fit_latent_class(
                     polished.log_likelihood,
                     best.converged or polished.converged,
                     best.n_iter,
+                    history=(*best.history, polished.log_likelihood),
                 )
                 n_polish = polished.n_iter
                 converged = best.converged
         weights, probs, loglik = best.weights, best.probs, best.log_likelihood
+        history = best.history
     order = np.argsort(-weights, kind="stable")
     weights = weights[order]
     # rows of probabilities exactly on the simplex (EM's ratios can round past 0 or 1)
@@ -440,6 +458,7 @@ def fit_latent_class(
         log_likelihood=float(loglik),
         converged=bool(converged),
         n_iter=int(n_iter),
+        log_likelihood_history=np.asarray(history, dtype=np.float64),
         n_starts=int(n_starts),
         n_polish_iter=int(n_polish),
         restart_log_likelihoods=restart_lls,
