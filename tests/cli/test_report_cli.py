@@ -208,3 +208,34 @@ def test_demo_writes_the_coin_figures(capsys: pytest.CaptureFixture[str], tmp_pa
         data = (plots / name).read_bytes()
         assert data[:8] == PNG_SIGNATURE and len(data) > 10_000
         assert f"wrote {plots / name}" in out
+
+
+ELECTION = (
+    Path(__file__).resolve().parents[2] / "src" / "kmix" / "datasets" / "data" / "election.csv"
+)
+
+
+def test_report_of_a_covariate_model_reads_its_covariates_from_the_data(tmp_path, capsys):
+    """The election survey (bundled CSV): a latent class regression on PARTY, then its report
+    with the data and AGE as a distal outcome. The model's covariate column is read from the
+    data for the fit statistics and the distal table; the 25 rows whose PARTY is empty (the
+    count of empty PARTY cells in the CSV) are left
+    out, with a note."""
+    model = tmp_path / "elec.json"
+    argv = [
+        *("fit", str(ELECTION), "--model", "product", "-k", "3", "--columns", "MORALG:INTELB"),
+        *("--covariates", "PARTY", "--covariate-missing", "drop", "--seed", "1"),
+        *("--out", str(model)),
+    ]
+    assert main(argv) == 0
+    page = tmp_path / "elec.html"
+    capsys.readouterr()
+    code, _, err = run(
+        capsys, "report", str(model), "--data", str(ELECTION), "--distal", "AGE", "--out", str(page)
+    )
+    assert code == 0, err
+    text = page.read_text(encoding="utf-8")
+    for heading in ("Covariates of class membership", "Fit statistics on the data"):
+        assert f"<h2>{heading}</h2>" in text
+    assert "<h2>Distal outcome: AGE</h2>" in text
+    assert "25 row(s)" in err and "empty covariate" in err

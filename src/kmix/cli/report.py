@@ -24,7 +24,9 @@ def _column(values: Any, name: str) -> Any:
         return np.asarray(values, dtype=object)
 
 
-def _data(args: argparse.Namespace, model: Any, meta: dict[str, Any]) -> dict[str, Any]:
+def _data(
+    args: argparse.Namespace, model: Any, meta: dict[str, Any], err: TextIO
+) -> dict[str, Any]:
     """The report's data arguments read from ``--data``: items, head counts, distal outcomes."""
     if args.data is None:
         if args.distal:
@@ -55,7 +57,34 @@ def _data(args: argparse.Namespace, model: Any, meta: dict[str, Any]) -> dict[st
         name: _column(table.values[:, table.columns.index(name)], name)
         for name in (args.distal or [])
     }
-    return {"data": items, "distal": distal}
+    design = getattr(model, "covariate_design_", None)
+    if design is None:
+        return {"data": items, "distal": distal}
+    absent = [c for c in design.columns if c not in table.columns]
+    if absent:
+        raise DataError(f"{source} lacks the model's covariate column(s) {absent}")
+    covariates = {c: _column(table.values[:, table.columns.index(c)], c) for c in design.columns}
+    known = np.ones(items.shape[0], dtype=bool)
+    for column in covariates.values():
+        known &= np.array([not _empty(v) for v in column.tolist()], dtype=bool)
+    if not known.all():
+        err.write(
+            f"kmix: note: {int((~known).sum()):,} row(s) of {source} with an empty covariate "
+            "are left out of the report's data tables\n"
+        )
+    return {
+        "data": items[known],
+        "distal": {name: y[known] for name, y in distal.items()},
+        "covariates": {c: z[known] for c, z in covariates.items()},
+    }
+
+
+def _empty(value: Any) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, str):
+        return not value.strip()
+    return isinstance(value, float) and value != value
 
 
 def report(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -66,7 +95,7 @@ def report(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     obj = load(args.model)
     meta = read_metadata(args.model)
     model = obj.model if isinstance(obj, BayesNetBootstrap) else obj
-    given = _data(args, model, meta)
+    given = _data(args, model, meta, err)
     if (args.treatment is None) != (args.outcome is None):
         raise DataError("name both --treatment and --outcome (or neither)")
     if args.treatment is not None and not isinstance(model, BayesNetMixture):

@@ -62,6 +62,7 @@ def build_report(
     source: str | None = None,
     data: Any = None,
     sample_weight: Any = None,
+    covariates: Any = None,
     distal: Mapping[str, Any] | None = None,
     distal_method: str = "bch",
     treatment: str | None = None,
@@ -85,6 +86,9 @@ def build_report(
         The training rows (ProductMixture: fit statistics; CoinMixture: the
         head counts of the histogram; with ``distal``, the items).
     sample_weight : array-like, optional
+    covariates : mapping or array-like, optional
+        The rows' covariates, for a model fitted with ``covariates=`` (its
+        fit statistics and distal outcomes need them).
     distal : mapping of name to array-like, optional
         Distal outcomes (one value per row of ``data``), each shown per
         class by ``distal_method`` (:func:`kmix.distal`).
@@ -108,6 +112,7 @@ def build_report(
             obj,
             data=data,
             sample_weight=sample_weight,
+            covariates=covariates,
             distal=dict(distal or {}),
             distal_method=distal_method,
         )

@@ -22,6 +22,28 @@ __all__ = [
 ]
 
 
+def _given(covariates: Any) -> dict[str, Any]:
+    return {} if covariates is None else {"covariates": covariates}
+
+
+def _rows(covariates: Any, keep: Any) -> Any:
+    """The covariates of the rows ``keep`` (a mapping of columns, or an array)."""
+    if covariates is None:
+        return None
+    if isinstance(covariates, dict):
+        return {name: np.asarray(col)[keep] for name, col in covariates.items()}
+    return np.asarray(covariates)[keep]
+
+
+def _missing(value: Any) -> bool:
+    """An empty cell: None, NaN or blank text."""
+    if value is None:
+        return True
+    if isinstance(value, str):
+        return not value.strip()
+    return isinstance(value, float) and value != value
+
+
 def _maybe(model: Any, name: str) -> Any:
     """``model.name()``, or None where the criterion does not apply to this model."""
     try:
@@ -71,6 +93,7 @@ def product_sections(
     *,
     data: Any = None,
     sample_weight: Any = None,
+    covariates: Any = None,
     distal: dict[str, Any] | None = None,
     distal_method: str = "bch",
 ) -> list[Section]:
@@ -95,15 +118,27 @@ def product_sections(
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                found = fit_statistics(model, data, sample_weight=sample_weight).as_dict()
+                found = fit_statistics(
+                    model, data, sample_weight=sample_weight, **_given(covariates)
+                ).as_dict()
             stats.pairs(found)
         except (KmixError, ValueError) as exc:  # the rest of the report still stands
             stats.note(f"not computed: {exc}")
         sections.append(stats)
         for name, y in (distal or {}).items():
             section = Section(f"Distal outcome: {name}")
+            y = np.asarray(y)
+            known = np.array([not _missing(v) for v in y.tolist()], dtype=bool)
+            if not known.all():
+                section.note(f"{int((~known).sum())} row(s) without {name} left out of this table.")
+            weights = None if sample_weight is None else np.asarray(sample_weight)[known]
             result = distal_outcome_of(
-                model, data, y, method=distal_method, sample_weight=sample_weight
+                model,
+                np.asarray(data)[known],
+                y[known],
+                method=distal_method,
+                sample_weight=weights,
+                **_given(_rows(covariates, known)),
             )
             section.figure(
                 plotting.distal_outcome(result),
