@@ -92,6 +92,8 @@ def report(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from ..report import build_report, write_report  # matplotlib only for this command
 
     check_output(args.out, option="--out", inputs=[("model file", args.model)])
+    if not os.fspath(args.out).lower().endswith((".html", ".htm")):  # before the work
+        raise DataError(f"--out is an HTML file: give a name ending in .html; got {args.out}")
     obj = load(args.model)
     meta = read_metadata(args.model)
     model = obj.model if isinstance(obj, BayesNetBootstrap) else obj
