@@ -690,3 +690,20 @@ def test_every_function_draws_into_the_axes_given(
     assert len(fig.axes) == 9 + 2  # the twin axes of coin_atoms and choose_k
     assert len(convergence(bn, ax=grid[3]).axes) == 11  # no gap panel into given axes
     png(fig)
+
+
+def test_without_matplotlib_the_error_names_the_extra(monkeypatch):
+    """kmix.plotting imports matplotlib only when a figure is drawn; without it, the
+    ImportError says which extra to install (the design's rule for optional imports)."""
+    from kmix.plotting import _common
+
+    real = _common.importlib.import_module
+
+    def refuse(name, *args, **kwargs):
+        if name.split(".")[0] == "matplotlib":
+            raise ImportError(f"No module named {name!r}")
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(_common.importlib, "import_module", refuse)
+    with pytest.raises(ImportError, match=r"kmix\[plot\]"):
+        _common.new_axes(None, figsize=(3.0, 2.0))
