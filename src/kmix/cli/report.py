@@ -10,6 +10,7 @@ import numpy as np
 
 from ..data import check_output, read_table
 from ..estimators import BayesNetBootstrap, BayesNetMixture, CoinMixture, ProductMixture
+from ..estimators._checks import missing_cells
 from ..exceptions import DataError
 from ..io import load, read_metadata
 
@@ -66,7 +67,7 @@ def _data(
     covariates = {c: _column(table.values[:, table.columns.index(c)], c) for c in design.columns}
     known = np.ones(items.shape[0], dtype=bool)
     for column in covariates.values():
-        known &= np.array([not _empty(v) for v in column.tolist()], dtype=bool)
+        known &= ~missing_cells(np.asarray(column, dtype=object), infinite=False)
     if not known.all():
         err.write(
             f"kmix: note: {int((~known).sum()):,} row(s) of {source} with an empty covariate "
@@ -77,14 +78,6 @@ def _data(
         "distal": {name: y[known] for name, y in distal.items()},
         "covariates": {c: z[known] for c, z in covariates.items()},
     }
-
-
-def _empty(value: Any) -> bool:
-    if value is None:
-        return True
-    if isinstance(value, str):
-        return not value.strip()
-    return isinstance(value, float) and value != value
 
 
 def report(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

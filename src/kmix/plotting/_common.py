@@ -29,6 +29,7 @@ __all__ = [
     "normal_interval",
     "percentile_interval",
     "require_matplotlib",
+    "twin_legend",
 ]
 
 FloatArray = NDArray[np.float64]
@@ -75,6 +76,15 @@ def describe(obj: Any, wanted: str) -> str:
     name = type(obj).__name__
     fitted = any(v.endswith("_") and not v.startswith("_") for v in getattr(obj, "__dict__", {}))
     return f"an unfitted {name} (call fit first)" if name == wanted and not fitted else name
+
+
+def twin_legend(ax: Axes, twin: Axes, **style: Any) -> None:
+    """One legend on ``ax`` for the artists of ``ax`` and of its twin axes (``ax.twinx()``)."""
+    handles, labels = ax.get_legend_handles_labels()
+    more_handles, more_labels = twin.get_legend_handles_labels()
+    ax.legend(
+        handles + more_handles, labels + more_labels, fontsize="small", frameon=False, **style
+    )
 
 
 def class_colour(u: int) -> str:

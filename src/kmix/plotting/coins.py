@@ -9,7 +9,7 @@ from numpy.typing import ArrayLike
 from scipy.stats import binom
 
 from ..exceptions import DataError
-from ._common import GREY, class_colour, new_axes
+from ._common import GREY, class_colour, new_axes, twin_legend
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -84,14 +84,6 @@ def coin_atoms(
     right.set_ylim(0.0, 1.05)
     right.set_ylabel("coin weight")
     ax.set_xlim(-0.03, 1.03)
-    lines = ax.get_legend_handles_labels()
-    stems = right.get_legend_handles_labels()
-    ax.legend(
-        lines[0] + stems[0],
-        lines[1] + stems[1],
-        fontsize="small",
-        frameon=False,
-        loc="upper center",
-    )
+    twin_legend(ax, right, loc="upper center")
     ax.set_title(f"{biases.shape[0]} coins recovered")
     return fig

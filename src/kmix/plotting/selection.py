@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..exceptions import DataError
-from ._common import PALETTE, new_axes
+from ._common import PALETTE, new_axes, twin_legend
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -96,17 +96,7 @@ def choose_k(selection: Any, *, z_support: float = Z_SUPPORT, ax: Axes | None = 
                 alpha=0.8,
                 label=f"{name}: k = {int(value)}",
             )
-    handles = ax.get_legend_handles_labels()
-    more = right.get_legend_handles_labels()
-    ax.legend(
-        handles[0] + more[0],
-        handles[1] + more[1],
-        fontsize="small",
-        frameon=False,
-        loc="upper center",
-        bbox_to_anchor=(0.5, -0.16),
-        ncol=2,
-    )
+    twin_legend(ax, right, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)
     ax.set_title(f"Choosing the number of {'coins' if coins else 'classes'}")
     ax.grid(axis="x", color="0.92")
     return fig

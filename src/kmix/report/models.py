@@ -10,6 +10,7 @@ import numpy as np
 from .. import plotting
 from ..estimators import distal as distal_outcome_of
 from ..estimators import fit_statistics
+from ..estimators._checks import missing_cells
 from ..exceptions import KmixError
 from .html import Section
 
@@ -33,15 +34,6 @@ def _rows(covariates: Any, keep: Any) -> Any:
     if isinstance(covariates, dict):
         return {name: np.asarray(col)[keep] for name, col in covariates.items()}
     return np.asarray(covariates)[keep]
-
-
-def _missing(value: Any) -> bool:
-    """An empty cell: None, NaN or blank text."""
-    if value is None:
-        return True
-    if isinstance(value, str):
-        return not value.strip()
-    return isinstance(value, float) and value != value
 
 
 def _maybe(model: Any, name: str) -> Any:
@@ -128,7 +120,7 @@ def product_sections(
         for name, y in (distal or {}).items():
             section = Section(f"Distal outcome: {name}")
             y = np.asarray(y)
-            known = np.array([not _missing(v) for v in y.tolist()], dtype=bool)
+            known = ~missing_cells(np.asarray(y, dtype=object), infinite=False)
             if not known.all():
                 section.note(f"{int((~known).sum())} row(s) without {name} left out of this table.")
             weights = None if sample_weight is None else np.asarray(sample_weight)[known]
