@@ -38,6 +38,8 @@ EM_MAPS = 30
 FINAL_MAPS = 300
 #: Largest product of parent levels a family may have
 MAX_CONFIGS = 4096
+#: Families whose cell index is kept (the cache is emptied beyond)
+CACHED_FAMILIES = 256
 
 
 class Families:
@@ -50,6 +52,11 @@ class Families:
         self.n = values.shape[1]
         self.total = float(counts.sum())
         self.penalty = 0.5 * np.log(max(self.total, 2.0))
+        # each family's index of (U, parent configuration, value) per row and class,
+        # kept while there are few (the rows never change)
+        self._cells: dict[
+            tuple[int, tuple[int, ...]], tuple[NDArray[np.int64], NDArray[np.int64], int]
+        ] = {}
 
     def configs(self, parents: Iterable[int]) -> tuple[NDArray[np.int64], int]:
         idx = np.zeros(self.values.shape[0], dtype=np.int64)
@@ -59,12 +66,28 @@ class Families:
             size *= self.levels[p]
         return idx, size
 
+    def _flat(
+        self, i: int, parents: Iterable[int]
+    ) -> tuple[NDArray[np.int64], NDArray[np.int64], int]:
+        """Family ``i``'s cells: flat in the ``(k, configs, d_i)`` table for every row and
+        class ``(m * k,)``, in the ``(configs, d_i)`` table per row ``(m,)``, and the number
+        of configurations."""
+        key = (i, tuple(parents))
+        hit = self._cells.get(key)
+        if hit is None:
+            idx, size = self.configs(key[1])
+            d = self.levels[i]
+            cell = idx * d + self.values[:, i]
+            flat = (np.arange(self.k)[None, :] * (size * d) + cell[:, None]).reshape(-1)
+            if len(self._cells) >= CACHED_FAMILIES:
+                self._cells.clear()
+            hit = self._cells[key] = (flat, cell, size)
+        return hit
+
     def counts_of(self, resp: FloatArray, i: int, parents: Iterable[int]) -> FloatArray:
         """``(k, configs, d_i)`` expected counts from weighted posteriors ``resp`` (m, k)."""
-        idx, size = self.configs(parents)
+        flat, _, size = self._flat(i, parents)
         d = self.levels[i]
-        cell = idx * d + self.values[:, i]
-        flat = (np.arange(self.k)[None, :] * (size * d) + cell[:, None]).reshape(-1)
         out = np.bincount(flat, weights=resp.reshape(-1), minlength=self.k * size * d)
         result: FloatArray = out.reshape(self.k, size, d).astype(np.float64, copy=False)
         return result
@@ -102,8 +125,8 @@ class Families:
         with np.errstate(divide="ignore"):
             joint = np.tile(np.log(weights), (self.values.shape[0], 1))
         for i in range(len(parents)) if only is None else only:
-            idx, _ = self.configs(parents[i])
-            joint += np.log(cpts[i][:, idx, self.values[:, i]]).T
+            _, cell, _ = self._flat(i, parents[i])
+            joint += np.log(cpts[i].reshape(self.k, -1))[:, cell].T
         top = joint.max(axis=1, keepdims=True)
         p = np.exp(joint - top)
         total = p.sum(axis=1, keepdims=True)

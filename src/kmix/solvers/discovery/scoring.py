@@ -56,6 +56,7 @@ from .families import (
     reaches,
 )
 from .fitcheck import FIT_LEVEL, FitCheck, check_fit
+from .observed import observed_climb
 from .starts import grow, witness_starts
 
 __all__ = ["ScoredDAG", "structural_em"]
@@ -287,8 +288,11 @@ def structural_em(
             parents = _climb(fam, resp, parents, allowed, req, cap)
             weights, cpts = fam.m_step(resp, parents)
         elif kind == "grown":
-            assert resp is not None  # a graph grown around witnesses, with its posteriors
-            weights, cpts = fam.m_step(resp, parents)
+            # a graph grown around witnesses, with its posteriors: climbed by the observed
+            # BIC first (U refit for every move), as the expected score with these
+            # posteriors would add the edges that stand in for a misplaced U
+            assert resp is not None
+            parents, weights, cpts, resp, _ = observed_climb(fam, parents, resp, allowed, req, cap)
         else:
             # the start graph's own maximum first (the best of START_TRIES random
             # posteriors): a climb from a lower maximum adds the edges U would explain

@@ -30,12 +30,21 @@ from .families import (
     reaches,
 )
 
-__all__ = ["WITNESS_LEVEL", "WITNESS_SETS", "grow", "witness_starts"]
+__all__ = [
+    "SUBMODEL_MAPS",
+    "WITNESS_LEVEL",
+    "WITNESS_SETS",
+    "grow",
+    "submodel_bic",
+    "witness_starts",
+]
 
 #: Sets of 2k variables scored as latent class models at most (drawn at random beyond)
 WITNESS_SETS = 200
 #: Level of the likelihood-ratio test that keeps a set as witnesses of U
 WITNESS_LEVEL = 0.001
+#: EM maps that refit U on the variables in when a grown family loses a parent
+SUBMODEL_MAPS = 100
 
 
 def witness_starts(
@@ -120,6 +129,16 @@ def grow(
     Rabani & Schulman, "Identifying mixtures of Bayesian network
     distributions", 2023: sources anchored on variables independent given
     ``U``, then every other variable with its parents), used here as a start.
+
+    The parents are chosen forwards by the expected BIC and then dropped,
+    one at a time while the score rises, by the observed BIC of the model of
+    the variables in with ``U`` refit (:func:`submodel_bic`): under the
+    posteriors of the variables in, which are not certain of ``U``, every
+    witness of ``U`` still tells about the new variable, and with many rows
+    the expected score takes it as a parent; refit, ``U`` explains that
+    dependence and the parent goes. The variables join roughly in a
+    topological order, so the set in is close to ancestral and its marginal
+    is the mixture on the induced graph.
     """
     n = fam.n
     parents = [tuple(sorted(a for a, b in required if b == i)) for i in range(n)]
@@ -142,7 +161,27 @@ def grow(
             if step is None:
                 break
             best, cur = step
-        return len(cur), -best / fam.total, cur
+        cols = [*inside, v]
+
+        def observed(ps: tuple[int, ...]) -> float:
+            return submodel_bic(
+                fam, resp, cols, [ps if i == v else q for i, q in enumerate(parents)]
+            )
+
+        kept = observed(cur)
+        while True:
+            drop = None
+            for p in cur:
+                if (p, v) in required:
+                    continue
+                trial = tuple(q for q in cur if q != p)
+                score = observed(trial)
+                if score > kept + 1e-6 and (drop is None or score > drop[0]):
+                    drop = (score, trial)
+            if drop is None:
+                break
+            kept, cur = drop
+        return len(cur), -fam.score(resp, v, cur) / fam.total, cur
 
     def refit(r: FloatArray) -> FloatArray:
         for _ in range(EM_MAPS):
@@ -159,3 +198,29 @@ def grow(
         rest.remove(v)
         resp = refit(resp)
     return tuple(parents), resp
+
+
+def submodel_bic(
+    fam: Families, resp: FloatArray, cols: Sequence[int], parents: Sequence[Sequence[int]]
+) -> float:
+    """Observed BIC of the mixture on the variables ``cols`` alone, ``U`` refit by EM.
+
+    The rows are reduced to the distinct values of ``cols``; EM
+    (:data:`SUBMODEL_MAPS` maps) starts from the posteriors ``resp`` (times
+    counts) summed over the rows so merged; ``parents`` (of every variable,
+    only those of ``cols`` read) give the graph, a parent outside ``cols`` (a
+    required edge from a variable not yet in) left out.
+    """
+    sub, where = np.unique(fam.values[:, list(cols)], axis=0, return_inverse=True)
+    where = where.reshape(-1)
+    cnt = np.bincount(where, weights=fam.counts).astype(np.float64)
+    start: FloatArray = np.stack(
+        [np.bincount(where, weights=resp[:, u], minlength=cnt.size) for u in range(fam.k)],
+        axis=1,
+    ).astype(np.float64)
+    pos = {c: i for i, c in enumerate(cols)}
+    graph: Parents = tuple(tuple(sorted(pos[p] for p in parents[c] if p in pos)) for c in cols)
+    part = Families(sub, cnt, [fam.levels[j] for j in cols], fam.k)
+    weights, cpts = part.m_step(start, graph)
+    ll = part.em(weights, cpts, graph, SUBMODEL_MAPS)[3]
+    return ll - part.penalty * part.n_params(graph)
