@@ -25,11 +25,12 @@ from other graphs and other posteriors, the best observed BIC kept: the
 latent class model's posteriors, random ones, given graphs (the rank tests'),
 the posteriors from sets of variables that a latent class model fits on their
 own (witnesses of ``U``), and graphs grown around such sets
-(:mod:`~kmix.solvers.discovery.starts`). The best model is then kicked and
-climbed again, the better kept (iterated local search, :func:`_perturb`), its
-edges tried for deletion with ``U`` refit, by the observed BIC
-(:func:`_prune`), and its fit and dimension checked
-(:mod:`~kmix.solvers.discovery.fitcheck`).
+(:mod:`~kmix.solvers.discovery.starts`), which first climb by the observed BIC
+with ``U`` refit for every move (:mod:`~kmix.solvers.discovery.observed`).
+The best model is then kicked and climbed again, the better kept (iterated
+local search, :func:`_perturb`), its edges tried for deletion with ``U``
+refit, by the observed BIC (:func:`_prune`), and its fit and dimension
+checked (:mod:`~kmix.solvers.discovery.fitcheck`).
 
 Everything runs on unique rows with counts: a family's expected counts are one
 ``bincount`` over the rows.
