@@ -12,7 +12,7 @@ building block of the structural EM search
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
 from numpy.typing import NDArray
@@ -23,14 +23,19 @@ __all__ = [
     "MAX_CONFIGS",
     "Families",
     "FloatArray",
+    "Move",
     "Parents",
+    "apply_move",
     "best_of",
     "random_posteriors",
     "reaches",
+    "single_moves",
 ]
 
 FloatArray = NDArray[np.float64]
 Parents = tuple[tuple[int, ...], ...]
+#: ``(kind, a, b)``: ``"add"`` / ``"delete"`` / ``"reverse"`` the edge ``a -> b``
+Move = tuple[str, int, int]
 #: Pseudo-count added to every cell in the M-step (keeps log-probabilities finite)
 SMOOTH = 1e-3
 #: EM maps between two structure steps, and after the last one
@@ -160,6 +165,56 @@ def reaches(parents: Sequence[Sequence[int]], start: int, goal: int) -> bool:
                 seen.add(p)
                 stack.append(p)
     return False
+
+
+def single_moves(
+    parents: Sequence[Sequence[int]],
+    allowed: NDArray[np.bool_],
+    required: frozenset[tuple[int, int]],
+    cap: int,
+) -> Iterator[Move]:
+    """Every single-edge move of a DAG that keeps it acyclic and within the background.
+
+    For each ordered pair ``(a, b)`` in turn: an edge ``a -> b`` is deleted
+    (unless required) and then reversed (when ``b -> a`` is allowed, ``a`` has
+    fewer than ``cap`` parents and the reversal closes no cycle); an absent
+    pair gains ``a -> b`` when allowed, within ``cap`` and acyclic.
+    """
+    n = len(parents)
+    for a in range(n):
+        for b in range(n):
+            if a == b:
+                continue
+            if a in parents[b]:
+                if (a, b) in required:
+                    continue
+                yield "delete", a, b
+                if allowed[b, a] and len(parents[a]) < cap:
+                    dropped = [
+                        [p for p in q if p != a] if i == b else q for i, q in enumerate(parents)
+                    ]
+                    if not reaches(dropped, b, a):  # b -> a closes no cycle
+                        yield "reverse", a, b
+            elif (
+                b not in parents[a]
+                and allowed[a, b]
+                and len(parents[b]) < cap
+                and not reaches(parents, a, b)
+            ):
+                yield "add", a, b
+
+
+def apply_move(parents: Sequence[Sequence[int]], move: Move) -> Parents:
+    """The DAG after ``move`` (parents sorted)."""
+    kind, a, b = move
+    out = [tuple(q) for q in parents]
+    if kind == "add":
+        out[b] = tuple(sorted((*out[b], a)))
+    else:
+        out[b] = tuple(p for p in out[b] if p != a)
+        if kind == "reverse":
+            out[a] = tuple(sorted((*out[a], b)))
+    return tuple(out)
 
 
 def best_of(

@@ -22,7 +22,15 @@ from collections.abc import Iterator
 import numpy as np
 from numpy.typing import NDArray
 
-from .families import FINAL_MAPS, MAX_CONFIGS, Families, FloatArray, Parents, reaches
+from .families import (
+    FINAL_MAPS,
+    MAX_CONFIGS,
+    Families,
+    FloatArray,
+    Parents,
+    apply_move,
+    single_moves,
+)
 
 __all__ = ["ADD_CANDIDATES", "OBSERVED_MAPS", "SCREEN_KEEP", "SCREEN_MAPS", "observed_climb"]
 
@@ -52,34 +60,16 @@ def _moves(
 ) -> Iterator[Parents]:
     """Every deletion and reversal of an edge, and the :data:`ADD_CANDIDATES` additions of
     highest expected gain under ``resp``, each keeping the graph acyclic."""
-    n = fam.n
     additions: list[tuple[float, int, int]] = []
-    for a in range(n):
-        for b in range(n):
-            if a == b:
-                continue
-            if a in parents[b]:
-                if (a, b) in required:
-                    continue
-                without = tuple(p for p in parents[b] if p != a)
-                dropped = tuple(without if i == b else q for i, q in enumerate(parents))
-                yield dropped
-                if allowed[b, a] and len(parents[a]) < cap and not reaches(dropped, b, a):
-                    yield tuple(
-                        tuple(sorted((*q, b))) if i == a else q for i, q in enumerate(dropped)
-                    )
-            elif (
-                b not in parents[a]
-                and allowed[a, b]
-                and len(parents[b]) < cap
-                and not reaches(parents, a, b)
-                and int(np.prod([fam.levels[p] for p in (*parents[b], a)])) <= MAX_CONFIGS
-            ):
-                gain = fam.score(resp, b, (*parents[b], a)) - fam.score(resp, b, parents[b])
-                additions.append((gain, a, b))
+    for kind, a, b in single_moves(parents, allowed, required, cap):
+        if kind != "add":
+            yield apply_move(parents, (kind, a, b))
+        elif int(np.prod([fam.levels[p] for p in (*parents[b], a)])) <= MAX_CONFIGS:
+            gain = fam.score(resp, b, (*parents[b], a)) - fam.score(resp, b, parents[b])
+            additions.append((gain, a, b))
     additions.sort(reverse=True)
     for _, a, b in additions[:ADD_CANDIDATES]:
-        yield tuple(tuple(sorted((*q, a))) if i == b else q for i, q in enumerate(parents))
+        yield apply_move(parents, ("add", a, b))
 
 
 def _covered_deletions(parents: Parents, required: frozenset[tuple[int, int]]) -> Iterator[Parents]:

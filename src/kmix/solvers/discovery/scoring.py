@@ -52,9 +52,11 @@ from .families import (
     Families,
     FloatArray,
     Parents,
+    apply_move,
     best_of,
     random_posteriors,
     reaches,
+    single_moves,
 )
 from .fitcheck import FIT_LEVEL, FitCheck, check_fit
 from .observed import observed_climb
@@ -141,46 +143,21 @@ def _climb(
             cache[key] = -np.inf if size > MAX_CONFIGS else fam.score(resp, i, key[1])
         return cache[key]
 
-    cur = [tuple(sorted(p)) for p in parents]
-    n = fam.n
+    cur = tuple(tuple(sorted(p)) for p in parents)
     while True:
         best, move = 1e-9, None
-        for a in range(n):
-            for b in range(n):
-                if a == b:
-                    continue
-                if a in cur[b]:
-                    if (a, b) in required:
-                        continue
-                    without = [p for p in cur[b] if p != a]
-                    gain = sc(b, without) - sc(b, cur[b])
-                    if gain > best:
-                        best, move = gain, ("delete", a, b)
-                    if allowed[b, a] and len(cur[a]) < max_parents:
-                        trial = list(cur)
-                        trial[b] = tuple(without)
-                        if not reaches(trial, b, a):  # b -> a closes no cycle
-                            gain2 = gain + sc(a, [*cur[a], b]) - sc(a, cur[a])
-                            if gain2 > best:
-                                best, move = gain2, ("reverse", a, b)
-                elif (
-                    b not in cur[a]
-                    and allowed[a, b]
-                    and len(cur[b]) < max_parents
-                    and not reaches(cur, a, b)
-                ):
-                    gain = sc(b, [*cur[b], a]) - sc(b, cur[b])
-                    if gain > best:
-                        best, move = gain, ("add", a, b)
+        for kind, a, b in single_moves(cur, allowed, required, max_parents):
+            if kind == "add":
+                gain = sc(b, [*cur[b], a]) - sc(b, cur[b])
+            else:
+                gain = sc(b, [p for p in cur[b] if p != a]) - sc(b, cur[b])
+                if kind == "reverse":
+                    gain += sc(a, [*cur[a], b]) - sc(a, cur[a])
+            if gain > best:
+                best, move = gain, (kind, a, b)
         if move is None:
-            return tuple(cur)
-        kind, a, b = move
-        if kind == "add":
-            cur[b] = tuple(sorted((*cur[b], a)))
-        else:
-            cur[b] = tuple(p for p in cur[b] if p != a)
-            if kind == "reverse":
-                cur[a] = tuple(sorted((*cur[a], b)))
+            return cur
+        cur = apply_move(cur, move)
 
 
 def _margins(fam: Families, resp: FloatArray, parents: Parents) -> FloatArray:
