@@ -104,11 +104,20 @@ class Families:
         fit = float((N[seen] * np.log(N[seen] / np.broadcast_to(rows, N.shape)[seen])).sum())
         return fit - self.penalty * self.k * N.shape[1] * (self.levels[i] - 1)
 
+    def n_configs(self, parents: Iterable[int]) -> int:
+        """Configurations of the parents ``parents`` (the product of their levels)."""
+        return int(np.prod([self.levels[p] for p in parents]))
+
     def n_params(self, parents: Parents) -> int:
         out = self.k - 1
         for i, ps in enumerate(parents):
-            out += self.k * int(np.prod([self.levels[p] for p in ps])) * (self.levels[i] - 1)
+            out += self.k * self.n_configs(ps) * (self.levels[i] - 1)
         return out
+
+    def bic(self, log_likelihood: float, parents: Parents) -> float:
+        """Observed BIC of the mixture on ``parents`` (Schwarz 1978): the log-likelihood
+        less ``log(N) / 2`` per free parameter."""
+        return log_likelihood - self.penalty * self.n_params(parents)
 
     def m_step(self, resp: FloatArray, parents: Parents) -> tuple[FloatArray, list[FloatArray]]:
         weights = resp.sum(axis=0) / self.total

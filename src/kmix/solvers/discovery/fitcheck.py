@@ -40,7 +40,7 @@ from scipy.stats import chi2
 
 from ...params.dag import DAG
 from ..bayesnet.certificate import MAX_CELLS, identify_bayesnet
-from .families import MAX_CONFIGS, Families, FloatArray, Parents, reaches
+from .families import MAX_CONFIGS, Families, FloatArray, Parents, apply_move, reaches
 
 __all__ = ["FIT_LEVEL", "ROWS_PER_CELL", "FitCheck", "check_fit", "complete_dag", "dimension"]
 
@@ -147,10 +147,9 @@ def check_fit(
                     continue
                 if len(parents[b]) >= cap or reaches(parents, a, b):
                     continue
-                size = np.prod([fam.levels[q] for q in (*parents[b], a)])
-                if size > MAX_CONFIGS:
+                if fam.n_configs((*parents[b], a)) > MAX_CONFIGS:
                     continue
-                g = tuple(tuple(sorted((*q, a))) if i == b else q for i, q in enumerate(parents))
+                g = apply_move(parents, ("add", a, b))
                 w, t = fam.m_step(resp, g)
                 w, t, r, lik, _ = fam.em(w, t, g, GROW_MAPS)
                 gain, extra = lik - ll, (dim(g) or d0) - d0

@@ -64,7 +64,7 @@ def _moves(
     for kind, a, b in single_moves(parents, allowed, required, cap):
         if kind != "add":
             yield apply_move(parents, (kind, a, b))
-        elif int(np.prod([fam.levels[p] for p in (*parents[b], a)])) <= MAX_CONFIGS:
+        elif fam.n_configs((*parents[b], a)) <= MAX_CONFIGS:
             gain = fam.score(resp, b, (*parents[b], a)) - fam.score(resp, b, parents[b])
             additions.append((gain, a, b))
     additions.sort(reverse=True)
@@ -87,17 +87,11 @@ def _covered_deletions(parents: Parents, required: frozenset[tuple[int, int]]) -
         for x in ps:
             if (x, y) in required or set(ps) != {*parents[x], x}:
                 continue
-            turned = tuple(
-                tuple(p for p in q if p != x) if i == y else tuple(sorted((*q, y))) if i == x else q
-                for i, q in enumerate(parents)
-            )
+            turned = apply_move(parents, ("reverse", x, y))
             for b, qs in enumerate(turned):
                 for a in qs:
                     if (a, b) not in required and (a, b) != (y, x):
-                        yield tuple(
-                            tuple(p for p in r if p != a) if i == b else r
-                            for i, r in enumerate(turned)
-                        )
+                        yield apply_move(turned, ("delete", a, b))
 
 
 def observed_climb(
@@ -122,7 +116,7 @@ def observed_climb(
     for _ in range(MAX_STEPS):
         weights, cpts = fam.m_step(resp, parents)
         weights, cpts, resp, ll, _ = fam.em(weights, cpts, parents, OBSERVED_MAPS)
-        bic = ll - fam.penalty * fam.n_params(parents)
+        bic = fam.bic(ll, parents)
         top: tuple[float, Parents, FloatArray] | None = None
         # single moves first; deletions from equivalent DAGs only when none gains
         for candidates in (
@@ -133,11 +127,11 @@ def observed_climb(
             for graph in candidates:
                 w, t = fam.m_step(resp, graph)
                 w, t, _, ll2, _ = fam.em(w, t, graph, SCREEN_MAPS)
-                screened.append((ll2 - fam.penalty * fam.n_params(graph), graph, w, t))
+                screened.append((fam.bic(ll2, graph), graph, w, t))
             screened.sort(key=lambda c: c[0], reverse=True)
             for _, graph, w, t in screened[:SCREEN_KEEP]:
                 _, _, r, ll2, _ = fam.em(w, t, graph, OBSERVED_MAPS - SCREEN_MAPS)
-                gain = ll2 - fam.penalty * fam.n_params(graph) - bic
+                gain = fam.bic(ll2, graph) - bic
                 if gain > MIN_GAIN and (top is None or gain > top[0]):
                     top = (gain, graph, r)
             if top is not None:

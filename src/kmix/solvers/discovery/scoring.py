@@ -139,8 +139,8 @@ def _climb(
     def sc(i: int, ps: Iterable[int]) -> float:
         key = (i, tuple(sorted(ps)))
         if key not in cache:
-            size = int(np.prod([fam.levels[p] for p in key[1]]))
-            cache[key] = -np.inf if size > MAX_CONFIGS else fam.score(resp, i, key[1])
+            too_large = fam.n_configs(key[1]) > MAX_CONFIGS
+            cache[key] = -np.inf if too_large else fam.score(resp, i, key[1])
         return cache[key]
 
     cur = tuple(tuple(sorted(p)) for p in parents)
@@ -277,7 +277,7 @@ def structural_em(
             tries = [resp] if resp is not None else random_posteriors(fam, rng, START_TRIES)
             weights, cpts, resp, _, _ = best_of(fam, parents, tries)
         parents, weights, cpts, resp, ll = _rounds(fam, weights, cpts, parents, allowed, req, cap)
-        bic = ll - fam.penalty * fam.n_params(parents)
+        bic = fam.bic(ll, parents)
         bics.append(bic)
         if best is None or bic > best[0]:
             best = (bic, parents, weights, cpts, ll, resp)
@@ -292,7 +292,7 @@ def structural_em(
     (parents, weights, cpts, resp, ll), check = check_fit(
         fam, (parents, weights, cpts, resp, ll), allowed, req, cap, level=fit_level
     )
-    bic = ll - fam.penalty * fam.n_params(parents)
+    bic = fam.bic(ll, parents)
     margins = _margins(fam, resp, parents)
     return ScoredDAG(parents, weights, cpts, ll, bic, bics, margins, check)
 
@@ -346,7 +346,7 @@ def _perturb(
     :data:`PERTURB_ROUNDS` kicks.
     """
     parents, weights, cpts, resp, ll = fit
-    bic = ll - fam.penalty * fam.n_params(parents)
+    bic = fam.bic(ll, parents)
     stale = 0
     for kick in range(PERTURB_ROUNDS):
         if stale >= PERTURB_PATIENCE:
@@ -362,7 +362,7 @@ def _perturb(
             start = random_posteriors(fam, rng, 1)[0]
         w, t = fam.m_step(start, trial)
         g, w, t, r, l2 = _rounds(fam, w, t, trial, allowed, required, cap)
-        b2 = l2 - fam.penalty * fam.n_params(g)
+        b2 = fam.bic(l2, g)
         if b2 > bic + 1e-6:
             parents, weights, cpts, resp, ll, bic, stale = g, w, t, r, l2, b2, 0
         else:
@@ -391,19 +391,17 @@ def _prune(
     1997), the best gain is taken and structural EM resumes, until no deletion
     gains.
     """
-    bic = ll - fam.penalty * fam.n_params(parents)
+    bic = fam.bic(ll, parents)
     while True:
         top: tuple[float, Parents, FloatArray, list[FloatArray]] | None = None
         for b, ps in enumerate(parents):
             for a in ps:
                 if (a, b) in required:
                     continue
-                trial = tuple(
-                    tuple(p for p in q if p != a) if i == b else q for i, q in enumerate(parents)
-                )
+                trial = apply_move(parents, ("delete", a, b))
                 w, t = fam.m_step(resp, trial)
                 w, t, _, l2, _ = fam.em(w, t, trial, PRUNE_MAPS)
-                gain = l2 - fam.penalty * fam.n_params(trial)
+                gain = fam.bic(l2, trial)
                 if gain > bic + 1e-6 and (top is None or gain > top[0]):
                     top = (gain, trial, w, t)
         if top is None:
@@ -411,4 +409,4 @@ def _prune(
         parents, weights, cpts, resp, ll = _rounds(
             fam, top[2], top[3], top[1], allowed, required, cap
         )
-        bic = ll - fam.penalty * fam.n_params(parents)
+        bic = fam.bic(ll, parents)

@@ -153,7 +153,7 @@ def grow(
                 if p in cur or not allowed[p, v] or reaches(parents, p, v):
                     continue
                 trial = tuple(sorted((*cur, p)))
-                if int(np.prod([fam.levels[q] for q in trial])) > MAX_CONFIGS:
+                if fam.n_configs(trial) > MAX_CONFIGS:
                     continue
                 score = fam.score(resp, v, trial)
                 if score > best + 1e-9 and (step is None or score > step[0]):
@@ -223,4 +223,4 @@ def submodel_bic(
     part = Families(sub, cnt, [fam.levels[j] for j in cols], fam.k)
     weights, cpts = part.m_step(start, graph)
     ll = part.em(weights, cpts, graph, SUBMODEL_MAPS)[3]
-    return ll - part.penalty * part.n_params(graph)
+    return part.bic(ll, graph)
